@@ -1,0 +1,215 @@
+"""Gradient checking: compare a backward pass with central differences.
+
+For a function ``f`` and an upstream gradient ``dout``, the scalar
+``L(x) = sum(f(x) * dout)`` has gradient ``dL/dx`` equal to what ``backward``
+should return for ``x``. The numerical estimate, one element at a time, is
+
+    dL/dx_i  ~=  (L(x + eps e_i) - L(x - eps e_i)) / (2 eps)
+
+with error O(eps^2). In float64 with ``eps = 1e-6`` a correct backward agrees
+to about 1e-8 or better; in float32 rounding swamps the difference, so check in
+float64 (every function here casts to float64 first and says so if it can't).
+
+The relative error reported is the one students know from the course:
+
+    rel_error(a, b) = max_i |a_i - b_i| / max(1e-8, |a_i| + |b_i|)
+
+Public helpers
+--------------
+``numerical_gradient(f, x, dout)``        the estimate for one array
+``relative_error(a, b)``                   the error above
+``check_functional(forward, backward, args)``  an ``<op>_forward`` / ``<op>_backward`` pair
+``check_loss(loss_fn, x, *rest)``          a ``(loss, dx) = loss_fn(x, ...)`` function
+``check_module(module, x)``                a :class:`npvision.nn.Module`: input and parameters
+
+Each ``check_*`` returns a :class:`GradcheckReport` (name -> relative error)
+and, when ``raise_on_fail`` (the default), raises :class:`GradientCheckError`
+showing both gradients where they disagree most.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "numerical_gradient",
+    "relative_error",
+    "check_functional",
+    "check_loss",
+    "check_module",
+    "GradcheckReport",
+    "GradientCheckError",
+]
+
+
+class GradientCheckError(AssertionError):
+    """An analytic gradient disagrees with its numerical estimate."""
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    """``max |a - b| / max(1e-8, |a| + |b|)``, elementwise, as in the course."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"relative_error: shapes differ, {a.shape} vs {b.shape}")
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def numerical_gradient(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+                       dout: np.ndarray | None = None, eps: float = 1e-6) -> np.ndarray:
+    """Central-difference gradient of ``sum(f(x) * dout)`` with respect to ``x``.
+
+    ``x`` is perturbed in place one element at a time and restored; ``f`` must
+    read ``x`` afresh on every call (closures over ``x`` do). ``dout`` defaults
+    to ones (the gradient of ``sum(f(x))``); a scalar ``f`` needs no ``dout``.
+    Shapes: ``x`` any, ``f(x)`` any, ``dout`` like ``f(x)``; result like ``x``.
+    """
+    if x.dtype != np.float64:
+        raise TypeError(f"x: numerical gradients need float64, received dtype {x.dtype}")
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    while not it.finished:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + eps
+        plus = f(x)
+        x[i] = old - eps
+        minus = f(x)
+        x[i] = old
+        diff = np.asarray(plus, dtype=np.float64) - np.asarray(minus, dtype=np.float64)
+        grad[i] = np.sum(diff * (1.0 if dout is None else dout)) / (2 * eps)
+        it.iternext()
+    return grad
+
+
+@dataclass
+class GradcheckReport:
+    """Relative error per checked array, with the tolerance used."""
+
+    errors: dict[str, float] = field(default_factory=dict)
+    tol: float = 1e-6
+
+    @property
+    def passed(self) -> bool:
+        return all(e <= self.tol for e in self.errors.values())
+
+    @property
+    def max_error(self) -> float:
+        return max(self.errors.values(), default=0.0)
+
+    def __str__(self) -> str:
+        rows = [f"  {name:<24s} {err:.3e}  {'ok' if err <= self.tol else 'FAIL'}"
+                for name, err in self.errors.items()]
+        return f"relative errors (tol {self.tol:.0e}):\n" + "\n".join(rows)
+
+
+def _compare(report: GradcheckReport, name: str, analytic, numeric, raise_on_fail: bool) -> None:
+    if analytic is None:
+        raise GradientCheckError(f"{name}: backward returned None but the input is differentiable")
+    analytic = np.asarray(analytic, dtype=np.float64)
+    if analytic.shape != numeric.shape:
+        raise GradientCheckError(f"{name}: backward returned shape {analytic.shape}, "
+                                 f"the input has shape {numeric.shape}")
+    err = relative_error(analytic, numeric)
+    report.errors[name] = err
+    if err > report.tol and raise_on_fail:
+        worst = np.unravel_index(
+            np.argmax(np.abs(analytic - numeric) / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric))),
+            numeric.shape)
+        with np.printoptions(precision=6, suppress=True, threshold=60, edgeitems=3):
+            raise GradientCheckError(
+                f"{name}: relative error {err:.3e} > tol {report.tol:.0e}; worst at index {worst}: "
+                f"analytic {analytic[worst]:.8g} vs numerical {numeric[worst]:.8g}\n"
+                f"analytic gradient:\n{analytic}\nnumerical gradient:\n{numeric}")
+
+
+def _to64(a):
+    return a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+
+
+def check_functional(forward: Callable, backward: Callable, args: Sequence, kwargs: dict | None = None,
+                     wrt: Sequence[int] | None = None, names: Sequence[str] | None = None,
+                     seed: int = 0, eps: float = 1e-6, tol: float = 1e-6,
+                     raise_on_fail: bool = True) -> GradcheckReport:
+    """Check ``grads = backward(dout, forward(*args, **kwargs)[1])`` numerically.
+
+    ``backward`` returns one gradient per differentiable array argument, in
+    order (a lone array or a tuple). ``wrt`` gives the positions in ``args`` of
+    those arguments; by default they are the first ``len(grads)`` float arrays.
+    A returned ``None`` (``db`` when no bias was given) is skipped. Float arrays
+    are cast to float64; ``dout`` is drawn from ``N(0, 1)`` with ``seed``.
+
+    >>> check_functional(F.conv2d_forward, F.conv2d_backward, [x, w, b], dict(stride=2, padding=1))
+    """
+    kwargs = dict(kwargs or {})
+    args = [_to64(a) for a in args]
+    out, cache = forward(*args, **kwargs)
+    rng = np.random.default_rng(seed)
+    dout = rng.standard_normal(np.shape(out))
+    grads = backward(dout, cache)
+    if not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    if wrt is None:
+        floats = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+        wrt = floats[: len(grads)]
+    if len(wrt) != len(grads):
+        raise ValueError(f"wrt: backward returned {len(grads)} gradients but wrt names {len(wrt)} arguments")
+    report = GradcheckReport(tol=tol)
+    for k, (pos, g) in enumerate(zip(wrt, grads)):
+        if g is None:
+            continue
+        x = args[pos]
+
+        def f(_x, pos=pos):
+            a = list(args)
+            a[pos] = _x
+            return forward(*a, **kwargs)[0]
+
+        name = names[k] if names else f"arg{pos}"
+        _compare(report, name, g, numerical_gradient(f, x, dout, eps), raise_on_fail)
+    return report
+
+
+def check_loss(loss_fn: Callable, x: np.ndarray, *rest, eps: float = 1e-6, tol: float = 1e-6,
+               raise_on_fail: bool = True, **kwargs) -> GradcheckReport:
+    """Check ``(loss, dx) = loss_fn(x, *rest, **kwargs)`` against d loss / d x."""
+    x = _to64(x)
+    _, dx = loss_fn(x, *rest, **kwargs)
+    report = GradcheckReport(tol=tol)
+    num = numerical_gradient(lambda _x: loss_fn(_x, *rest, **kwargs)[0], x, None, eps)
+    _compare(report, "x", dx, num, raise_on_fail)
+    return report
+
+
+def check_module(module, x: np.ndarray, seed: int = 0, eps: float = 1e-6, tol: float = 1e-6,
+                 check_input: bool = True, raise_on_fail: bool = True) -> GradcheckReport:
+    """Check a Module's input gradient and every trainable parameter's gradient.
+
+    The module is converted to float64 in place (``module.astype(np.float64)``)
+    and its gradients are zeroed. It must be deterministic between calls: put
+    Dropout in eval mode (or give it a fixed mask) before checking; BatchNorm
+    in training mode is fine, but its running statistics move with each call.
+    """
+    module.astype(np.float64)
+    x = _to64(np.asarray(x))
+    module.zero_grad()
+    out = module.forward(x)
+    rng = np.random.default_rng(seed)
+    dout = rng.standard_normal(np.shape(out))
+    dx = module.backward(dout)
+    analytic = {name: p.grad.copy() for name, p in module.named_parameters() if p.trainable}
+    report = GradcheckReport(tol=tol)
+    if check_input:
+        _compare(report, "input", dx, numerical_gradient(module.forward, x, dout, eps), raise_on_fail)
+    for name, p in module.named_parameters():
+        if not p.trainable:
+            continue
+        num = numerical_gradient(lambda _w: module.forward(x), p.data, dout, eps)
+        _compare(report, name, analytic[name], num, raise_on_fail)
+    module.zero_grad()
+    return report
