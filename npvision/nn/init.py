@@ -23,33 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._rng import as_rng, default_rng, seed
+
 __all__ = ["seed", "default_rng", "as_rng", "fans", "he_normal", "he_uniform",
            "glorot_normal", "glorot_uniform"]
-
-_default = np.random.default_rng(0)
-
-
-def seed(value: int) -> None:
-    """Reset npvision's default generator (used by layers created with ``rng=None``)."""
-    global _default
-    _default = np.random.default_rng(value)
-
-
-def default_rng() -> np.random.Generator:
-    return _default
-
-
-def as_rng(rng) -> np.random.Generator:
-    """``None`` -> the default generator; an int -> a new seeded one; a Generator -> itself."""
-    if rng is None:
-        return _default
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"rng: expected None, an int seed or a numpy.random.Generator, "
-                    f"received {type(rng).__name__}")
-
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight of ``shape`` (see the table above)."""
