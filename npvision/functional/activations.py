@@ -1,2 +1,182 @@
-"""(being written)"""
-__all__: list[str] = []
+"""Elementwise activations and the softmax.
+
+Each ``<name>_forward(x)`` returns ``(out, cache)`` with ``out`` shaped like
+``x``; ``<name>_backward(dout, cache)`` returns ``dx = dout * f'(x)``, with the
+derivative read from the cache:
+
+==============  ===============================  =================================
+activation      f(x)                             f'(x) (from the cache)
+==============  ===============================  =================================
+relu            max(x, 0)                        1 if x > 0 else 0
+relu6           min(max(x, 0), 6)                1 if 0 < x < 6 else 0
+leaky_relu      x if x > 0 else alpha x          1 if x > 0 else alpha
+sigmoid         s = 1 / (1 + e^-x)               s (1 - s)        (cache: s)
+tanh            t = tanh(x)                      1 - t^2          (cache: t)
+silu (swish)    x s(x)                           s (1 + x (1 - s))
+==============  ===============================  =================================
+
+At the kinks (0 for ReLU, 0 and 6 for ReLU6) the derivative taken is 0, the
+usual convention (a subgradient).
+
+Softmax along ``axis``: ``p_i = e^(x_i - m) / sum_j e^(x_j - m)`` with
+``m = max_j x_j`` subtracted so no exponential overflows (the shift cancels
+in the ratio). Its Jacobian is ``dp_i/dx_j = p_i (delta_ij - p_j)``, so
+
+    dx = p * (dout - sum(dout * p, axis))
+
+The sigmoid never evaluates ``exp`` of a positive number: with ``e = exp(-|x|)``
+(always in (0, 1]), ``s = 1 / (1 + e)`` for ``x >= 0`` and ``e / (1 + e)`` for
+``x < 0``, which is the same function and raises no overflow warning at +-1000.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._checks import as_float_array
+
+__all__ = [
+    "relu_forward", "relu_backward",
+    "relu6_forward", "relu6_backward",
+    "leaky_relu_forward", "leaky_relu_backward",
+    "sigmoid_forward", "sigmoid_backward",
+    "tanh_forward", "tanh_backward",
+    "silu_forward", "silu_backward",
+    "softmax_forward", "softmax_backward",
+]
+
+
+def _check_dout(dout, expected_shape: tuple[int, ...], op: str) -> np.ndarray:
+    """``dout`` must be a float array shaped like the forward output."""
+    dout = as_float_array(dout, "dout")
+    if dout.shape != tuple(expected_shape):
+        raise ValueError(f"dout: {op} expected the shape of its forward output {tuple(expected_shape)}, "
+                         f"received {dout.shape}")
+    return dout
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """Overflow-free logistic function, in the dtype of ``x``."""
+    e = np.exp(-np.abs(x))                            # in (0, 1]: never overflows
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+# ---------------------------------------------------------------- ReLU family
+
+def relu_forward(x):
+    """``max(x, 0)``; cache: ``x``."""
+    x = as_float_array(x, "x")
+    return np.maximum(x, 0), x
+
+
+def relu_backward(dout, cache):
+    """``dx = dout * [x > 0]``."""
+    x = cache
+    dout = _check_dout(dout, x.shape, "relu_backward")
+    return dout * (x > 0)
+
+
+def relu6_forward(x):
+    """``min(max(x, 0), 6)`` (MobileNet); cache: ``x``."""
+    x = as_float_array(x, "x")
+    return np.clip(x, 0, 6), x
+
+
+def relu6_backward(dout, cache):
+    """``dx = dout * [0 < x < 6]``."""
+    x = cache
+    dout = _check_dout(dout, x.shape, "relu6_backward")
+    return dout * ((x > 0) & (x < 6))
+
+
+def leaky_relu_forward(x, alpha=0.01):
+    """``x`` where positive, ``alpha * x`` elsewhere; cache: ``(x, alpha)``.
+
+    ``alpha`` is a finite real number (the slope for negative inputs).
+    """
+    x = as_float_array(x, "x")
+    if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not np.isfinite(alpha):
+        raise TypeError(f"alpha: expected a finite real number (the negative slope), received {alpha!r}")
+    alpha = float(alpha)
+    return np.where(x > 0, x, alpha * x), (x, alpha)
+
+
+def leaky_relu_backward(dout, cache):
+    """``dx = dout`` where ``x > 0``, ``alpha * dout`` elsewhere."""
+    x, alpha = cache
+    dout = _check_dout(dout, x.shape, "leaky_relu_backward")
+    return np.where(x > 0, dout, alpha * dout)
+
+
+# ---------------------------------------------------------------- smooth ones
+
+def sigmoid_forward(x):
+    """``s = 1 / (1 + exp(-x))`` computed without overflow; cache: ``s``."""
+    x = as_float_array(x, "x")
+    s = _sigmoid(x)
+    return s, s
+
+
+def sigmoid_backward(dout, cache):
+    """``dx = dout * s * (1 - s)`` from the cached output ``s``."""
+    s = cache
+    dout = _check_dout(dout, s.shape, "sigmoid_backward")
+    return dout * s * (1 - s)
+
+
+def tanh_forward(x):
+    """``t = tanh(x)``; cache: ``t``."""
+    x = as_float_array(x, "x")
+    t = np.tanh(x)
+    return t, t
+
+
+def tanh_backward(dout, cache):
+    """``dx = dout * (1 - t^2)`` from the cached output ``t``."""
+    t = cache
+    dout = _check_dout(dout, t.shape, "tanh_backward")
+    return dout * (1 - t * t)
+
+
+def silu_forward(x):
+    """SiLU / swish ``x * sigmoid(x)`` (EfficientNet); cache: ``(x, s)``."""
+    x = as_float_array(x, "x")
+    s = _sigmoid(x)
+    return x * s, (x, s)
+
+
+def silu_backward(dout, cache):
+    """``d/dx [x s(x)] = s + x s (1 - s) = s (1 + x (1 - s))``."""
+    x, s = cache
+    dout = _check_dout(dout, x.shape, "silu_backward")
+    return dout * s * (1 + x * (1 - s))
+
+
+# ---------------------------------------------------------------- softmax
+
+def softmax_forward(x, axis=-1):
+    """Softmax along ``axis`` (default: the last, class axis); cache: ``(p, axis)``.
+
+    ``p = exp(x - max) / sum(exp(x - max))``; every slice along ``axis`` sums to 1.
+    """
+    x = as_float_array(x, "x")
+    if x.ndim == 0:
+        raise ValueError("x: expected an array with at least 1 dimension, received a 0-D array")
+    if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
+        raise TypeError(f"axis: expected an integer, received {type(axis).__name__} {axis!r}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis: expected an axis in [{-x.ndim}, {x.ndim}) for x of shape {x.shape}, "
+                         f"received {axis}")
+    shifted = x - x.max(axis=axis, keepdims=True)     # <= 0 everywhere: exp cannot overflow
+    e = np.exp(shifted)
+    p = e / e.sum(axis=axis, keepdims=True)
+    return p, (p, int(axis))
+
+
+def softmax_backward(dout, cache):
+    """``dx = p * (dout - sum(dout * p, axis))`` (the softmax Jacobian applied to ``dout``)."""
+    p, axis = cache
+    dout = _check_dout(dout, p.shape, "softmax_backward")
+    return p * (dout - np.sum(dout * p, axis=axis, keepdims=True))

@@ -1,2 +1,159 @@
-"""(being written)"""
-__all__: list[str] = []
+"""Batch normalization, per channel (the last axis) over every other axis.
+
+For ``x`` of shape ``(N, D)`` or ``(N, H, W, C)`` the statistics of channel
+``c`` are taken over the ``m = N`` (resp. ``m = N H W``) entries of that
+channel. With ``gamma``, ``beta`` of shape ``(C,)``::
+
+    mu    = mean(x)                         (C,)
+    var   = mean((x - mu)^2)                (C,)  biased: divides by m, not m - 1
+    x_hat = (x - mu) / sqrt(var + eps)      like x
+    out   = gamma * x_hat + beta            like x
+
+Training and inference
+----------------------
+``training=True`` normalizes with the batch statistics above and updates the
+running statistics **in place** (they must be NumPy arrays)::
+
+    running_mean = momentum * running_mean + (1 - momentum) * mu
+    running_var  = momentum * running_var  + (1 - momentum) * var
+
+``training=False`` normalizes with ``running_mean`` and ``running_var``
+instead, leaving them untouched; the op is then a fixed affine map of ``x``.
+
+Conventions (chosen deliberately; compare before porting weights):
+
+* ``momentum`` is the weight of the **old** value, as in the course and Keras
+  (``moving = moving * momentum + batch * (1 - momentum)``, Keras default
+  0.99, here 0.9). PyTorch's ``momentum`` is the weight of the **new** value:
+  our ``momentum=0.9`` is PyTorch's ``momentum=0.1``.
+* The running variance accumulates the **biased** batch variance (divide by
+  ``m``), as Keras/TensorFlow do (their ``moments`` is biased). PyTorch instead
+  accumulates the unbiased ``var * m / (m - 1)``; the normalization itself
+  (training mode) uses the biased variance in all three.
+
+Backward (compact closed form)
+------------------------------
+Write ``sigma = sqrt(var + eps)`` and ``g = dL/dx_hat = gamma * dout``. Then
+``dbeta = sum(dout)`` and ``dgamma = sum(dout * x_hat)`` (sums over the ``m``
+entries of each channel). In training mode ``x_hat`` depends on ``x``
+directly and through ``mu`` and ``var``; using ``dmu/dx_i = 1/m`` and
+``dvar/dx_i = 2 (x_i - mu) / m`` the three paths collect into::
+
+    dx = (1 / sigma) * (g - mean(g) - x_hat * mean(g * x_hat))
+       = gamma / (m * sigma) * (m * dout - dbeta - x_hat * dgamma)
+
+(the ``mean(g)`` term removes the component along the constant vector,
+the ``x_hat`` term the component along ``x_hat``: both directions in which
+normalization makes the output insensitive to ``x``). In inference mode
+``mu`` and ``sigma`` are constants, so ``dx = gamma * dout / sigma``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._checks import as_float_array
+
+__all__ = ["batchnorm_forward", "batchnorm_backward"]
+
+
+def _check_vector(v, name: str, c: int, need_array: bool = False) -> np.ndarray:
+    """A per-channel float vector of shape ``(C,)``."""
+    if need_array and not isinstance(v, np.ndarray):
+        raise TypeError(f"{name}: expected a NumPy float array of shape ({c},) (it is updated in place), "
+                        f"received {type(v).__name__}")
+    v = as_float_array(v, name)
+    if v.shape != (c,):
+        raise ValueError(f"{name}: expected shape ({c},) (one entry per channel of x), received {v.shape}")
+    if need_array and not v.flags.writeable:
+        raise ValueError(f"{name}: is read-only but is updated in place in training mode")
+    return v
+
+
+def _check_unit(v, name: str, low: float, high: float, high_open: bool) -> float:
+    if not isinstance(v, numbers.Real) or isinstance(v, bool):
+        raise TypeError(f"{name}: expected a real number, received {type(v).__name__} {v!r}")
+    ok = low <= v < high if high_open else low <= v <= high
+    if not ok:
+        bracket = ")" if high_open else "]"
+        raise ValueError(f"{name}: expected a value in [{low}, {high}{bracket}, received {v}")
+    return float(v)
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.9, eps=1e-5):
+    """Batch normalization over all axes but the last (see the module docstring).
+
+    Parameters
+    ----------
+    x : (N, D) or (N, H, W, C) float array (any ndim >= 2; channels last).
+    gamma, beta : (C,) scale and shift.
+    running_mean, running_var : (C,) NumPy arrays; updated in place when ``training``.
+    training : bool; batch statistics (True) or running statistics (False).
+    momentum : float in [0, 1], weight of the old running value.
+    eps : float > 0 added to the variance.
+
+    Returns
+    -------
+    out : like ``x``, same dtype.
+    cache : ``(x_hat, gamma, inv_std, training)`` for :func:`batchnorm_backward`.
+    """
+    x = as_float_array(x, "x")
+    if x.ndim < 2:
+        raise ValueError(f"x: expected an array of at least 2 dimensions (N, ..., C), received shape {x.shape}")
+    c = x.shape[-1]
+    gamma = _check_vector(gamma, "gamma", c)
+    beta = _check_vector(beta, "beta", c)
+    running_mean = _check_vector(running_mean, "running_mean", c, need_array=True)
+    running_var = _check_vector(running_var, "running_var", c, need_array=True)
+    if not isinstance(training, (bool, np.bool_)):
+        raise TypeError(f"training: expected True or False, received {type(training).__name__} {training!r}")
+    momentum = _check_unit(momentum, "momentum", 0.0, 1.0, high_open=False)
+    if not isinstance(eps, numbers.Real) or isinstance(eps, bool) or not eps > 0:
+        raise ValueError(f"eps: expected a positive real number, received {eps!r}")
+
+    axes = tuple(range(x.ndim - 1))                   # every axis but the channel axis
+    if training:
+        m = x.size // c
+        if m < 2:
+            raise ValueError(f"x: training-mode batch norm needs at least 2 values per channel to estimate "
+                             f"a variance, received shape {x.shape}")
+        mu = x.mean(axis=axes)                        # (C,)
+        xc = x - mu                                   # like x
+        var = np.mean(xc * xc, axis=axes)             # (C,) biased
+        inv_std = 1.0 / np.sqrt(var + eps)            # (C,)
+        x_hat = xc * inv_std                          # like x
+        running_mean[...] = momentum * running_mean + (1 - momentum) * mu
+        running_var[...] = momentum * running_var + (1 - momentum) * var
+    else:
+        inv_std = 1.0 / np.sqrt(running_var + eps)    # (C,)
+        x_hat = (x - running_mean) * inv_std          # like x
+    x_hat = x_hat.astype(x.dtype, copy=False)
+    inv_std = inv_std.astype(x.dtype, copy=False)
+    out = (gamma * x_hat + beta).astype(x.dtype, copy=False)
+    return out, (x_hat, gamma, inv_std, bool(training))
+
+
+def batchnorm_backward(dout, cache):
+    """Gradients of :func:`batchnorm_forward` in the closed form of the module docstring.
+
+    Returns
+    -------
+    (dx, dgamma, dbeta) with the shapes of ``(x, gamma, beta)``.
+    """
+    x_hat, gamma, inv_std, training = cache
+    dout = as_float_array(dout, "dout")
+    if dout.shape != x_hat.shape:
+        raise ValueError(f"dout: batchnorm_backward expected the shape of its forward output {x_hat.shape}, "
+                         f"received {dout.shape}")
+    axes = tuple(range(dout.ndim - 1))
+    m = dout.size // dout.shape[-1]                   # entries per channel
+    dbeta = dout.sum(axis=axes)                       # (C,)
+    dgamma = np.sum(dout * x_hat, axis=axes)          # (C,)
+    if training:
+        dx = (gamma * inv_std / m) * (m * dout - dbeta - x_hat * dgamma)
+    else:
+        dx = dout * (gamma * inv_std)
+    return (dx.astype(x_hat.dtype, copy=False), dgamma.astype(gamma.dtype, copy=False),
+            dbeta.astype(gamma.dtype, copy=False))

@@ -1,2 +1,106 @@
-"""(being written)"""
-__all__: list[str] = []
+"""Fully connected (dense) layer and the flatten that usually precedes it.
+
+Linear
+------
+For a batch ``x`` of shape ``(N, D_in)``, weights ``w`` of shape
+``(D_in, D_out)`` and an optional bias ``b`` of shape ``(D_out,)``::
+
+    out = x @ w + b                                   (N, D_out)
+
+With ``dout = dL/dout`` of shape ``(N, D_out)`` the chain rule gives::
+
+    dx = dout @ w.T                                   (N, D_in)
+    dw = x.T @ dout                                   (D_in, D_out)
+    db = sum over the batch of dout                   (D_out,)
+
+Flatten
+-------
+``(N, d1, d2, ...) -> (N, d1 * d2 * ...)`` in row-major (C) order, so a
+channels-last ``(N, H, W, C)`` activation becomes ``(N, H * W * C)`` with the
+channel index varying fastest. Its backward is the inverse reshape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import as_float_array
+
+__all__ = ["linear_forward", "linear_backward", "flatten_forward", "flatten_backward"]
+
+
+def _check_dout(dout, expected_shape: tuple[int, ...], op: str) -> np.ndarray:
+    """``dout`` must be a float array shaped like the forward output."""
+    dout = as_float_array(dout, "dout")
+    if dout.shape != tuple(expected_shape):
+        raise ValueError(f"dout: {op} expected the shape of its forward output {tuple(expected_shape)}, "
+                         f"received {dout.shape}")
+    return dout
+
+
+def linear_forward(x, w, b=None):
+    """Affine map ``out = x @ w + b``.
+
+    Parameters
+    ----------
+    x : (N, D_in) float array. Flatten image activations first (``flatten_forward``).
+    w : (D_in, D_out) float array.
+    b : (D_out,) float array, or None for no bias.
+
+    Returns
+    -------
+    out : (N, D_out), in the dtype of ``x``.
+    cache : ``(x, w, b_dtype)`` for :func:`linear_backward` (``b_dtype`` None without bias).
+    """
+    x = as_float_array(x, "x", ndim=2, layout="(N, D_in)")
+    w = as_float_array(w, "w", ndim=2, layout="(D_in, D_out)")
+    if w.shape[0] != x.shape[1]:
+        raise ValueError(f"w: expected shape ({x.shape[1]}, D_out) to match x of shape {x.shape} "
+                         f"(D_in = {x.shape[1]}), received {w.shape}")
+    out = x @ w                                       # (N, D_in) @ (D_in, D_out) -> (N, D_out)
+    if b is not None:
+        b = as_float_array(b, "b")
+        if b.shape != (w.shape[1],):
+            raise ValueError(f"b: expected shape ({w.shape[1]},) (D_out of w), received {b.shape}")
+        out = out + b                                 # (D_out,) broadcasts over the N rows
+    return out.astype(x.dtype, copy=False), (x, w, None if b is None else b.dtype)
+
+
+def linear_backward(dout, cache):
+    """Gradients of :func:`linear_forward`.
+
+    ``dx = dout @ w.T``, ``dw = x.T @ dout``, ``db = dout.sum(axis=0)``.
+
+    Returns
+    -------
+    (dx, dw, db) with the shapes and dtypes of ``(x, w, b)``; ``db`` is None
+    when the forward pass had no bias.
+    """
+    x, w, b_dtype = cache
+    dout = _check_dout(dout, (x.shape[0], w.shape[1]), "linear_backward")
+    dx = (dout @ w.T).astype(x.dtype, copy=False)     # (N, D_out) @ (D_out, D_in) -> (N, D_in)
+    dw = (x.T @ dout).astype(w.dtype, copy=False)     # (D_in, N) @ (N, D_out) -> (D_in, D_out)
+    db = None if b_dtype is None else dout.sum(axis=0).astype(b_dtype, copy=False)  # (D_out,)
+    return dx, dw, db
+
+
+def flatten_forward(x):
+    """``(N, d1, d2, ...) -> (N, d1 * d2 * ...)`` (row-major, channels fastest).
+
+    Returns ``(out, cache)``: ``out`` a new array, ``cache`` the input shape.
+    """
+    x = as_float_array(x, "x")
+    if x.ndim < 2:
+        raise ValueError(f"x: expected an array of at least 2 dimensions (N, ...), received shape {x.shape}")
+    n = x.shape[0]
+    # A copy, not a view: a later in-place change to x must not change out (nor
+    # fool a numerical gradient check, which perturbs x in place).
+    out = x.reshape(n, -1).copy()                     # (N, d1, d2, ...) -> (N, d1*d2*...)
+    return out, x.shape
+
+
+def flatten_backward(dout, cache):
+    """Undo the reshape: ``(N, D) -> (N, d1, d2, ...)``."""
+    shape = cache
+    dout = _check_dout(dout, (shape[0], int(np.prod(shape[1:]))), "flatten_backward")
+    return dout.reshape(shape)                        # (N, D) -> (N, d1, d2, ...)
