@@ -14,3 +14,5 @@ from .activations import *  # noqa: F401,F403
 from .norm import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .blocks import *  # noqa: F401,F403
+from .summary import *  # noqa: F401,F403
+from .freeze import *  # noqa: F401,F403
