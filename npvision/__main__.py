@@ -1,0 +1,8 @@
+"""``python -m npvision ...``: the same as the ``npvision`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

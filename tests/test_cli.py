@@ -1,0 +1,216 @@
+"""The ``npvision`` command: help, the demo, the command registry, a cheap import.
+
+The demo runs in a subprocess exactly as a user runs it (``python -m
+npvision demo --quick --out DIR``), with the repository first on
+``PYTHONPATH`` so the tests work whether or not npvision is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from npvision import cli
+
+REPO = Path(__file__).resolve().parents[1]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env["MPLBACKEND"] = "Agg"
+    return env
+
+
+def _run(args, cwd, timeout=300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=_env(), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+# -- help ------------------------------------------------------------------------
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: npvision" in out
+    for name, cmd in cli.COMMANDS.items():
+        assert name in out
+    assert "demo" in cli.COMMANDS
+
+
+def test_demo_help_explains_its_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["demo", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--out", "--seed", "--quick"):
+        assert option in out
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    assert cli.main([]) == 2
+    assert "usage: npvision" in capsys.readouterr().out
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["no-such-command"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_python_dash_m_help(tmp_path):
+    proc = _run(["-m", "npvision", "--help"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "demo" in proc.stdout
+
+
+def test_console_script_help(tmp_path):
+    exe = shutil.which("npvision")
+    if exe is None:
+        pytest.skip("the npvision console script is not installed (pip install -e .)")
+    proc = subprocess.run([exe, "--help"], cwd=tmp_path, env=_env(), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "demo" in proc.stdout
+
+
+# -- the registry ------------------------------------------------------------------
+def test_register_command_plugs_in_a_new_subcommand(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "COMMANDS", dict(cli.COMMANDS))
+    seen = {}
+
+    def configure(parser):
+        parser.add_argument("task")
+        parser.add_argument("--epochs", type=int, default=1)
+
+    def run(args):
+        seen.update(task=args.task, epochs=args.epochs)
+        return 3
+
+    cli.register_command("train", help="train a model", configure=configure, run=run)
+    assert cli.main(["train", "digits", "--epochs", "2"]) == 3
+    assert seen == {"task": "digits", "epochs": 2}
+    with pytest.raises(ValueError, match="already registered"):
+        cli.register_command("train", help="again", configure=configure, run=run)
+    with pytest.raises(ValueError, match="name"):
+        cli.register_command("--bad", help="x", configure=configure, run=run)
+
+
+def test_errors_are_reported_without_a_traceback(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "COMMANDS", dict(cli.COMMANDS))
+
+    def run(args):
+        raise ValueError("seed: expected an int")
+
+    cli.register_command("boom", help="fails", configure=lambda p: None, run=run)
+    assert cli.main(["boom"]) == 1
+    assert "npvision boom: error: seed: expected an int" in capsys.readouterr().err
+
+
+# -- the demo ------------------------------------------------------------------------
+def test_demo_quick_writes_its_pictures(tmp_path):
+    """The whole tour, as a user runs it: exit 0, four PNGs, small gradient errors."""
+    proc = _run(["-m", "npvision", "demo", "--quick", "--out", "tmp", "--seed", "1"],
+                cwd=tmp_path)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    out = tmp_path / "tmp"
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["conv1_feature_maps.png", "conv1_filters.png", "digits.png", "edges.png"]
+    for name in pngs:
+        assert (out / name).read_bytes()[:8] == PNG_MAGIC, name
+        assert os.path.join("tmp", name) in proc.stdout, f"the demo should say where {name} is"
+    lines = [line.strip() for line in proc.stdout.splitlines()]
+    # It prints the gradient-check errors (conv input, weight, bias; pool input), all small.
+    errors = [float(line.split()[-1]) for line in lines
+              if line.startswith(("Conv2D(", "max_pool2d("))]
+    assert len(errors) == 4, proc.stdout
+    assert max(errors) < 1e-6, proc.stdout
+    # Training makes progress: the last printed loss is below the first.
+    losses = [float(line.split()[-1]) for line in lines if line.startswith("step ")]
+    assert len(losses) >= 2 and losses[-1] < losses[0], proc.stdout
+    assert "held-out accuracy" in proc.stdout
+
+
+def test_demo_arguments_reach_the_tour(monkeypatch):
+    from npvision import tour
+
+    calls = []
+    monkeypatch.setattr(tour, "run", lambda **kw: calls.append(kw) or {})
+    assert cli.main(["demo"]) == 0
+    assert cli.main(["demo", "--out", "pics", "--seed", "7", "--quick"]) == 0
+    assert calls == [dict(out_dir="npvision-out", seed=0, quick=False),
+                     dict(out_dir="pics", seed=7, quick=True)]
+    # A failed gradient check makes the command fail.
+    monkeypatch.setattr(tour, "run", lambda **kw: {"gradcheck_passed": False})
+    assert cli.main(["demo"]) == 1
+
+
+def test_demo_rejects_a_bad_seed(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["demo", "--seed", "zero"])
+    assert exc.value.code == 2
+    assert "--seed" in capsys.readouterr().err
+
+
+def test_tour_rejects_a_bad_seed(tmp_path):
+    from npvision import tour
+
+    with pytest.raises(TypeError, match="seed"):
+        tour.run(out_dir=str(tmp_path), seed="zero", log=lambda s: None)
+
+
+# -- importing npvision is cheap -------------------------------------------------------
+def test_import_npvision_loads_neither_numba_nor_matplotlib(tmp_path):
+    code = ("import sys, npvision, npvision.cli\n"
+            "heavy = sorted(m for m in ('numba', 'matplotlib', 'torch', 'scipy') if m in sys.modules)\n"
+            "print(','.join(heavy))\n")
+    proc = _run(["-c", code], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "", f"import npvision pulled in: {proc.stdout.strip()}"
+
+
+def test_importing_viz_does_not_import_matplotlib(tmp_path):
+    code = "import sys, npvision.viz\nprint('matplotlib' in sys.modules)\n"
+    proc = _run(["-c", code], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
+
+
+# -- the pictures ---------------------------------------------------------------------
+def test_viz_functions_save_pngs_and_validate(tmp_path):
+    import numpy as np
+
+    from npvision import viz
+
+    rng = np.random.default_rng(0)
+    fig = viz.plot_feature_maps(rng.random((2, 6, 6, 5)), tmp_path / "a" / "maps.png", sample=1)
+    assert (tmp_path / "a" / "maps.png").read_bytes()[:8] == PNG_MAGIC
+    assert sum(ax.get_visible() for ax in fig.axes if ax.images) == 5
+    viz.plot_filters(rng.standard_normal((3, 3, 3, 4)), tmp_path / "rgb.png")
+    viz.plot_filters(rng.standard_normal((5, 5, 2, 3)), tmp_path / "grey.png", in_channel=1)
+    viz.show_images_grid([rng.random((4, 4)), rng.random((4, 4, 3))], tmp_path / "grid.png",
+                         titles=["grey", "rgb"], colorbar=True)
+    for name in ("rgb.png", "grey.png", "grid.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
+    with pytest.raises(ValueError, match="activations"):
+        viz.plot_feature_maps(np.zeros((4, 4)))
+    with pytest.raises(TypeError, match="activations"):
+        viz.plot_feature_maps(np.zeros((1, 4, 4, 2), dtype=bool))
+    with pytest.raises(ValueError, match="sample"):
+        viz.plot_feature_maps(np.zeros((1, 4, 4, 2)), sample=1)
+    with pytest.raises(ValueError, match="w"):
+        viz.plot_filters(np.zeros((3, 3, 2)))
+    with pytest.raises(ValueError, match="in_channel"):
+        viz.plot_filters(np.zeros((3, 3, 2, 4)), in_channel=2)
+    with pytest.raises(ValueError, match="titles"):
+        viz.show_images_grid([np.zeros((3, 3))], titles=["a", "b"])
+    with pytest.raises(ValueError, match=r"images\[0\]"):
+        viz.show_images_grid([np.zeros((3, 3, 2))])
