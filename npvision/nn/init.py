@@ -39,11 +39,15 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 def _draw(shape, std, uniform, rng, dtype):
+    """Draw directly in ``dtype`` when NumPy can (float32/float64): no float64 temporary."""
     rng = as_rng(rng)
+    dt = np.dtype(dtype)
+    native = dt if dt in (np.float32, np.float64) else np.float64
     if uniform:
         a = std * np.sqrt(3.0)
-        return rng.uniform(-a, a, size=shape).astype(dtype)
-    return (rng.standard_normal(size=shape) * std).astype(dtype)
+        u = rng.random(size=shape, dtype=native)        # U[0, 1)
+        return (u * native.type(2 * a) - native.type(a)).astype(dt, copy=False)
+    return (rng.standard_normal(size=shape, dtype=native) * native.type(std)).astype(dt, copy=False)
 
 
 def he_normal(shape, rng=None, dtype=np.float32, fan_in: int | None = None) -> np.ndarray:

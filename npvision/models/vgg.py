@@ -1,0 +1,78 @@
+"""VGG (Simonyan & Zisserman, 2014): stacks of 3x3 "same" convolutions and 2x2 max pools.
+
+VGG-16 (configuration D): 2x64, pool, 2x128, pool, 3x256, pool, 3x512, pool,
+3x512, pool -> 7x7x512 at 224x224, then fc 25088 -> 4096 -> 4096 -> classes
+with dropout: 138,357,544 parameters for 1000 classes. Each pool halves the
+size and the channel count doubles, up to 512: the regularity the course
+points out.
+"""
+
+from __future__ import annotations
+
+from .. import nn
+from ..nn.init import as_rng
+from .registry import register
+
+__all__ = ["VGG", "vgg11", "vgg16", "vgg19", "CONFIGS"]
+
+# numbers are 3x3 conv output channels, "M" a 2x2 max pool
+CONFIGS = {
+    "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+              512, 512, 512, 512, "M"],
+}
+
+
+class VGG(nn.Module):
+    def __init__(self, config: list, num_classes: int = 1000, input_shape=(224, 224, 3),
+                 hidden: int = 4096, dropout: float = 0.5, batch_norm: bool = False, rng=None):
+        super().__init__()
+        H, W, C = input_shape
+        rng = as_rng(rng)  # one generator for all layers (an int seed must not restart per layer)
+        layers, c, h, w = [], C, H, W
+        for v in config:
+            if v == "M":
+                layers.append(nn.MaxPool2D(2))
+                h, w = h // 2, w // 2
+            else:
+                layers.append(nn.Conv2D(c, v, 3, padding=1, bias=not batch_norm, rng=rng,
+                                        input_grad=bool(layers)))
+                if batch_norm:
+                    layers.append(nn.BatchNorm2D(v))
+                layers.append(nn.ReLU())
+                c = v
+        if h < 1 or w < 1:
+            raise ValueError(f"input_shape: this VGG halves the input {config.count('M')} times; "
+                             f"it needs at least {2 ** config.count('M')} pixels, received {input_shape}")
+        self.features = nn.Sequential(*layers)
+        self.flatten = nn.Flatten()
+        self.classifier = nn.Sequential(
+            nn.Linear(h * w * c, hidden, rng=rng), nn.ReLU(), nn.Dropout(dropout, rng=rng),
+            nn.Linear(hidden, hidden, rng=rng), nn.ReLU(), nn.Dropout(dropout, rng=rng),
+            nn.Linear(hidden, num_classes, rng=rng),
+        )
+
+    def forward(self, x):
+        x = self.features.forward(x)
+        x = self.flatten.forward(x)
+        return self.classifier.forward(x)
+
+    def backward(self, dy):
+        dy = self.classifier.backward(dy)
+        dy = self.flatten.backward(dy)
+        return self.features.backward(dy)
+
+
+def _factory(name):
+    @register(name)
+    def build(num_classes=1000, input_shape=(224, 224, 3), **options):
+        return VGG(CONFIGS[name], num_classes, input_shape, **options)
+    build.__name__ = name
+    build.__doc__ = f"{name.upper()} (configuration {name[3:]} layers)."
+    return build
+
+
+vgg11 = _factory("vgg11")
+vgg16 = _factory("vgg16")
+vgg19 = _factory("vgg19")
