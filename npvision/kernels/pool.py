@@ -1,1 +1,413 @@
-"""(being written)"""
+"""Pooling kernels: max and average pooling, forward and backward, three ways.
+
+Every kernel works on an already padded, C-contiguous input ``xp`` of shape
+``(N, Hp, Wp, C)`` and resolved ``pool = (PH, PW)`` and ``stride = (SH, SW)``
+pairs. The output has ``(N, Ho, Wo, C)`` with
+
+    Ho = floor((Hp - PH) / SH) + 1,    Wo = floor((Wp - PW) / SW) + 1
+
+and output pixel ``(i, j)`` looks at the window
+``xp[n, i*SH : i*SH + PH, j*SW : j*SW + PW, c]``.
+
+Max pooling
+    ``out = max(window)``. The forward also returns ``argmax``: the flat offset
+    ``kh * PW + kw`` of the window's FIRST maximum in row-major order (as
+    PyTorch; a NaN counts as larger than any number, so NaNs propagate, and
+    the first NaN wins, as ``np.argmax``). The gradient flows only there:
+
+        dxp[n, i*SH + kh, j*SW + kw, c] += dout[n, i, j, c]   where kh*PW + kw = argmax[n, i, j, c]
+
+    and overlapping windows (``SH < PH``) add up their contributions.
+
+Average pooling
+    ``out = sum(window) / (PH * PW)``; every element of the window receives
+    ``dout / (PH * PW)``.
+
+Max unpooling
+    Its forward is exactly the max-pool backward scatter above, applied to the
+    unpooled values; its backward is the matching gather,
+    ``dx[n, i, j, c] = dyp[n, i*SH + kh, j*SW + kw, c]`` at the stored argmax
+    (op ``max_unpool2d_backward``).
+
+``argmax`` has dtype ``uint8`` when ``PH * PW <= 256`` (every practical pool)
+and ``int32`` otherwise: a quarter of the memory traffic of int32 for the
+common 2x2 and 3x3 pools.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import register
+from ._jit import njit, prange
+
+
+def argmax_dtype(pool: tuple[int, int]) -> np.dtype:
+    """The smallest integer dtype that holds every offset ``0 .. PH*PW - 1``."""
+    return np.dtype(np.uint8) if pool[0] * pool[1] <= 256 else np.dtype(np.int32)
+
+
+def _out_hw(xp_shape, pool, stride) -> tuple[int, int]:
+    """``(Ho, Wo)`` of a pooling over a padded input of shape ``(N, Hp, Wp, C)``."""
+    return ((xp_shape[1] - pool[0]) // stride[0] + 1,
+            (xp_shape[2] - pool[1]) // stride[1] + 1)
+
+
+# ---------------------------------------------------------------------------
+# naive: the course's pool_forward / pool_backward, one window at a time
+# ---------------------------------------------------------------------------
+
+def create_mask_from_window(x: np.ndarray) -> np.ndarray:
+    """A boolean mask shaped like the window ``x`` that is True at its first maximum only.
+
+    The course's version, ``x == np.max(x)``, marks every tied maximum and so
+    sends the gradient to all of them (counting it several times); here only
+    the first maximum in row-major order is marked, as ``np.argmax`` and
+    PyTorch choose it.
+    """
+    mask = np.zeros(x.shape, dtype=bool)
+    mask.flat[np.argmax(x)] = True
+    return mask
+
+
+def mask_from_argmax(offset: int, pool: tuple[int, int]) -> np.ndarray:
+    """The ``(PH, PW)`` mask that is True at flat offset ``kh * PW + kw`` only."""
+    mask = np.zeros(pool, dtype=bool)
+    mask.flat[offset] = True
+    return mask
+
+
+def distribute_value(dz: float, shape: tuple[int, int]) -> np.ndarray:
+    """Spread the gradient ``dz`` of a window's average evenly over a window of ``shape``."""
+    n_h, n_w = shape
+    return np.full(shape, dz / (n_h * n_w))
+
+
+@register("max_pool2d_forward", "naive")
+def max_pool2d_forward_naive(xp, pool, stride):
+    """Max pooling, one window at a time. Returns ``(out, argmax)``, both ``(N, Ho, Wo, C)``."""
+    m, _, _, n_c = xp.shape
+    (f_h, f_w), (s_h, s_w) = pool, stride
+    n_h, n_w = _out_hw(xp.shape, pool, stride)
+    out = np.empty((m, n_h, n_w, n_c), dtype=xp.dtype)
+    argmax = np.empty((m, n_h, n_w, n_c), dtype=argmax_dtype(pool))
+    for i in range(m):
+        for h in range(n_h):
+            vert_start = h * s_h
+            vert_end = vert_start + f_h
+            for w in range(n_w):
+                horiz_start = w * s_w
+                horiz_end = horiz_start + f_w
+                for c in range(n_c):
+                    a_slice = xp[i, vert_start:vert_end, horiz_start:horiz_end, c]  # (PH, PW)
+                    mask = create_mask_from_window(a_slice)
+                    out[i, h, w, c] = a_slice[mask][0]
+                    argmax[i, h, w, c] = np.flatnonzero(mask)[0]  # kh * PW + kw
+    return out, argmax
+
+
+@register("max_pool2d_backward", "naive")
+def max_pool2d_backward_naive(dout, argmax, xp_shape, pool, stride):
+    """Route each ``dout`` to its window's first maximum; overlapping windows add up."""
+    m, n_h, n_w, n_c = dout.shape
+    (f_h, f_w), (s_h, s_w) = pool, stride
+    dxp = np.zeros(xp_shape, dtype=dout.dtype)
+    for i in range(m):
+        for h in range(n_h):
+            vert_start = h * s_h
+            for w in range(n_w):
+                horiz_start = w * s_w
+                for c in range(n_c):
+                    mask = mask_from_argmax(argmax[i, h, w, c], pool)  # (PH, PW)
+                    dxp[i, vert_start:vert_start + f_h, horiz_start:horiz_start + f_w, c] += (
+                        mask * dout[i, h, w, c])
+    return dxp
+
+
+@register("max_unpool2d_backward", "naive")
+def max_unpool2d_backward_naive(dyp, argmax, pool, stride):
+    """Gather: each pooled position reads the gradient at the place its value was put."""
+    m, n_h, n_w, n_c = argmax.shape
+    (_, f_w), (s_h, s_w) = pool, stride
+    dx = np.empty(argmax.shape, dtype=dyp.dtype)
+    for i in range(m):
+        for h in range(n_h):
+            for w in range(n_w):
+                for c in range(n_c):
+                    kh, kw = divmod(int(argmax[i, h, w, c]), f_w)
+                    dx[i, h, w, c] = dyp[i, h * s_h + kh, w * s_w + kw, c]
+    return dx
+
+
+@register("avg_pool2d_forward", "naive")
+def avg_pool2d_forward_naive(xp, pool, stride):
+    """Average pooling, one window at a time: ``out = mean(window)``."""
+    m, _, _, n_c = xp.shape
+    (f_h, f_w), (s_h, s_w) = pool, stride
+    n_h, n_w = _out_hw(xp.shape, pool, stride)
+    out = np.empty((m, n_h, n_w, n_c), dtype=xp.dtype)
+    for i in range(m):
+        for h in range(n_h):
+            for w in range(n_w):
+                for c in range(n_c):
+                    a_slice = xp[i, h * s_h:h * s_h + f_h, w * s_w:w * s_w + f_w, c]  # (PH, PW)
+                    out[i, h, w, c] = np.mean(a_slice)
+    return out
+
+
+@register("avg_pool2d_backward", "naive")
+def avg_pool2d_backward_naive(dout, xp_shape, pool, stride):
+    """Every element of a window receives ``dout / (PH * PW)``; overlaps add up."""
+    m, n_h, n_w, n_c = dout.shape
+    (f_h, f_w), (s_h, s_w) = pool, stride
+    dxp = np.zeros(xp_shape, dtype=dout.dtype)
+    for i in range(m):
+        for h in range(n_h):
+            for w in range(n_w):
+                for c in range(n_c):
+                    dxp[i, h * s_h:h * s_h + f_h, w * s_w:w * s_w + f_w, c] += distribute_value(
+                        dout[i, h, w, c], pool)
+    return dxp
+
+
+# ---------------------------------------------------------------------------
+# numpy: loop over the PH*PW window offsets, each a strided view (N, Ho, Wo, C)
+# ---------------------------------------------------------------------------
+
+def _tap(a, kh, kw, out_hw, stride):
+    """The strided view ``a[:, kh + SH*i, kw + SW*j, :]`` over every output (i, j): (N, Ho, Wo, C)."""
+    (ho, wo), (sh, sw) = out_hw, stride
+    return a[:, kh:kh + sh * (ho - 1) + 1:sh, kw:kw + sw * (wo - 1) + 1:sw, :]
+
+
+@register("max_pool2d_forward", "numpy")
+def max_pool2d_forward_numpy(xp, pool, stride):
+    """Running maximum over the window offsets; an offset replaces the best only if strictly larger."""
+    out_hw = _out_hw(xp.shape, pool, stride)
+    out = _tap(xp, 0, 0, out_hw, stride).copy()                    # (N, Ho, Wo, C)
+    argmax = np.zeros(out.shape, dtype=argmax_dtype(pool))
+    better = np.empty(out.shape, dtype=bool)
+    for kh in range(pool[0]):
+        for kw in range(pool[1]):
+            if kh == 0 and kw == 0:
+                continue
+            v = _tap(xp, kh, kw, out_hw, stride)
+            # v > best, or v is the first NaN: "not (v <= best)" while best is still a number.
+            np.less_equal(v, out, out=better)
+            np.logical_not(better, out=better)
+            better &= out == out
+            np.copyto(out, v, where=better)
+            np.copyto(argmax, kh * pool[1] + kw, where=better)
+    return out, argmax
+
+
+@register("max_pool2d_backward", "numpy")
+def max_pool2d_backward_numpy(dout, argmax, xp_shape, pool, stride):
+    """For each window offset k, the outputs whose argmax is k add their gradient there."""
+    out_hw = dout.shape[1:3]
+    dxp = np.zeros(xp_shape, dtype=dout.dtype)
+    zero = dout.dtype.type(0)
+    for kh in range(pool[0]):
+        for kw in range(pool[1]):
+            _tap(dxp, kh, kw, out_hw, stride)[...] += np.where(argmax == kh * pool[1] + kw, dout, zero)
+    return dxp
+
+
+@register("max_unpool2d_backward", "numpy")
+def max_unpool2d_backward_numpy(dyp, argmax, pool, stride):
+    """For each window offset k, the positions whose argmax is k read their gradient there."""
+    out_hw = argmax.shape[1:3]
+    dx = np.zeros(argmax.shape, dtype=dyp.dtype)
+    for kh in range(pool[0]):
+        for kw in range(pool[1]):
+            np.copyto(dx, _tap(dyp, kh, kw, out_hw, stride), where=argmax == kh * pool[1] + kw)
+    return dx
+
+
+@register("avg_pool2d_forward", "numpy")
+def avg_pool2d_forward_numpy(xp, pool, stride):
+    """Sum of the PH*PW strided views, divided by PH*PW."""
+    out_hw = _out_hw(xp.shape, pool, stride)
+    out = _tap(xp, 0, 0, out_hw, stride).copy()                    # (N, Ho, Wo, C)
+    for kh in range(pool[0]):
+        for kw in range(pool[1]):
+            if kh or kw:
+                out += _tap(xp, kh, kw, out_hw, stride)
+    out /= pool[0] * pool[1]
+    return out
+
+
+@register("avg_pool2d_backward", "numpy")
+def avg_pool2d_backward_numpy(dout, xp_shape, pool, stride):
+    """Add ``dout / (PH*PW)`` into each of the PH*PW strided views of the input gradient."""
+    share = dout / dout.dtype.type(pool[0] * pool[1])
+    dxp = np.zeros(xp_shape, dtype=dout.dtype)
+    for kh in range(pool[0]):
+        for kw in range(pool[1]):
+            _tap(dxp, kh, kw, dout.shape[1:3], stride)[...] += share
+    return dxp
+
+
+# ---------------------------------------------------------------------------
+# numba: compiled loops, channels innermost (contiguous, vectorized)
+# ---------------------------------------------------------------------------
+# Forward kernels write disjoint outputs, so they run in parallel over the
+# (n, output row) pairs. Backward scatters of overlapping windows may write the
+# same input row from two output rows, so they run in parallel over n only.
+
+@njit(parallel=True)
+def _max_pool_fwd(xp, ph, pw, sh, sw, out, argmax):
+    n_b, n_h, n_w, n_c = out.shape
+    for t in prange(n_b * n_h):
+        n = t // n_h
+        i = t % n_h
+        r0 = i * sh
+        for j in range(n_w):
+            c0 = j * sw
+            for c in range(n_c):
+                out[n, i, j, c] = xp[n, r0, c0, c]
+                argmax[n, i, j, c] = 0
+            for kh in range(ph):
+                for kw in range(pw):
+                    if kh == 0 and kw == 0:
+                        continue
+                    k = kh * pw + kw
+                    for c in range(n_c):
+                        v = xp[n, r0 + kh, c0 + kw, c]
+                        best = out[n, i, j, c]
+                        # strictly larger, or the first NaN (best is still a number)
+                        if not (v <= best) and best == best:
+                            out[n, i, j, c] = v
+                            argmax[n, i, j, c] = k
+
+
+@njit(parallel=True)
+def _max_pool_bwd(dout, argmax, ph, pw, sh, sw, dxp):
+    n_b, n_h, n_w, n_c = dout.shape
+    for n in prange(n_b):
+        for i in range(n_h):
+            for j in range(n_w):
+                for kh in range(ph):
+                    for kw in range(pw):
+                        k = kh * pw + kw
+                        r = i * sh + kh
+                        s = j * sw + kw
+                        for c in range(n_c):
+                            if argmax[n, i, j, c] == k:
+                                dxp[n, r, s, c] += dout[n, i, j, c]
+
+
+@njit(parallel=True)
+def _max_pool_bwd_disjoint(dout, argmax, ph, pw, sh, sw, dxp):
+    """Windows that never overlap (stride >= pool): write each window once, no read-modify-write."""
+    n_b, n_h, n_w, n_c = dout.shape
+    for n in prange(n_b):
+        for i in range(n_h):
+            for j in range(n_w):
+                g = dout[n, i, j]                                  # (C,) views
+                a = argmax[n, i, j]
+                for kh in range(ph):
+                    for kw in range(pw):
+                        k = kh * pw + kw
+                        dx = dxp[n, i * sh + kh, j * sw + kw]
+                        for c in range(n_c):
+                            dx[c] = g[c] if a[c] == k else 0
+
+
+@njit(parallel=True)
+def _max_unpool_bwd(dyp, argmax, pw, sh, sw, dx):
+    n_b, n_h, n_w, n_c = dx.shape
+    for t in prange(n_b * n_h):
+        n = t // n_h
+        i = t % n_h
+        for j in range(n_w):
+            for c in range(n_c):
+                k = np.int64(argmax[n, i, j, c])
+                dx[n, i, j, c] = dyp[n, i * sh + k // pw, j * sw + k % pw, c]
+
+
+@njit(parallel=True)
+def _avg_pool_fwd(xp, ph, pw, sh, sw, scale, out):
+    n_b, n_h, n_w, n_c = out.shape
+    for t in prange(n_b * n_h):
+        n = t // n_h
+        i = t % n_h
+        for j in range(n_w):
+            for c in range(n_c):
+                out[n, i, j, c] = 0
+            for kh in range(ph):
+                for kw in range(pw):
+                    for c in range(n_c):
+                        out[n, i, j, c] += xp[n, i * sh + kh, j * sw + kw, c]
+            for c in range(n_c):
+                out[n, i, j, c] *= scale
+
+
+@njit(parallel=True)
+def _avg_pool_bwd(dout, ph, pw, sh, sw, scale, dxp):
+    n_b, n_h, n_w, n_c = dout.shape
+    for n in prange(n_b):
+        for i in range(n_h):
+            for j in range(n_w):
+                for kh in range(ph):
+                    for kw in range(pw):
+                        for c in range(n_c):
+                            dxp[n, i * sh + kh, j * sw + kw, c] += dout[n, i, j, c] * scale
+
+
+@register("max_pool2d_forward", "numba", fastest=True)
+def max_pool2d_forward_numba(xp, pool, stride):
+    """Compiled running maximum per output pixel. Returns ``(out, argmax)``."""
+    ho, wo = _out_hw(xp.shape, pool, stride)
+    out = np.empty((xp.shape[0], ho, wo, xp.shape[3]), dtype=xp.dtype)
+    argmax = np.empty(out.shape, dtype=argmax_dtype(pool))
+    _max_pool_fwd(xp, pool[0], pool[1], stride[0], stride[1], out, argmax)
+    return out, argmax
+
+
+@register("max_pool2d_backward", "numba", fastest=True)
+def max_pool2d_backward_numba(dout, argmax, xp_shape, pool, stride):
+    """Compiled scatter of ``dout`` to the stored argmax positions."""
+    (ph, pw), (sh, sw) = pool, stride
+    if sh < ph or sw < pw:                     # overlapping windows: accumulate
+        dxp = np.zeros(xp_shape, dtype=dout.dtype)
+        _max_pool_bwd(dout, argmax, ph, pw, sh, sw, dxp)
+        return dxp
+    # Disjoint windows (the usual 2x2, stride 2): every covered element is
+    # written exactly once, so only the uncovered ones need zeros first.
+    ho, wo = dout.shape[1:3]
+    if (sh, sw) == (ph, pw):
+        dxp = np.empty(xp_shape, dtype=dout.dtype)
+        dxp[:, ho * sh:] = 0                    # rows below the last window
+        dxp[:, :, wo * sw:] = 0                 # columns right of the last window
+    else:
+        dxp = np.zeros(xp_shape, dtype=dout.dtype)   # gaps between windows
+    _max_pool_bwd_disjoint(dout, argmax, ph, pw, sh, sw, dxp)
+    return dxp
+
+
+@register("max_unpool2d_backward", "numba", fastest=True)
+def max_unpool2d_backward_numba(dyp, argmax, pool, stride):
+    """Compiled gather of ``dyp`` at the stored argmax positions."""
+    dx = np.empty(argmax.shape, dtype=dyp.dtype)
+    _max_unpool_bwd(dyp, argmax, pool[1], stride[0], stride[1], dx)
+    return dx
+
+
+@register("avg_pool2d_forward", "numba", fastest=True)
+def avg_pool2d_forward_numba(xp, pool, stride):
+    """Compiled window sums times ``1 / (PH * PW)``."""
+    ho, wo = _out_hw(xp.shape, pool, stride)
+    out = np.empty((xp.shape[0], ho, wo, xp.shape[3]), dtype=xp.dtype)
+    scale = xp.dtype.type(1.0 / (pool[0] * pool[1]))    # in the array's dtype: float32 math stays float32
+    _avg_pool_fwd(xp, pool[0], pool[1], stride[0], stride[1], scale, out)
+    return out
+
+
+@register("avg_pool2d_backward", "numba", fastest=True)
+def avg_pool2d_backward_numba(dout, xp_shape, pool, stride):
+    """Compiled scatter of ``dout / (PH * PW)`` over each window."""
+    dxp = np.zeros(xp_shape, dtype=dout.dtype)
+    scale = dout.dtype.type(1.0 / (pool[0] * pool[1]))
+    _avg_pool_bwd(dout, pool[0], pool[1], stride[0], stride[1], scale, dxp)
+    return dxp
