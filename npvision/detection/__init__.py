@@ -1,0 +1,28 @@
+"""Object detection: boxes and IoU, non-maximum suppression, and evaluation (AP / mAP).
+
+Everything public in the submodules is available here::
+
+    from npvision.detection import box_iou, nms, mean_average_precision
+
+- :mod:`~npvision.detection.boxes`: box formats (``xyxy``, ``xywh``, ``cxcywh``),
+  validation, normalization, areas, IoU and generalized IoU, clipping;
+- :mod:`~npvision.detection.nms`: greedy NMS (kernels in
+  :mod:`npvision.kernels.nms`), per-class NMS, soft-NMS and a step-by-step trace;
+- :mod:`~npvision.detection.evaluation`: matching detections to ground truth,
+  precision / recall curves, AP in the VOC07, VOC and COCO conventions, mAP,
+  and a detection confusion matrix.
+
+Boxes are ``(N, 4)`` arrays in pixels (or fractions of the image), ``xyxy``
+unless a function says otherwise; image sizes are ``(height, width)``.
+"""
+
+from __future__ import annotations
+
+from . import boxes, evaluation, nms as _nms_module
+from .boxes import *  # noqa: F401,F403
+from .evaluation import *  # noqa: F401,F403
+from .nms import *  # noqa: F401,F403
+
+# Each submodule lists its public names; a new submodule adds its import above
+# and its __all__ here.
+__all__ = list(boxes.__all__) + list(_nms_module.__all__) + list(evaluation.__all__)
