@@ -191,3 +191,22 @@ def test_initializers_are_reproducible_and_scaled():
     assert np.abs(u).max() <= bound and np.abs(u).max() > 0.99 * bound
     with pytest.raises(TypeError, match="rng"):
         init.he_normal((2, 2), rng="seed")
+
+
+def test_a_nearly_zero_element_does_not_fail_a_correct_gradient():
+    # d/dx of x**3 at x = 1e-3 is 3e-6; finite differences carry ~1e-10 of noise there
+    def cube_forward(x):
+        return x ** 3 + 1e3 * x, x
+
+    def cube_backward(dout, x):
+        return (3 * x ** 2 + 1e3) * dout
+
+    def cube_backward_wrong(dout, x):
+        return (2 * x ** 2 + 1e3) * dout     # off by x**2: tiny, but the norm error sees it
+
+    x = np.array([1e-3, 0.5, -2.0, 3.0])
+    report = check_functional(cube_forward, cube_backward, [x], raise_on_fail=False)
+    assert report.passed, str(report)
+    bad = check_functional(cube_forward, cube_backward_wrong, [x], raise_on_fail=False)
+    assert not bad.passed and bad.norm_errors["arg0"] > 1e-7
+    assert "norm" in str(report) and "ok" in str(report)
