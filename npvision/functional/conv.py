@@ -1,2 +1,175 @@
-"""(being written)"""
-__all__: list[str] = []
+"""2-D convolution (cross-correlation, as in PyTorch and TensorFlow), channels-last.
+
+Shapes::
+
+    x     (N, H, W, C_in)          activations
+    w     (KH, KW, C_in, C_out)    filters
+    b     (C_out,)                 bias (the course's (1, 1, 1, C_out) is accepted too)
+    out   (N, H_out, W_out, C_out)
+
+With stride ``s``, dilation ``d`` and padding ``p_top + p_bottom`` (likewise for W)::
+
+    H_out = floor((H + p_top + p_bottom - d (KH - 1) - 1) / s) + 1
+    out[n, i, j, f] = b[f] + sum_{kh, kw, c} xp[n, i s + kh d, j s' + kw d', c] w[kh, kw, c, f]
+
+where ``xp`` is ``x`` zero-padded. This is the course's
+``floor((n_H_prev + 2 pad - f) / stride) + 1`` with ``d = 1``.
+
+Backward, for the upstream gradient ``dout = dL/dout``::
+
+    db[f]            = sum_{n, i, j} dout[n, i, j, f]
+    dw[kh, kw, c, f] = sum_{n, i, j} xp[n, i s + kh d, j s' + kw d', c] dout[n, i, j, f]
+    dxp[n, y, x, c]  = sum over the (i, j, kh, kw) with y = i s + kh d, x = j s' + kw d'
+                       of w[kh, kw, c, f] dout[n, i, j, f]      (then the padding is cropped off)
+
+The loops run in :mod:`npvision.kernels.conv` (``naive``, ``numpy``, ``numba``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kernels
+from .._checks import as_float_array, check_channels, int_pair, resolve_padding
+
+__all__ = ["zero_pad", "conv_single_step", "conv2d_forward", "conv2d_backward"]
+
+
+def _pad_hw(x: np.ndarray, pads) -> np.ndarray:
+    """x (N, H, W, C) zero-padded to (N, H + t + b, W + l + r, C), C-contiguous.
+
+    ``pads`` is ``((t, b), (l, r))``. Without padding, ``x`` itself comes back
+    (made contiguous if it was not).
+    """
+    (t, bo), (l, r) = pads
+    if t == bo == l == r == 0:
+        return np.ascontiguousarray(x)
+    N, H, W, C = x.shape
+    xp = np.zeros((N, H + t + bo, W + l + r, C), dtype=x.dtype)
+    xp[:, t:t + H, l:l + W, :] = x
+    return xp
+
+
+def zero_pad(x, pad):
+    """Pad the height and width of a batch of images with zeros (the course's ``zero_pad``).
+
+    x: (N, H, W, C); pad: an int (every side) or ``(ph, pw)``.
+    Returns (N, H + 2 ph, W + 2 pw, C), same dtype.
+    """
+    x = as_float_array(x, "x", ndim=4, layout="(N, H, W, C)")
+    ph, pw = int_pair(pad, "pad", minimum=0)
+    return _pad_hw(x, ((ph, ph), (pw, pw)))
+
+
+def conv_single_step(a_slice_prev, W, b) -> float:
+    """One filter on one window (the course's ``conv_single_step``).
+
+    a_slice_prev: (KH, KW, C) window; W: (KH, KW, C) filter; b: one number
+    (a float or any size-1 array such as the course's (1, 1, 1)).
+    Returns ``sum(a_slice_prev * W) + b`` as a Python float.
+    """
+    a = as_float_array(a_slice_prev, "a_slice_prev")
+    W = as_float_array(W, "W")
+    if a.shape != W.shape:
+        raise ValueError(f"W: expected the shape of a_slice_prev {a.shape}, received {W.shape}")
+    b = np.asarray(b)
+    if b.size != 1:
+        raise ValueError(f"b: expected a single number, received shape {b.shape}")
+    return float(np.sum(a * W)) + float(b.reshape(-1)[0])
+
+
+def _check_bias(b, c_out: int) -> np.ndarray:
+    b = as_float_array(b, "b")
+    if b.shape not in ((c_out,), (1, 1, 1, c_out)):
+        raise ValueError(f"b: expected shape ({c_out},) (one bias per output channel of w), "
+                         f"received {b.shape}")
+    return b
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    """Convolve a batch of images with a bank of filters.
+
+    Parameters
+    ----------
+    x : (N, H, W, C_in) float array
+    w : (KH, KW, C_in, C_out) float array (cast to ``x.dtype``)
+    b : (C_out,) float array or None
+    stride, dilation : int or (h, w) pair, each >= 1
+    padding : int, ``(ph, pw)``, ``((top, bottom), (left, right))``, ``"valid"`` or
+        ``"same"`` (output ``ceil(H / stride)``; an odd total padding puts the
+        extra row/column at the bottom/right, as TensorFlow).
+
+    Returns
+    -------
+    out : (N, H_out, W_out, C_out), ``x.dtype``;  ``H_out`` as in the module docstring.
+    cache : what :func:`conv2d_backward` needs (input, weight, resolved padding and settings).
+        It holds a reference to ``x``, not a copy: do not modify ``x`` in place
+        before calling backward.
+    """
+    x = as_float_array(x, "x", ndim=4, layout="(N, H, W, C)")
+    w = as_float_array(w, "w", ndim=4, layout="(KH, KW, C_in, C_out)")
+    N, H, W, C = x.shape
+    KH, KW, C_in, C_out = w.shape
+    check_channels(C, C_in, "x", f"w of shape {w.shape} (KH, KW, C_in, C_out)")
+    if min(w.shape) < 1:
+        raise ValueError(f"w: every dimension must be >= 1, received shape {w.shape}")
+    stride = int_pair(stride, "stride")
+    dilation = int_pair(dilation, "dilation")
+    pads = resolve_padding(padding, "padding", (H, W), (KH, KW), stride, dilation)
+    Hp, Wp = H + sum(pads[0]), W + sum(pads[1])
+    span = (dilation[0] * (KH - 1) + 1, dilation[1] * (KW - 1) + 1)
+    if span[0] > Hp or span[1] > Wp:
+        raise ValueError(f"w: the kernel {KH}x{KW} with dilation {dilation} spans {span[0]}x{span[1]} pixels, "
+                         f"larger than the padded input x ({H}x{W} padded to {Hp}x{Wp}); "
+                         f"use a smaller kernel or more padding")
+    if b is not None:
+        b = _check_bias(b, C_out)
+
+    xp = _pad_hw(x, pads)                                        # (N, Hp, Wp, C_in)
+    wk = np.ascontiguousarray(w, dtype=x.dtype)
+    out = kernels.get("conv2d_forward")(xp, wk, stride, dilation)  # (N, H_out, W_out, C_out)
+    if b is not None:
+        out += b.reshape(C_out).astype(x.dtype, copy=False)
+    # The cache keeps x, not its padded copy: x is alive anyway (the previous
+    # layer's output), so between forward and backward a conv costs no extra memory.
+    cache = dict(x=x, w=wk, w_dtype=w.dtype, b_shape=None if b is None else b.shape,
+                 b_dtype=None if b is None else b.dtype, pads=pads,
+                 stride=stride, dilation=dilation, out_shape=out.shape)
+    return out, cache
+
+
+def conv2d_backward(dout, cache, need_input_grad=True):
+    """Gradients of a convolution.
+
+    dout : (N, H_out, W_out, C_out), the gradient of the loss with respect to ``out``.
+    cache : from :func:`conv2d_forward`.
+    need_input_grad : False skips ``dx`` (returned as None); a network's first
+        layer never needs it, and for an RGB stem it is most of the backward cost.
+
+    Returns ``(dx, dw, db)``: dx (N, H, W, C_in) in x's dtype (or None), dw
+    (KH, KW, C_in, C_out) in w's dtype, db like b (None when there was no bias).
+    """
+    dout = as_float_array(dout, "dout", ndim=4, layout="(N, H_out, W_out, C_out)")
+    if dout.shape != cache["out_shape"]:
+        raise ValueError(f"dout: expected the forward output's shape {cache['out_shape']}, "
+                         f"received {dout.shape}")
+    x, w, pads = cache["x"], cache["w"], cache["pads"]
+    stride, dilation = cache["stride"], cache["dilation"]
+    dout = np.ascontiguousarray(dout, dtype=x.dtype)
+
+    db = None
+    if cache["b_shape"] is not None:
+        db = dout.sum(axis=(0, 1, 2)).astype(cache["b_dtype"]).reshape(cache["b_shape"])  # (C_out,)
+    xp = _pad_hw(x, pads)                                        # (N, Hp, Wp, C_in)
+    dw = kernels.get("conv2d_backward_weight")(dout, xp, w.shape, stride, dilation)
+    dw = dw.astype(cache["w_dtype"], copy=False)                 # (KH, KW, C_in, C_out)
+    xp_shape = xp.shape
+    del xp                                                       # free the padded copy before dx
+
+    dx = None
+    if need_input_grad:
+        dxp = kernels.get("conv2d_backward_input")(dout, w, xp_shape, stride, dilation)  # (N, Hp, Wp, C_in)
+        (t, _), (l, _) = pads
+        N, H, W, C = x.shape
+        dx = dxp if dxp.shape == x.shape else np.ascontiguousarray(dxp[:, t:t + H, l:l + W, :])
+    return dx, dw, db

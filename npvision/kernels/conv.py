@@ -1,1 +1,400 @@
-"""(being written)"""
+"""Convolution kernels: forward, input gradient, weight gradient (three backends each).
+
+Every kernel works on an input ``xp`` that :mod:`npvision.functional.conv` has
+already padded, so no kernel here knows about padding. Shapes and names::
+
+    xp    (N, Hp, Wp, C)        the padded input
+    w     (KH, KW, C, F)        the weight (F output channels)
+    dout  (N, Ho, Wo, F)        the output, or its gradient
+    stride (sh, sw), dilation (dh, dw): resolved pairs of ints
+
+A tap ``(kh, kw)`` of output pixel ``(i, j)`` reads input pixel
+``(i sh + kh dh, j sw + kw dw)``, so that
+
+    out[n, i, j, f]  = sum_{kh, kw, c} xp[n, i sh + kh dh, j sw + kw dw, c] w[kh, kw, c, f]
+    Ho               = floor((Hp - dh (KH - 1) - 1) / sh) + 1      (likewise Wo)
+
+and, by the chain rule, each product ``xp * w`` sends ``dout`` back to both factors:
+
+    dxp[n, i sh + kh dh, j sw + kw dw, c] += dout[n, i, j, f] w[kh, kw, c, f]
+    dw[kh, kw, c, f]                      += dout[n, i, j, f] xp[n, i sh + kh dh, j sw + kw dw, c]
+
+The backward kernels take the output grid ``(Ho, Wo)`` from ``dout``; rows and
+columns of ``xp`` that no window reaches get a zero gradient.
+
+Backends
+--------
+``naive``  the loops above, one output pixel and channel at a time (the course's
+           ``conv_forward`` / ``conv_backward``): slow, and the reference.
+``numpy``  im2col + BLAS. A strided *view* lists every window; copying it gives the
+           columns matrix ``(N Ho Wo, KH KW C)`` (ordered kh, kw, c, like ``w``),
+           and one matrix product with ``w.reshape(KH KW C, F)`` is the convolution.
+           ``dw = columns^T @ dout``. For stride 1, ``dxp`` is a "full" convolution
+           of ``dout`` (zero-padded by ``dh (KH-1)``) with the flipped kernel whose
+           channel axes are swapped; for stride > 1 one product ``dout @ w^T``
+           gives every tap's contribution, added into ``dxp`` one strided slice per
+           tap (no ``np.add.at``, no zero-stuffing); when the windows tile the
+           input (k = stride, a transpose conv's favourite) the taps are put in
+           place by one reshape. 1x1 kernels skip im2col altogether.
+           The batch is processed in blocks whose columns stay under
+           ``COLUMNS_BUDGET`` bytes, so memory does not grow with N.
+``numba``  the same plan with the data movement (im2col packing, the per-tap
+           scatter) in parallel ``@njit`` loops; the products stay in BLAS. At
+           stride 1 with fewer input than output channels (an RGB stem) its
+           input gradient also uses the scatter, which moves C instead of F
+           channels per tap.
+
+Which backend ``auto`` picks for each op was measured with
+``benchmarks/_scratch_conv.py`` (float32, 2 threads, against PyTorch): the
+packing is memory-bound and as fast in NumPy's strided copy as in numba, so
+the forward and the weight gradient use ``numpy`` (no compilation); the
+per-tap scatter is 4-9x faster in numba, so the input gradient uses ``numba``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from . import register
+from ._jit import njit, prange
+
+__all__: list[str] = []
+
+# Upper bound, in bytes, of one block of im2col columns (and of the per-tap
+# gradient block in the strided input gradient). Small blocks bound the
+# memory and stay in cache from packing to product (BLAS measured faster on
+# ~3000-row blocks than on one 32768-row product). Tests lower it to exercise
+# the blocking code.
+COLUMNS_BUDGET = 4 * 2**20
+
+
+def _out_size(n_padded: int, k: int, s: int, d: int) -> int:
+    """floor((n_padded - d (k - 1) - 1) / s) + 1"""
+    return (n_padded - d * (k - 1) - 1) // s + 1
+
+
+# ---------------------------------------------------------------------------
+# naive: the loops, as in the course
+# ---------------------------------------------------------------------------
+
+@register("conv2d_forward", "naive")
+def conv2d_forward_naive(xp, w, stride, dilation):
+    """out (N, Ho, Wo, F): one window times one filter per output number."""
+    N, Hp, Wp, C = xp.shape
+    KH, KW, _, F = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    Ho, Wo = _out_size(Hp, KH, sh, dh), _out_size(Wp, KW, sw, dw)
+    out = np.zeros((N, Ho, Wo, F), dtype=xp.dtype)
+    for n in range(N):
+        for i in range(Ho):
+            vert_start = i * sh
+            vert_end = vert_start + dh * (KH - 1) + 1
+            for j in range(Wo):
+                horiz_start = j * sw
+                horiz_end = horiz_start + dw * (KW - 1) + 1
+                a_slice = xp[n, vert_start:vert_end:dh, horiz_start:horiz_end:dw, :]  # (KH, KW, C)
+                for f in range(F):
+                    out[n, i, j, f] = np.sum(a_slice * w[:, :, :, f])
+    return out
+
+
+@register("conv2d_backward_input", "naive")
+def conv2d_backward_input_naive(dout, w, xp_shape, stride, dilation):
+    """dxp (xp_shape): each output's gradient flows back to the window it read."""
+    N, Ho, Wo, F = dout.shape
+    KH, KW = w.shape[:2]
+    (sh, sw), (dh, dw) = stride, dilation
+    dxp = np.zeros(xp_shape, dtype=dout.dtype)
+    for n in range(N):
+        for i in range(Ho):
+            vert_start = i * sh
+            vert_end = vert_start + dh * (KH - 1) + 1
+            for j in range(Wo):
+                horiz_start = j * sw
+                horiz_end = horiz_start + dw * (KW - 1) + 1
+                for f in range(F):
+                    dxp[n, vert_start:vert_end:dh, horiz_start:horiz_end:dw, :] += w[:, :, :, f] * dout[n, i, j, f]
+    return dxp
+
+
+@register("conv2d_backward_weight", "naive")
+def conv2d_backward_weight_naive(dout, xp, w_shape, stride, dilation):
+    """dw (KH, KW, C, F): each filter collects the windows weighted by its output's gradient."""
+    N, Ho, Wo, F = dout.shape
+    KH, KW = w_shape[:2]
+    (sh, sw), (dh, dw) = stride, dilation
+    dw_ = np.zeros(w_shape, dtype=dout.dtype)
+    for n in range(N):
+        for i in range(Ho):
+            vert_start = i * sh
+            vert_end = vert_start + dh * (KH - 1) + 1
+            for j in range(Wo):
+                horiz_start = j * sw
+                horiz_end = horiz_start + dw * (KW - 1) + 1
+                a_slice = xp[n, vert_start:vert_end:dh, horiz_start:horiz_end:dw, :]  # (KH, KW, C)
+                for f in range(F):
+                    dw_[:, :, :, f] += a_slice * dout[n, i, j, f]
+    return dw_
+
+
+# ---------------------------------------------------------------------------
+# shared machinery of the GEMM backends
+# ---------------------------------------------------------------------------
+
+def _blocks(N: int, Ho: int, row_bytes: int, whole_images: bool = False):
+    """Split the output grid (N, Ho) into blocks whose columns fit COLUMNS_BUDGET.
+
+    ``row_bytes`` is the size of the columns of one output row. Whole images are
+    grouped when one image fits (blocks of nearly equal size), or when
+    ``whole_images``; otherwise each image is cut into bands of rows. Yields
+    ``(n0, n1, h0, h1)``; the slice ``a[n0:n1, h0:h1]`` of a C-contiguous
+    (N, Ho, ...) array is contiguous.
+    """
+    image_bytes = max(1, Ho * row_bytes)
+    if image_bytes <= COLUMNS_BUDGET or whole_images:
+        per_block = max(1, COLUMNS_BUDGET // image_bytes)
+        n_blocks = -(-N // per_block)
+        per_block = -(-N // max(1, n_blocks))
+        for n0 in range(0, N, per_block):
+            yield n0, min(N, n0 + per_block), 0, Ho
+    else:
+        band = max(1, COLUMNS_BUDGET // max(1, row_bytes))
+        for n in range(N):
+            for h0 in range(0, Ho, band):
+                yield n, n + 1, h0, min(Ho, h0 + band)
+
+
+def _flat(a: np.ndarray, cols: int) -> np.ndarray:
+    """A contiguous block seen as a matrix (rows, cols), without copying."""
+    assert a.flags.c_contiguous, "a block must be contiguous to be viewed as a matrix"
+    return a.reshape(-1, cols)
+
+
+def _pack_numpy(xp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols):
+    """Copy the windows of output rows [h0, h1) of images [n0, n1) into ``cols``.
+
+    ``cols`` (rows, KH KW C) row-major; row = ((n - n0) hb + (i - h0)) Wo + j.
+    """
+    C = xp.shape[3]
+    s_n, s_h, s_w, s_c = xp.strides
+    start = xp[n0:n1, h0 * sh:]                                  # (nb, Hp - h0 sh, Wp, C)
+    windows = as_strided(start, shape=(n1 - n0, h1 - h0, Wo, KH, KW, C),
+                         strides=(s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c),
+                         writeable=False)                        # (nb, hb, Wo, KH, KW, C)
+    np.copyto(cols.reshape(windows.shape), windows)
+
+
+@njit(parallel=True)
+def _pack_numba_impl(xr, C, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols):
+    # xr is xp seen as (N, Hp, Wp C): with dw = 1 the KW taps of a kernel row
+    # are one contiguous run of KW C numbers, copied as one slice.
+    hb = h1 - h0
+    run = KW * C
+    for r in prange((n1 - n0) * hb):
+        n = n0 + r // hb
+        i = h0 + r % hb
+        for j in range(Wo):
+            row = r * Wo + j
+            for kh in range(KH):
+                y = i * sh + kh * dh
+                if dw == 1:
+                    src = j * sw * C
+                    cols[row, kh * run:(kh + 1) * run] = xr[n, y, src:src + run]
+                else:
+                    for kw in range(KW):
+                        src = (j * sw + kw * dw) * C
+                        dst = (kh * KW + kw) * C
+                        cols[row, dst:dst + C] = xr[n, y, src:src + C]
+
+
+def _pack_numba(xp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols):
+    """As :func:`_pack_numpy`, in a parallel numba loop over output rows."""
+    N, Hp, Wp, C = xp.shape
+    _pack_numba_impl(xp.reshape(N, Hp, Wp * C), C, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
+
+
+def _scatter_numpy(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw):
+    """dxp[n, i sh + kh dh, j sw + kw dw, :] += dcols[n, i, j, kh, kw, :], one tap at a time."""
+    C = dxp.shape[3]
+    taps = dcols.reshape(n1 - n0, h1 - h0, Wo, KH, KW, C)        # (nb, hb, Wo, KH, KW, C)
+    hb = h1 - h0
+    for kh in range(KH):
+        y0 = h0 * sh + kh * dh
+        for kw in range(KW):
+            x0 = kw * dw
+            dxp[n0:n1, y0:y0 + (hb - 1) * sh + 1:sh, x0:x0 + (Wo - 1) * sw + 1:sw, :] += taps[:, :, :, kh, kw, :]
+
+
+@njit(parallel=True)
+def _scatter_numba_impl(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw):
+    C = dxp.shape[3]
+    hb = h1 - h0
+    # Windows of one image overlap, so only images run in parallel.
+    for n in prange(n0, n1):
+        for i in range(h0, h1):
+            for j in range(Wo):
+                row = ((n - n0) * hb + (i - h0)) * Wo + j
+                for kh in range(KH):
+                    y = i * sh + kh * dh
+                    for kw in range(KW):
+                        x = j * sw + kw * dw
+                        base = (kh * KW + kw) * C
+                        for c in range(C):
+                            dxp[n, y, x, c] += dcols[row, base + c]
+
+
+def _scatter_numba(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw):
+    _scatter_numba_impl(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw)
+
+
+def _im2col_gemm(xp, w, stride, dilation, pack, out=None):
+    """out (N, Ho, Wo, F) = columns(xp) @ w.reshape(KH KW C, F), block by block.
+
+    ``out``, if given, is a C-contiguous (N, Ho, Wo, F) array to write into.
+    """
+    N, Hp, Wp, C = xp.shape
+    KH, KW, _, F = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    Ho, Wo = _out_size(Hp, KH, sh, dh), _out_size(Wp, KW, sw, dw)
+    if out is None:
+        out = np.empty((N, Ho, Wo, F), dtype=xp.dtype)
+    if KH == KW == 1:                                            # 1x1: the pixels are the columns
+        xs = np.ascontiguousarray(xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :])  # (N, Ho, Wo, C)
+        np.matmul(xs.reshape(-1, C), w.reshape(C, F), out=out.reshape(-1, F))
+        return out
+    K = KH * KW * C
+    wmat = w.reshape(K, F)                                       # (KH KW C, F)
+    workspace = None
+    for n0, n1, h0, h1 in _blocks(N, Ho, Wo * K * xp.itemsize):
+        rows = (n1 - n0) * (h1 - h0) * Wo
+        if workspace is None:
+            workspace = np.empty(rows * K, dtype=xp.dtype)
+        cols = workspace[:rows * K].reshape(rows, K)             # (rows, KH KW C)
+        pack(xp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
+        np.matmul(cols, wmat, out=_flat(out[n0:n1, h0:h1], F))
+    return out
+
+
+def _backward_weight(dout, xp, w_shape, stride, dilation, pack):
+    """dw (KH, KW, C, F) = sum over blocks of columns^T @ dout."""
+    N, Ho, Wo, F = dout.shape
+    KH, KW, C, _ = w_shape
+    (sh, sw), (dh, dw) = stride, dilation
+    if KH == KW == 1:
+        xs = xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :]      # (N, Ho, Wo, C)
+        xs = np.ascontiguousarray(xs).reshape(-1, C)                      # (N Ho Wo, C)
+        return (xs.T @ dout.reshape(-1, F)).reshape(w_shape)
+    K = KH * KW * C
+    dwmat = np.zeros((K, F), dtype=dout.dtype)
+    workspace = None
+    for n0, n1, h0, h1 in _blocks(N, Ho, Wo * K * xp.itemsize):
+        rows = (n1 - n0) * (h1 - h0) * Wo
+        if workspace is None:
+            workspace = np.empty(rows * K, dtype=xp.dtype)
+        cols = workspace[:rows * K].reshape(rows, K)             # (rows, KH KW C)
+        pack(xp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
+        dwmat += cols.T @ _flat(dout[n0:n1, h0:h1], F)           # (KH KW C, F)
+    return dwmat.reshape(w_shape)
+
+
+def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_scatter=False):
+    """dxp (N, Hp, Wp, C): see the module docstring for the two strategies.
+
+    ``narrow_scatter``: also use the per-tap scatter at stride 1 when the input
+    has fewer channels than the output (an RGB stem), where the full
+    convolution would pack F-channel columns only to produce C outputs.
+    """
+    N, Ho, Wo, F = dout.shape
+    KH, KW, C, _ = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    _, Hp, Wp, _ = xp_shape
+    reach_h = (Ho - 1) * sh + dh * (KH - 1) + 1                  # rows some window touches
+    reach_w = (Wo - 1) * sw + dw * (KW - 1) + 1
+    if KH == KW == 1:                                            # 1x1: one product, placed on the grid
+        d = (dout.reshape(-1, F) @ w.reshape(C, F).T).reshape(N, Ho, Wo, C)
+        if (sh, sw) == (1, 1) and (Hp, Wp) == (Ho, Wo):
+            return d
+        dxp = np.zeros(xp_shape, dtype=dout.dtype)
+        dxp[:, :reach_h:sh, :reach_w:sw, :] = d
+        return dxp
+    if (sh, sw) == (1, 1) and not (narrow_scatter and C < F):
+        # Full convolution: pad dout by the dilated kernel span minus one (and by
+        # the unreached margin at the bottom/right), then correlate with the
+        # kernel flipped in space and with its channel axes swapped.
+        # The padding is done a block of images at a time, so that no padded
+        # copy of the whole dout is ever held.
+        ph, pw = dh * (KH - 1), dw * (KW - 1)
+        w_flip = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))  # (KH, KW, F, C)
+        dxp = np.empty(xp_shape, dtype=dout.dtype)
+        padded_hw = (Ho + ph + ph + Hp - reach_h, Wo + pw + pw + Wp - reach_w)
+        for n0, n1, _, _ in _blocks(N, 1, Hp * Wp * KH * KW * F * dout.itemsize, whole_images=True):
+            doutp = np.zeros((n1 - n0,) + padded_hw + (F,), dtype=dout.dtype)  # (nb, Hp + ph, Wp + pw, F)
+            doutp[:, ph:ph + Ho, pw:pw + Wo, :] = dout[n0:n1]
+            _im2col_gemm(doutp, w_flip, (1, 1), dilation, pack, out=dxp[n0:n1])
+        return dxp
+    # Strided: every tap's contribution is one column block of dout @ w^T,
+    # added into the strided slice of dxp that tap touched.
+    K = KH * KW * C
+    wmat_t = w.reshape(K, F).T                                   # (F, KH KW C)
+    if (KH, KW) == (sh, sw) and (dh, dw) == (1, 1):
+        # Windows tile the input without overlap (transpose conv with k = stride):
+        # the taps are a reshape away from their place in dxp.
+        taps = (dout.reshape(-1, F) @ wmat_t).reshape(N, Ho, Wo, KH, KW, C)
+        tiles = taps.transpose(0, 1, 3, 2, 4, 5)                 # (N, Ho, KH, Wo, KW, C)
+        if (Ho * KH, Wo * KW) == (Hp, Wp):
+            return tiles.reshape(xp_shape)                       # the reshape makes the one copy
+        dxp = np.zeros(xp_shape, dtype=dout.dtype)
+        dxp[:, :Ho * KH, :Wo * KW, :] = tiles.reshape(N, Ho * KH, Wo * KW, C)
+        return dxp
+    dxp = np.zeros(xp_shape, dtype=dout.dtype)
+    workspace = None
+    for n0, n1, h0, h1 in _blocks(N, Ho, Wo * K * dout.itemsize):
+        rows = (n1 - n0) * (h1 - h0) * Wo
+        if workspace is None:
+            workspace = np.empty(rows * K, dtype=dout.dtype)
+        dcols = workspace[:rows * K].reshape(rows, K)            # (rows, KH KW C)
+        np.matmul(_flat(dout[n0:n1, h0:h1], F), wmat_t, out=dcols)
+        scatter(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw)
+    return dxp
+
+
+# ---------------------------------------------------------------------------
+# numpy and numba registrations (the same plan, different data movers)
+# ---------------------------------------------------------------------------
+
+@register("conv2d_forward", "numpy", fastest=True)
+def conv2d_forward_numpy(xp, w, stride, dilation):
+    """im2col by a strided view, then one GEMM per block."""
+    return _im2col_gemm(xp, w, stride, dilation, _pack_numpy)
+
+
+@register("conv2d_backward_input", "numpy")
+def conv2d_backward_input_numpy(dout, w, xp_shape, stride, dilation):
+    """Full convolution (stride 1) or GEMM + per-tap strided adds (stride > 1)."""
+    return _backward_input(dout, w, xp_shape, stride, dilation, _pack_numpy, _scatter_numpy)
+
+
+@register("conv2d_backward_weight", "numpy", fastest=True)
+def conv2d_backward_weight_numpy(dout, xp, w_shape, stride, dilation):
+    """columns^T @ dout, accumulated over blocks."""
+    return _backward_weight(dout, xp, w_shape, stride, dilation, _pack_numpy)
+
+
+@register("conv2d_forward", "numba")
+def conv2d_forward_numba(xp, w, stride, dilation):
+    """im2col packed by a parallel numba loop, then one GEMM per block."""
+    return _im2col_gemm(xp, w, stride, dilation, _pack_numba)
+
+
+@register("conv2d_backward_input", "numba", fastest=True)
+def conv2d_backward_input_numba(dout, w, xp_shape, stride, dilation):
+    """As the numpy kernel, with numba packing and a numba per-tap scatter."""
+    return _backward_input(dout, w, xp_shape, stride, dilation, _pack_numba, _scatter_numba,
+                           narrow_scatter=True)
+
+
+@register("conv2d_backward_weight", "numba")
+def conv2d_backward_weight_numba(dout, xp, w_shape, stride, dilation):
+    """columns (numba-packed)^T @ dout, accumulated over blocks."""
+    return _backward_weight(dout, xp, w_shape, stride, dilation, _pack_numba)

@@ -1,0 +1,290 @@
+"""Tests of npvision.functional.conv and npvision.kernels.conv."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import npvision
+import npvision.functional as F
+import npvision.kernels.conv as KC
+from npvision import kernels
+from npvision.gradcheck import check_functional
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def rel(a, b):
+    """max |a - b| / max |b|: a scale-aware error that does not blow up near zeros."""
+    return float(np.max(np.abs(a - b)) / max(1e-30, np.max(np.abs(b))))
+
+
+# --------------------------------------------------------------- the course's numbers
+
+def test_course_conv_forward_mean():
+    np.random.seed(1)
+    A_prev = np.random.randn(2, 5, 7, 4)
+    W = np.random.randn(3, 3, 4, 8)
+    b = np.random.randn(1, 1, 1, 8)
+    Z, _ = F.conv2d_forward(A_prev, W, b, stride=2, padding=1)
+    assert Z.shape == (2, 3, 4, 8)
+    assert Z.mean() == pytest.approx(0.5511276474566768, abs=1e-12)
+    assert Z[0, 2, 1] == pytest.approx([-2.17796037, 8.07171329, -0.5772704, 3.36286738,
+                                        4.48113645, -2.89198428, 10.99288867, 3.03171932], abs=1e-7)
+
+
+def test_course_conv_backward_means():
+    np.random.seed(1)
+    A_prev = np.random.randn(10, 4, 4, 3)
+    W = np.random.randn(2, 2, 3, 8)
+    b = np.random.randn(1, 1, 1, 8)
+    Z, cache = F.conv2d_forward(A_prev, W, b, stride=2, padding=2)
+    dA, dW, db = F.conv2d_backward(Z, cache)
+    assert dA.mean() == pytest.approx(1.45243777754, abs=1e-9)
+    assert dW.mean() == pytest.approx(1.72699145831, abs=1e-9)
+    assert db.mean() == pytest.approx(7.83923256462, abs=1e-9)
+    assert db.shape == b.shape
+
+
+def test_course_conv_single_step_and_zero_pad():
+    np.random.seed(1)
+    a_slice_prev = np.random.randn(4, 4, 3)
+    W = np.random.randn(4, 4, 3)
+    b = np.random.randn(1, 1, 1)
+    assert F.conv_single_step(a_slice_prev, W, b) == pytest.approx(-6.999089450680221, abs=1e-12)
+    x = np.random.randn(4, 3, 3, 2)
+    xp = F.zero_pad(x, 3)
+    assert xp.shape == (4, 9, 9, 2)
+    np.testing.assert_array_equal(xp[:, 3:6, 3:6, :], x)
+    assert np.count_nonzero(xp) == np.count_nonzero(x)
+    assert F.zero_pad(x, (1, 0)).shape == (4, 5, 3, 2)
+
+
+def _without_bias(backward, dout, cache):
+    dx, dw, db = backward(dout, cache)
+    assert db is None
+    return dx, dw
+
+
+# --------------------------------------------------------------- gradient checks (float64)
+
+GRAD_CASES = [
+    # (x shape, w shape, kwargs, bias)
+    ((2, 7, 7, 3), (3, 3, 3, 4), dict(stride=2, padding=1), True),
+    ((2, 5, 6, 2), (3, 3, 2, 3), dict(stride=1, padding=0), True),           # odd sizes
+    ((1, 9, 8, 2), (3, 3, 2, 3), dict(dilation=2, padding=1), True),
+    ((2, 6, 7, 2), (2, 3, 2, 3), dict(stride=(2, 1), padding=(1, 0)), True),  # non-square kernel
+    ((2, 6, 6, 2), (2, 2, 2, 3), dict(padding="same"), True),                 # even kernel, "same"
+    ((1, 7, 6, 2), (4, 2, 2, 2), dict(stride=2, padding="same"), True),
+    ((2, 5, 5, 3), (1, 1, 3, 4), dict(), True),                               # 1x1
+    ((2, 5, 6, 3), (1, 1, 3, 2), dict(stride=2), False),                      # 1x1 strided, no bias
+    ((1, 8, 7, 2), (3, 2, 2, 3), dict(stride=3, padding=((0, 2), (1, 0)), dilation=(1, 2)), False),
+]
+
+
+@pytest.mark.parametrize("xs, ws, kw, bias", GRAD_CASES)
+def test_conv2d_gradcheck(xs, ws, kw, bias):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(xs)
+    w = rng.standard_normal(ws)
+    args = [x, w] + ([rng.standard_normal(ws[3])] if bias else [])
+    backward = F.conv2d_backward if bias else (lambda dout, cache: _without_bias(F.conv2d_backward, dout, cache))
+    report = check_functional(F.conv2d_forward, backward, args, kw, tol=1e-7)
+    assert len(report.errors) == len(args)
+
+
+def test_conv2d_gradcheck_naive_backend():
+    rng = np.random.default_rng(1)
+    args = [rng.standard_normal((1, 5, 4, 2)), rng.standard_normal((2, 3, 2, 2)), rng.standard_normal(2)]
+    with npvision.use_backend("naive"):
+        check_functional(F.conv2d_forward, F.conv2d_backward, args, dict(stride=2, padding=1), tol=1e-7)
+
+
+def test_backward_can_skip_input_gradient_and_keeps_dtypes():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 4))                         # float64 weight, float32 input
+    b = rng.standard_normal(4).astype(np.float32)
+    out, cache = F.conv2d_forward(x, w, b, padding=1)
+    assert out.dtype == np.float32
+    dx, dw, db = F.conv2d_backward(np.ones_like(out), cache, need_input_grad=False)
+    assert dx is None and dw.dtype == np.float64 and dw.shape == w.shape and db.dtype == np.float32
+    dx2, dw2, _ = F.conv2d_backward(np.ones_like(out), cache)
+    assert dx2.dtype == np.float32 and dx2.shape == x.shape
+    np.testing.assert_array_equal(dw, dw2)
+    out3, cache3 = F.conv2d_forward(x, w)
+    assert F.conv2d_backward(np.ones_like(out3), cache3)[2] is None
+
+
+# --------------------------------------------------------------- backends agree with naive
+
+AWKWARD = [
+    # (x_padded shape, w shape, stride, dilation)
+    ((2, 7, 6, 3), (3, 2, 3, 4), (1, 1), (1, 1)),
+    ((2, 9, 8, 3), (3, 3, 3, 5), (2, 2), (1, 1)),
+    ((1, 9, 10, 2), (2, 3, 2, 3), (2, 3), (2, 1)),
+    ((2, 8, 9, 3), (2, 2, 3, 4), (2, 2), (1, 1)),     # k = stride, one leftover column
+    ((2, 5, 6, 3), (1, 1, 3, 4), (2, 1), (1, 1)),
+    ((2, 5, 6, 3), (1, 1, 3, 4), (1, 1), (1, 1)),
+    ((1, 11, 9, 2), (3, 3, 2, 3), (1, 1), (2, 3)),
+    ((2, 7, 8, 4), (3, 3, 4, 2), (1, 1), (1, 2)),     # stride 1 with C_in >= C_out (full convolution)
+    ((2, 10, 9, 2), (3, 3, 2, 2), (3, 2), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("budget", [None, 1, 600])
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-10)])
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_kernels_match_naive(backend, dtype, tol, budget, monkeypatch):
+    if budget is not None:          # force the blocked paths: one image per block, or bands of rows
+        monkeypatch.setattr(KC, "COLUMNS_BUDGET", budget)
+    rng = np.random.default_rng(3)
+    for xs, ws, s, d in AWKWARD:
+        xp = rng.standard_normal(xs).astype(dtype)
+        w = rng.standard_normal(ws).astype(dtype)
+        ref = kernels.get("conv2d_forward", "naive")(xp, w, s, d)
+        dout = rng.standard_normal(ref.shape).astype(dtype)
+        ref_dx = kernels.get("conv2d_backward_input", "naive")(dout, w, xs, s, d)
+        ref_dw = kernels.get("conv2d_backward_weight", "naive")(dout, xp, ws, s, d)
+        with npvision.use_backend(backend):
+            out = kernels.get("conv2d_forward")(xp, w, s, d)
+            dx = kernels.get("conv2d_backward_input")(dout, w, xs, s, d)
+            dw = kernels.get("conv2d_backward_weight")(dout, xp, ws, s, d)
+        for name, got, want in (("out", out, ref), ("dx", dx, ref_dx), ("dw", dw, ref_dw)):
+            assert got.dtype == dtype and got.shape == want.shape, (name, xs, ws, s, d)
+            assert rel(got, want) < tol, (name, xs, ws, s, d, rel(got, want))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba", "auto"])
+def test_functional_backends_match_naive(backend):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 7, 5, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3, 4)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    kw = dict(stride=(2, 1), padding="same", dilation=(1, 2))
+    results = {}
+    for be in ("naive", backend):
+        with npvision.use_backend(be):
+            out, cache = F.conv2d_forward(x, w, b, **kw)
+            dout = np.linspace(-1, 1, out.size, dtype=np.float32).reshape(out.shape)
+            results[be] = (out,) + F.conv2d_backward(dout, cache)
+    for got, want in zip(results[backend], results["naive"]):
+        assert got.dtype == np.float32 and rel(got, want) < 1e-5
+
+
+def test_every_conv_op_has_three_backends():
+    table = kernels.ops()
+    for op in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight"):
+        assert table[op] == ("naive", "numba", "numpy")
+
+
+def test_kernels_run_without_jit():
+    """NUMBA_DISABLE_JIT=1 runs the numba kernels as plain Python (a student can step into them)."""
+    script = textwrap.dedent("""
+        import numpy as np
+        from npvision import kernels
+        rng = np.random.default_rng(0)
+        xp = rng.standard_normal((2, 6, 5, 2)); w = rng.standard_normal((3, 2, 2, 3))
+        s, d = (2, 1), (1, 2)
+        out = kernels.get("conv2d_forward", "numba")(xp, w, s, d)
+        dout = rng.standard_normal(out.shape)
+        pairs = [(out, kernels.get("conv2d_forward", "naive")(xp, w, s, d)),
+                 (kernels.get("conv2d_backward_input", "numba")(dout, w, xp.shape, s, d),
+                  kernels.get("conv2d_backward_input", "naive")(dout, w, xp.shape, s, d)),
+                 (kernels.get("conv2d_backward_weight", "numba")(dout, xp, w.shape, s, d),
+                  kernels.get("conv2d_backward_weight", "naive")(dout, xp, w.shape, s, d))]
+        import npvision.kernels.conv as KC
+        assert not hasattr(KC._pack_numba_impl._dispatcher, "overloads")  # plain Python, not compiled
+        print(max(float(np.max(np.abs(a - b))) for a, b in pairs))
+    """)
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=ROOT)
+    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert float(res.stdout.strip()) < 1e-12
+
+
+# --------------------------------------------------------------- shapes (hypothesis)
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 2), h=st.integers(1, 9), w=st.integers(1, 9), c=st.integers(1, 3),
+       f=st.integers(1, 3), kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3),
+       sw=st.integers(1, 3), dh=st.integers(1, 2), dw=st.integers(1, 2),
+       pads=st.tuples(*[st.integers(0, 3)] * 4))
+def test_output_shape_matches_formula(n, h, w, c, f, kh, kw, sh, sw, dh, dw, pads):
+    t, b, l, r = pads
+    if dh * (kh - 1) + 1 > h + t + b or dw * (kw - 1) + 1 > w + l + r:
+        with pytest.raises(ValueError, match="w: the kernel"):
+            F.conv2d_forward(np.zeros((n, h, w, c)), np.zeros((kh, kw, c, f)),
+                             stride=(sh, sw), padding=((t, b), (l, r)), dilation=(dh, dw))
+        return
+    x = np.ones((n, h, w, c), np.float32)
+    out, cache = F.conv2d_forward(x, np.ones((kh, kw, c, f), np.float32),
+                                  stride=(sh, sw), padding=((t, b), (l, r)), dilation=(dh, dw))
+    assert out.shape == (n, F.conv_output_size(h, kh, sh, (t, b), dh),
+                         F.conv_output_size(w, kw, sw, (l, r), dw), f)
+    dx, dwt, _ = F.conv2d_backward(np.ones_like(out), cache)
+    assert dx.shape == x.shape and dwt.shape == (kh, kw, c, f)
+
+
+@settings(max_examples=30, deadline=None)
+@given(h=st.integers(1, 12), k=st.integers(1, 4), s=st.integers(1, 3), d=st.integers(1, 2))
+def test_same_padding_gives_ceil_size(h, k, s, d):
+    out, _ = F.conv2d_forward(np.zeros((1, h, h + 1, 1)), np.zeros((k, k, 1, 1)),
+                              stride=s, padding="same", dilation=d)
+    assert out.shape[1:3] == (-(-h // s), -(-(h + 1) // s))
+
+
+# --------------------------------------------------------------- PyTorch agreement
+
+@pytest.mark.parametrize("kw", [dict(stride=2, padding=1, dilation=2), dict(stride=(1, 3), padding=(2, 1)),
+                                dict(stride=1, padding=0, dilation=(2, 1))])
+def test_conv2d_matches_torch(kw):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((2, 9, 10, 3)), rng.standard_normal((3, 2, 3, 4)), rng.standard_normal(4)
+    out, cache = F.conv2d_forward(x, w, b, **kw)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = F.conv2d_backward(dout, cache)
+    tx = torch.tensor(x.transpose(0, 3, 1, 2), requires_grad=True)
+    tw = torch.tensor(w.transpose(3, 2, 0, 1), requires_grad=True)           # (C_out, C_in, KH, KW)
+    tb = torch.tensor(b, requires_grad=True)
+    tout = torch.nn.functional.conv2d(tx, tw, tb, kw.get("stride", 1), kw.get("padding", 0), kw.get("dilation", 1))
+    tout.backward(torch.tensor(dout.transpose(0, 3, 1, 2)))
+    np.testing.assert_allclose(out, tout.detach().numpy().transpose(0, 2, 3, 1), atol=1e-10)
+    np.testing.assert_allclose(dx, tx.grad.numpy().transpose(0, 2, 3, 1), atol=1e-10)
+    np.testing.assert_allclose(dw, tw.grad.numpy().transpose(2, 3, 1, 0), atol=1e-10)
+    np.testing.assert_allclose(db, tb.grad.numpy(), atol=1e-10)
+
+
+# --------------------------------------------------------------- errors name the argument
+
+X = np.zeros((2, 5, 5, 3))
+W = np.zeros((3, 3, 3, 4))
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: F.conv2d_forward(np.zeros((5, 5, 3)), W), ValueError, r"x: expected a 4-D"),
+    (lambda: F.conv2d_forward(X, np.zeros((3, 3, 3))), ValueError, r"w: expected a 4-D"),
+    (lambda: F.conv2d_forward(X, np.zeros((3, 3, 2, 4))), ValueError, r"x: has 3 channels .* expects 2"),
+    (lambda: F.conv2d_forward(X, np.zeros((7, 3, 3, 4))), ValueError, r"w: the kernel 7x3"),
+    (lambda: F.conv2d_forward(X, W, dilation=3), ValueError, r"w: the kernel .* dilation"),
+    (lambda: F.conv2d_forward(X, W, stride=0), ValueError, r"stride: expected an integer >= 1, received 0"),
+    (lambda: F.conv2d_forward(X, W, dilation=(1, 0)), ValueError, r"dilation: expected an integer >= 1"),
+    (lambda: F.conv2d_forward(X, W, padding="full"), ValueError, r"padding: unknown padding 'full'"),
+    (lambda: F.conv2d_forward(X, W, padding=-1), ValueError, r"padding: expected an integer >= 0"),
+    (lambda: F.conv2d_forward(X.astype(np.uint8), W), TypeError, r"x: expected a floating-point array"),
+    (lambda: F.conv2d_forward(X, W.astype(np.int64)), TypeError, r"w: expected a floating-point array"),
+    (lambda: F.conv2d_forward(X, W, np.zeros(3)), ValueError, r"b: expected shape \(4,\)"),
+    (lambda: F.conv2d_forward(X, W, np.zeros(4, np.int32)), TypeError, r"b: expected a floating-point"),
+    (lambda: F.conv2d_backward(np.zeros((2, 3, 3, 5)), F.conv2d_forward(X, W)[1]), ValueError,
+     r"dout: expected the forward output's shape \(2, 3, 3, 4\)"),
+    (lambda: F.zero_pad(X, -1), ValueError, r"pad: expected an integer >= 0"),
+    (lambda: F.conv_single_step(np.zeros((3, 3, 2)), np.zeros((3, 3, 3)), 0.0), ValueError, r"W: expected"),
+])
+def test_errors_name_the_argument(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
