@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.blas import matmul
 from .._checks import as_float_array
 
 __all__ = ["linear_forward", "linear_backward", "flatten_forward", "flatten_backward"]
@@ -57,7 +58,7 @@ def linear_forward(x, w, b=None):
     if w.shape[0] != x.shape[1]:
         raise ValueError(f"w: expected shape ({x.shape[1]}, D_out) to match x of shape {x.shape} "
                          f"(D_in = {x.shape[1]}), received {w.shape}")
-    out = x @ w                                       # (N, D_in) @ (D_in, D_out) -> (N, D_out)
+    out = matmul(x, w)                                # (N, D_in) @ (D_in, D_out) -> (N, D_out)
     if b is not None:
         b = as_float_array(b, "b")
         if b.shape != (w.shape[1],):
@@ -78,8 +79,8 @@ def linear_backward(dout, cache):
     """
     x, w, b_dtype = cache
     dout = _check_dout(dout, (x.shape[0], w.shape[1]), "linear_backward")
-    dx = (dout @ w.T).astype(x.dtype, copy=False)     # (N, D_out) @ (D_out, D_in) -> (N, D_in)
-    dw = (x.T @ dout).astype(w.dtype, copy=False)     # (D_in, N) @ (N, D_out) -> (D_in, D_out)
+    dx = matmul(dout, w.T).astype(x.dtype, copy=False)  # (N, D_out) @ (D_out, D_in) -> (N, D_in)
+    dw = matmul(x.T, dout).astype(w.dtype, copy=False)  # (D_in, N) @ (N, D_out) -> (D_in, D_out)
     db = None if b_dtype is None else dout.sum(axis=0).astype(b_dtype, copy=False)  # (D_out,)
     return dx, dw, db
 

@@ -56,6 +56,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .blas import matmul
 from . import register
 from ._jit import njit, prange
 
@@ -261,7 +262,7 @@ def _im2col_gemm(xp, w, stride, dilation, pack, out=None):
         out = np.empty((N, Ho, Wo, F), dtype=xp.dtype)
     if KH == KW == 1:                                            # 1x1: the pixels are the columns
         xs = np.ascontiguousarray(xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :])  # (N, Ho, Wo, C)
-        np.matmul(xs.reshape(-1, C), w.reshape(C, F), out=out.reshape(-1, F))
+        matmul(xs.reshape(-1, C), w.reshape(C, F), out=out.reshape(-1, F))
         return out
     K = KH * KW * C
     wmat = w.reshape(K, F)                                       # (KH KW C, F)
@@ -272,7 +273,7 @@ def _im2col_gemm(xp, w, stride, dilation, pack, out=None):
             workspace = np.empty(rows * K, dtype=xp.dtype)
         cols = workspace[:rows * K].reshape(rows, K)             # (rows, KH KW C)
         pack(xp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
-        np.matmul(cols, wmat, out=_flat(out[n0:n1, h0:h1], F))
+        matmul(cols, wmat, out=_flat(out[n0:n1, h0:h1], F))
     return out
 
 
@@ -284,7 +285,7 @@ def _backward_weight(dout, xp, w_shape, stride, dilation, pack):
     if KH == KW == 1:
         xs = xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :]      # (N, Ho, Wo, C)
         xs = np.ascontiguousarray(xs).reshape(-1, C)                      # (N Ho Wo, C)
-        return (xs.T @ dout.reshape(-1, F)).reshape(w_shape)
+        return matmul(xs.T, dout.reshape(-1, F)).reshape(w_shape)
     K = KH * KW * C
     dwmat = np.zeros((K, F), dtype=dout.dtype)
     workspace = None
@@ -294,7 +295,7 @@ def _backward_weight(dout, xp, w_shape, stride, dilation, pack):
             workspace = np.empty(rows * K, dtype=xp.dtype)
         cols = workspace[:rows * K].reshape(rows, K)             # (rows, KH KW C)
         pack(xp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
-        dwmat += cols.T @ _flat(dout[n0:n1, h0:h1], F)           # (KH KW C, F)
+        dwmat += matmul(cols.T, _flat(dout[n0:n1, h0:h1], F))    # (KH KW C, F)
     return dwmat.reshape(w_shape)
 
 
@@ -312,7 +313,7 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
     reach_h = (Ho - 1) * sh + dh * (KH - 1) + 1                  # rows some window touches
     reach_w = (Wo - 1) * sw + dw * (KW - 1) + 1
     if KH == KW == 1:                                            # 1x1: one product, placed on the grid
-        d = (dout.reshape(-1, F) @ w.reshape(C, F).T).reshape(N, Ho, Wo, C)
+        d = matmul(dout.reshape(-1, F), w.reshape(C, F).T).reshape(N, Ho, Wo, C)
         if (sh, sw) == (1, 1) and (Hp, Wp) == (Ho, Wo):
             return d
         dxp = np.zeros(xp_shape, dtype=dout.dtype)
@@ -340,7 +341,7 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
     if (KH, KW) == (sh, sw) and (dh, dw) == (1, 1):
         # Windows tile the input without overlap (transpose conv with k = stride):
         # the taps are a reshape away from their place in dxp.
-        taps = (dout.reshape(-1, F) @ wmat_t).reshape(N, Ho, Wo, KH, KW, C)
+        taps = matmul(dout.reshape(-1, F), wmat_t).reshape(N, Ho, Wo, KH, KW, C)
         tiles = taps.transpose(0, 1, 3, 2, 4, 5)                 # (N, Ho, KH, Wo, KW, C)
         if (Ho * KH, Wo * KW) == (Hp, Wp):
             return tiles.reshape(xp_shape)                       # the reshape makes the one copy
@@ -354,7 +355,7 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
         if workspace is None:
             workspace = np.empty(rows * K, dtype=dout.dtype)
         dcols = workspace[:rows * K].reshape(rows, K)            # (rows, KH KW C)
-        np.matmul(_flat(dout[n0:n1, h0:h1], F), wmat_t, out=dcols)
+        matmul(_flat(dout[n0:n1, h0:h1], F), wmat_t, out=dcols)
         scatter(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw)
     return dxp
 
