@@ -1,0 +1,299 @@
+"""Shared machinery for npvision's benchmarks: timing, machine facts, memory, tables.
+
+Nothing here imports npvision, numba or torch at module level: each benchmark
+decides what to import and when, so that start-up and memory measurements see
+only what they mean to measure.
+
+Timing rules used everywhere (see ``benchmarks/README.md``):
+
+* every method is warmed up before it is timed (numba compiles or loads its
+  cache on the first call, BLAS and PyTorch allocate their buffers);
+* methods that are compared are *interleaved round by round* (A, B, C, A, B,
+  C, ...), so a slow drift of the machine (another process, CPU frequency)
+  affects all of them alike;
+* a sample shorter than ``min_sample`` seconds repeats the call and divides,
+  so that very fast ops are not dominated by timer noise;
+* the reported figure is the median over rounds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def use_this_checkout() -> None:
+    """Put the repository root first on ``sys.path``: benchmark this checkout, not an install."""
+    root = str(REPO_ROOT)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+
+
+use_this_checkout()
+
+
+# -- statistics and timing -------------------------------------------------------------------------
+
+def median(xs: Sequence[float]) -> float:
+    """Median of a non-empty sequence (mean of the two middle values when even)."""
+    s = sorted(xs)
+    n = len(s)
+    if n == 0:
+        return float("nan")
+    mid = n // 2
+    return s[mid] if n % 2 else 0.5 * (s[mid - 1] + s[mid])
+
+
+def time_once(fn: Callable[[], object], reps: int = 1) -> float:
+    """Seconds per call of ``fn`` averaged over ``reps`` back-to-back calls."""
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t0) / reps
+
+
+def time_interleaved(methods: dict[str, Callable[[], object]], rounds: int,
+                     min_sample: float = 0.01, warmup: int = 2,
+                     slow_call: float = 2.0, slow_rounds: int = 3) -> dict[str, list[float]]:
+    """Time several methods interleaved round by round; return ``{label: [seconds per call]}``.
+
+    Each method is called ``warmup`` times first. The last warm-up call sets the
+    repetitions per sample (``ceil(min_sample / t)``). A method whose warm call
+    takes more than ``slow_call`` seconds is timed in only ``slow_rounds`` rounds
+    (still interleaved with the others) so that a slow backend cannot stall the run.
+    """
+    reps: dict[str, int] = {}
+    limit: dict[str, int] = {}
+    for label, fn in methods.items():
+        t = 0.0
+        for _ in range(max(1, warmup)):
+            t = time_once(fn)
+        reps[label] = max(1, math.ceil(min_sample / max(t, 1e-9)))
+        limit[label] = min(rounds, slow_rounds) if t > slow_call else rounds
+    samples: dict[str, list[float]] = {label: [] for label in methods}
+    for r in range(rounds):
+        for label, fn in methods.items():
+            if r < limit[label]:
+                samples[label].append(time_once(fn, reps[label]))
+    return samples
+
+
+def matmul_rate(n: int = 2048, rounds: int = 7, shape: tuple[int, int, int] | None = None) -> float:
+    """Median float32 ``np.matmul`` rate in GFLOP/s (2 FLOPs per multiply-add).
+
+    ``shape=(M, K, N)`` times an (M, K) @ (K, N) product instead of the n x n square.
+    """
+    m, k, nn = shape if shape is not None else (n, n, n)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, nn), dtype=np.float32)
+    out = np.empty((m, nn), dtype=np.float32)
+    samples = time_interleaved({"mm": lambda: np.matmul(a, b, out=out)}, rounds, min_sample=0.05)
+    return 2.0 * m * k * nn / median(samples["mm"]) / 1e9
+
+
+# -- memory ------------------------------------------------------------------------------------------
+
+def _status_kb(field: str) -> int | None:
+    """A ``kB`` field of ``/proc/self/status`` (Linux), or None."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux ``clear_refs`` 5); True when it worked."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def current_rss_mb() -> float:
+    """Resident set size now, MiB (``VmRSS``; falls back to ``ru_maxrss``)."""
+    kb = _status_kb("VmRSS")
+    if kb is None:
+        import resource
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024.0
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size since start (or since ``reset_peak_rss``), MiB.
+
+    ``VmHWM`` when available (it honours the reset), else ``ru_maxrss`` (KiB on Linux).
+    """
+    kb = _status_kb("VmHWM")
+    if kb is None:
+        import resource
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024.0
+
+
+class OtherLoad:
+    """How busy the CPUs were with *other* processes while a benchmark ran (Linux).
+
+    ``start()`` and ``stop()`` read the system-wide busy time (``/proc/stat``) and
+    this process's own CPU time (children included); ``fraction`` is the rest,
+    as a fraction of all CPUs' wall time. Near 0 means a quiet machine; on a
+    shared machine it says how much to distrust the absolute numbers.
+    """
+
+    def __init__(self):
+        self.fraction: float | None = None
+        self._t0 = None
+
+    @staticmethod
+    def _snapshot():
+        with open("/proc/stat") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)      # idle + iowait
+        busy = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")    # seconds, all CPUs
+        t = os.times()
+        own = t.user + t.system + t.children_user + t.children_system
+        return time.perf_counter(), busy, own
+
+    def start(self) -> "OtherLoad":
+        try:
+            self._t0 = self._snapshot()
+        except (OSError, ValueError, IndexError):
+            self._t0 = None
+        return self
+
+    def stop(self) -> float | None:
+        if self._t0 is None:
+            return None
+        w1, b1, o1 = self._snapshot()
+        w0, b0, o0 = self._t0
+        cpus = os.cpu_count() or 1
+        self.fraction = max(0.0, ((b1 - b0) - (o1 - o0)) / max(1e-9, (w1 - w0) * cpus))
+        return self.fraction
+
+
+# -- subprocesses ------------------------------------------------------------------------------------
+
+def run_json_child(args: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> dict:
+    """Run ``python <args>`` in a fresh process; parse the last stdout line as JSON.
+
+    Raises RuntimeError with the child's stderr when it fails.
+    """
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, cwd=str(REPO_ROOT))
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"child {args} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+# -- machine facts -----------------------------------------------------------------------------------
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def total_ram_gb() -> float | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) / 1024.0 ** 2
+    except OSError:
+        pass
+    return None
+
+
+def blas_name() -> str:
+    """The BLAS NumPy links, as NumPy reports it (best effort)."""
+    try:
+        cfg = np.show_config(mode="dicts")
+        blas = cfg["Build Dependencies"]["blas"]
+        return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    except Exception:  # noqa: BLE001 - informational only
+        return "unknown"
+
+
+def machine_info() -> dict:
+    """CPU, cores, RAM, library versions, and the thread settings that matter for timing."""
+    return {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpu": cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "ram_gb": None if total_ram_gb() is None else round(total_ram_gb(), 1),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": _version("numba"),
+        "torch": _version("torch"),
+        "blas": blas_name(),
+        "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                           "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER",
+                                           "OMP_WAIT_POLICY") if k in os.environ},
+    }
+
+
+def import_torch():
+    """``torch`` if importable, else None (PyTorch is an optional reference, never required)."""
+    try:
+        import torch
+    except Exception:  # noqa: BLE001 - any import failure means "no reference"
+        return None
+    return torch
+
+
+# -- output ------------------------------------------------------------------------------------------
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]],
+                 align: str | None = None) -> str:
+    """A plain-text table; ``align`` has one 'l' or 'r' per column (default: first left, rest right)."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    align = align or "l" + "r" * (len(headers) - 1)
+
+    def fmt(row):
+        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align))
+
+    lines = [fmt(cells[0]), "  ".join("-" * w for w in widths)]
+    lines += [fmt(r) for r in cells[1:]]
+    return "\n".join(lines)
+
+
+def fmt_num(x: float | None, digits: int = 2) -> str:
+    """Format a number for a table; '-' for missing."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:.{digits}f}"

@@ -1,0 +1,85 @@
+"""Smoke tests: the benchmark scripts still run end to end (tiny shapes; nothing is timed or asserted on speed).
+
+They run the scripts as a user would, in a subprocess, with ``--quick`` (tiny
+shapes, one round) and without PyTorch, and check that the table comes out,
+every layer is in it, no backend failed, and ``--json`` holds sane numbers.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+
+sys.path.insert(0, str(BENCH))
+from bench_layers import LAYERS  # noqa: E402
+
+
+def _run(args, env_extra=None, timeout=300):
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def _check_table(out, backends):
+    assert "npvision layer benchmark" in out
+    assert "layer" in out and "backend" in out and "f+b ms" in out and "f+b x torch" in out
+    for layer in LAYERS:
+        assert layer.name in out, f"layer {layer.name!r} missing from the table"
+    for b in backends:
+        assert f" {b} " in out, f"backend {b!r} missing from the table"
+    assert "FAILED" not in out, out
+    assert "(!)" not in out.split("* extra shape")[0], "a backend disagrees with the reference:\n" + out
+
+
+def test_bench_layers_quick_prints_table_and_json(tmp_path):
+    path = tmp_path / "out.json"
+    out = _run([str(BENCH / "bench_layers.py"), "--quick", "--no-torch", "--backends", "naive", "numpy",
+                "--json", str(path)])
+    _check_table(out, ["naive", "numpy"])
+    assert "Peak memory growth" in out and "npvision" in out
+
+    data = json.loads(path.read_text())
+    assert len(data["layers"]) == len(LAYERS)
+    for res in data["layers"]:
+        assert set(res["backends"]) == {"naive", "numpy"}
+        for b in res["backends"].values():
+            assert b["fwd_ms"] > 0 and b["fwd_bwd_ms"] > 0 and b["gflops_fwd_bwd"] > 0
+        assert res["flops_fwd_bwd"] > res["flops_fwd"] > 0
+    assert data["machine"]["matmul_gflops"] > 0
+    mem = data["memory"]["small"]["npvision"]
+    assert "error" not in mem, mem
+    assert mem["rss_growth_mb"] >= 0 and mem["essential_mb"] > 0
+
+
+def test_bench_layers_quick_numba_and_auto_paths_without_compiling():
+    # NUMBA_DISABLE_JIT runs the numba kernels as Python: the code paths are exercised in seconds.
+    out = _run([str(BENCH / "bench_layers.py"), "--quick", "--no-torch", "--no-memory",
+                "--backends", "numba", "auto"], env_extra={"NUMBA_DISABLE_JIT": "1"})
+    _check_table(out, ["numba", "auto"])
+
+
+def test_bench_layers_rejects_unknown_layer_filter():
+    proc = subprocess.run([sys.executable, str(BENCH / "bench_layers.py"), "--quick", "--layers", "nosuchlayer"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "--layers" in proc.stderr and "nosuchlayer" in proc.stderr
+
+
+@pytest.mark.parametrize("child", [["import", "npvision"], ["first_conv", "numpy", "2"]])
+def test_bench_startup_children_report_json(child):
+    out = _run([str(BENCH / "bench_startup.py"), "--_child", *child])
+    data = json.loads(out.strip().splitlines()[-1])
+    if child[0] == "import":
+        assert data["seconds"] > 0
+        assert data["torch_imported"] is False
+    else:
+        assert data["first_fwd_bwd_s"] > 0 and data["second_fwd_bwd_s"] > 0
