@@ -270,3 +270,68 @@ def test_input_errors():
         A.hflip(np.zeros((4, 4, 3)), mask=np.zeros((4, 5), dtype=np.int64))
     with pytest.raises(ValueError, match="image"):
         A.rotate(np.zeros(4), 10)
+
+
+# ----------------------------------------------------------------------------- the sampler
+
+def _reference_pixel(img, row, col, mode, fill):
+    """img[row, col] (C,) with an out-of-image index resolved by ``mode``, one pixel at a time."""
+    h, w = img.shape[:2]
+    if mode == "constant" and not (0 <= row < h and 0 <= col < w):
+        return np.full(img.shape[2], fill)
+    if mode == "edge":
+        row, col = min(max(row, 0), h - 1), min(max(col, 0), w - 1)
+    if mode == "reflect":                                   # ... c b a | a b c ... | ... c b a
+        while not 0 <= row < h:
+            row = -1 - row if row < 0 else 2 * h - 1 - row
+        while not 0 <= col < w:
+            col = -1 - col if col < 0 else 2 * w - 1 - col
+    return img[row, col]
+
+
+def _reference_bilinear(x, u, v, mode, fill):
+    """The docstring formula of sample_bilinear, one output pixel at a time, in float64."""
+    n = x.shape[0]
+    u = np.broadcast_to(u, (n,) + u.shape[-2:])
+    v = np.broadcast_to(v, (n,) + v.shape[-2:])
+    out = np.zeros(u.shape + (x.shape[3],))
+    for i, r, s in np.ndindex(*u.shape):
+        u0, v0 = int(np.floor(u[i, r, s])), int(np.floor(v[i, r, s]))
+        a, b = u[i, r, s] - u0, v[i, r, s] - v0
+        img = x[i].astype(np.float64)
+        out[i, r, s] = ((1 - a) * (1 - b) * _reference_pixel(img, v0, u0, mode, fill)
+                        + a * (1 - b) * _reference_pixel(img, v0, u0 + 1, mode, fill)
+                        + (1 - a) * b * _reference_pixel(img, v0 + 1, u0, mode, fill)
+                        + a * b * _reference_pixel(img, v0 + 1, u0 + 1, mode, fill))
+    return out
+
+
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflect"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("per_image", [True, False])
+def test_sample_bilinear_matches_a_loop_reference(mode, dtype, per_image):
+    rng = np.random.default_rng(0)
+    x = rng.random((3, 5, 6, 2)).astype(dtype)
+    shape = (3, 4, 7) if per_image else (4, 7)
+    u = rng.uniform(-14.0, 20.0, shape)                     # far outside: reflect wraps twice
+    v = rng.uniform(-12.0, 17.0, shape)
+    u.flat[:5] = [0.0, 5.0, -1.0, 6.0, 2.5]                  # on pixels, borders, just outside
+    v.flat[:5] = [0.0, 4.0, 2.0, -0.5, 5.0]
+    out = sample_bilinear(x, u, v, mode=mode, fill=0.25)
+    assert out.dtype == dtype and out.shape == (3, 4, 7, 2)
+    np.testing.assert_allclose(out, _reference_bilinear(x, u, v, mode, 0.25),
+                               atol=1e-6 if dtype == np.float32 else 1e-12)
+    # exactly on a pixel centre the sample is that pixel, bit for bit
+    np.testing.assert_array_equal(out[0, 0, 0], x[0, 0, 0])
+    np.testing.assert_array_equal(out[0, 0, 1], x[0, 4, 5])
+
+
+def test_sample_bilinear_float32_maps_and_int_maps():
+    x = np.arange(12, dtype=np.float32).reshape(1, 3, 4, 1)
+    u32 = np.array([[0.5, 2.25]], np.float32)
+    v32 = np.array([[1.0, 0.5]], np.float32)
+    out = sample_bilinear(x, u32, v32)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out[0, 0, :, 0], [4.5, 4.25])         # 4v + u on a ramp
+    ints = sample_bilinear(x, np.array([[3, 4]]), np.array([[2, 2]]), mode="constant", fill=-1.0)
+    np.testing.assert_array_equal(ints[0, 0, :, 0], [11.0, -1.0])

@@ -124,6 +124,61 @@ def test_reproducible_from_seed():
     assert h1["loss"] != h3["loss"]                 # the seed really drives the shuffle
 
 
+def test_augment_is_applied_to_every_batch_and_reproducible():
+    def run(seed):
+        seen = []
+
+        def augment(xb, rng):
+            noise = rng.normal(0.0, 0.1, xb.shape)
+            seen.append((xb.copy(), noise))
+            return xb + noise
+
+        model = make_model(seed=0)
+        h = fit(model, softmax_ce, SGD(model.parameters(), lr=0.1), X_TRAIN, Y_TRAIN, epochs=2,
+                batch_size=50, validation_data=(X_TEST, Y_TEST), seed=seed, progress=False,
+                augment=augment)
+        return h, model.state_dict(), seen
+
+    h1, w1, seen1 = run(3)
+    # one call per training batch: 240 samples in batches of 50 -> 5 batches per epoch
+    assert [len(xb) for xb, _ in seen1] == [50, 50, 50, 50, 40] * 2
+    for e in range(2):                        # each epoch's batches are a permutation of x_train
+        batches = np.concatenate([xb for xb, _ in seen1[5 * e:5 * e + 5]])
+        np.testing.assert_array_equal(np.sort(batches, axis=0), np.sort(X_TRAIN, axis=0))
+    h2, w2, seen2 = run(3)                    # same seed: same shuffles, same noise, same weights
+    assert h1.to_dict() == h2.to_dict()
+    for (xa, na), (xb, nb) in zip(seen1, seen2):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(na, nb)
+    for k in w1:
+        np.testing.assert_array_equal(w1[k], w2[k])
+    h3, _, seen3 = run(4)
+    assert not np.array_equal(seen1[0][1], seen3[0][1])
+    # the augmented batches are what the model trains on; validation is not augmented
+    plain = make_model(seed=0)
+    h0 = fit(plain, softmax_ce, SGD(plain.parameters(), lr=0.1), X_TRAIN, Y_TRAIN, epochs=2,
+             batch_size=50, validation_data=(X_TEST, Y_TEST), seed=3, progress=False)
+    assert h0["loss"][0] != h1["loss"][0]
+    zeros = make_model(seed=0)
+    w_before = zeros.state_dict()
+    hz = fit(zeros, softmax_ce, SGD(zeros.parameters(), lr=0.1), X_TRAIN, Y_TRAIN, epochs=1,
+             batch_size=50, validation_data=(X_TEST, Y_TEST), progress=False,
+             augment=lambda xb, rng: np.zeros_like(xb))
+    first_weight = next(k for k in w_before if k.endswith("weight"))
+    np.testing.assert_array_equal(zeros.state_dict()[first_weight], w_before[first_weight])
+    assert hz["val_loss"][0] == pytest.approx(evaluate(zeros, softmax_ce, X_TEST, Y_TEST)["loss"])
+
+
+def test_augment_errors():
+    model = make_model()
+    opt = SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="augment"):
+        fit(model, softmax_ce, opt, X_TRAIN, Y_TRAIN, epochs=1, progress=False, augment="flip")
+    with pytest.raises(ValueError, match="augment: returned shape"):
+        fit(model, softmax_ce, opt, X_TRAIN, Y_TRAIN, epochs=1, progress=False,
+            augment=lambda xb, rng: xb[:1])
+
+
 def test_no_shuffle_uses_data_order():
     h = []
     for seed in (0, 1):

@@ -102,16 +102,19 @@ def resample_matrix(n_in: int, n_out: int, antialias: bool = True) -> np.ndarray
     return w / w.sum(axis=1, keepdims=True)
 
 
-def _index(i: np.ndarray, n: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """Integer indices mapped into [0, n) by ``mode``; also the mask of in-range ones."""
-    inside = (i >= 0) & (i < n)
+def _map_index(i: np.ndarray, n: int, mode: str) -> np.ndarray:
+    """Integer indices mapped into [0, n): clipped (``"edge"``, ``"constant"``) or
+    mirrored about the edges (``"reflect"``: d c b a | a b c d | d c b a)."""
     if mode == "edge" or mode == "constant":
-        return np.clip(i, 0, n - 1), inside
-    # "reflect": mirror about the edges, d c b a | a b c d | d c b a
+        return np.clip(i, 0, n - 1)
     period = 2 * n
     j = np.mod(i, period)
-    j = np.where(j >= n, period - 1 - j, j)
-    return j, inside
+    return np.where(j >= n, period - 1 - j, j)
+
+
+def _index(i: np.ndarray, n: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Integer indices mapped into [0, n) by ``mode``; also the mask of in-range ones."""
+    return _map_index(i, n, mode), (i >= 0) & (i < n)
 
 
 MODES = ("constant", "edge", "reflect")
@@ -135,28 +138,58 @@ def sample_bilinear(x: np.ndarray, u: np.ndarray, v: np.ndarray, mode: str = "co
     with ``u0 = floor(u)``, ``a = u - u0`` (likewise ``v0``, ``b``). Neighbours outside
     the image take the value ``fill`` (``mode="constant"``), the nearest border pixel
     (``"edge"``) or their mirror image (``"reflect"``).
+
+    How it is computed (fast, no Python loop): the images are viewed as one flat
+    table of pixels, (N*H*W, C), and each of the four neighbours is read with a single
+    ``np.take`` at the flat index ``(n * H + row) * W + col``. The out-of-image
+    neighbours are first made ordinary indices: for ``"edge"`` and ``"reflect"`` the
+    row and column indices are mapped into the image; for ``"constant"`` the images
+    get a frame of ``fill`` (1 pixel before, 2 after) and the coordinates are clipped
+    to ``[-1, W]`` (``[-1, H]``), beyond which all four neighbours are ``fill`` anyway.
+    The weights ``a, b`` and the sums are computed in ``x``'s dtype.
     """
     n, h, w, c = x.shape
-    u = np.asarray(u, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
-    u0 = np.floor(u).astype(np.int64)
-    v0 = np.floor(v).astype(np.int64)
-    a = (u - u0)[..., None]                                    # (..., H', W', 1)
-    b = (v - v0)[..., None]
-    if u.ndim == 2:
-        batch = slice(None)
+    dtype = x.dtype
+    u, v = np.asarray(u), np.asarray(v)
+    if u.dtype.kind != "f":
+        u = u.astype(np.float64)
+    if v.dtype.kind != "f":
+        v = v.astype(np.float64)
+    if mode == "constant":
+        u = np.clip(u, -1, w)                # a clipped point still sees only fill
+        v = np.clip(v, -1, h)
+    elif mode == "edge":
+        u = np.clip(u, -1, w - 1)            # exact: off-image neighbours repeat the border
+        v = np.clip(v, -1, h - 1)
+    u0f, v0f = np.floor(u), np.floor(v)
+    a = (u - u0f).astype(dtype, copy=False)[..., None]                  # (..., H', W', 1)
+    b = (v - v0f).astype(dtype, copy=False)[..., None]
+    u0, v0 = u0f.astype(np.intp), v0f.astype(np.intp)                   # (..., H', W')
+
+    if mode == "constant":
+        src = np.pad(x, ((0, 0), (1, 2), (1, 2), (0, 0)),
+                     constant_values=fill)                              # (N, H+3, W+3, C)
+        cols, rows = (u0 + 1, u0 + 2), (v0 + 1, v0 + 2)                 # indices into the frame
     else:
-        batch = np.arange(n)[:, None, None]                    # (N, 1, 1)
-    out = np.zeros((n,) + u.shape[-2:] + (c,), dtype=np.float64)
-    for du, dv, wgt in ((0, 0, (1 - a) * (1 - b)), (1, 0, a * (1 - b)),
-                        (0, 1, (1 - a) * b), (1, 1, a * b)):
-        ui, u_in = _index(u0 + du, w, mode)
-        vi, v_in = _index(v0 + dv, h, mode)
-        vals = x[batch, vi, ui]                                # (N, H', W', C)
-        if mode == "constant":
-            vals = np.where((u_in & v_in)[..., None], vals, fill)
-        out += wgt * vals
-    return out.astype(x.dtype, copy=False)
+        src = x
+        cols = (_map_index(u0, w, mode), _map_index(u0 + 1, w, mode))
+        rows = (_map_index(v0, h, mode), _map_index(v0 + 1, h, mode))
+    hs, ws = src.shape[1], src.shape[2]
+
+    if u.ndim == 2:      # one map for every image: gather along the pixel axis of each image
+        table, axis = src.reshape(n, hs * ws, c), 1                     # (N, Hs*Ws, C)
+        offsets = (rows[0] * ws, rows[1] * ws)                          # (H', W')
+    else:                # a map per image: the image index is part of the flat index
+        table, axis = src.reshape(n * hs * ws, c), 0                    # (N*Hs*Ws, C)
+        image = np.arange(n, dtype=np.intp).reshape(n, 1, 1) * hs       # (N, 1, 1)
+        offsets = ((image + rows[0]) * ws, (image + rows[1]) * ws)      # (N, H', W')
+
+    def gather(r: int, s: int) -> np.ndarray:                          # (N, H', W', C)
+        return np.take(table, offsets[r] + cols[s], axis=axis)
+
+    top = (1 - a) * gather(0, 0) + a * gather(0, 1)                     # row v0
+    bottom = (1 - a) * gather(1, 0) + a * gather(1, 1)                  # row v0 + 1
+    return ((1 - b) * top + b * bottom).astype(dtype, copy=False)
 
 
 def sample_nearest(m: np.ndarray, u: np.ndarray, v: np.ndarray, fill: int = 0) -> np.ndarray:

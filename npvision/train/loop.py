@@ -7,7 +7,8 @@ plus bookkeeping)::
     order = rng.permutation(N)                      # a new shuffle each epoch, from `seed`
     for each slice idx of `batch_size` indices in order:
         optimizer.zero_grad()                       # gradients accumulate: clear them
-        out = model.forward(x[idx])
+        xb = augment(x[idx], rng)                   # only if fit(..., augment=...) is given
+        out = model.forward(xb)
         loss, dout = loss_fn(out, y[idx])           # e.g. F.softmax_cross_entropy
         model.backward(dout)                        # fills p.grad
         optimizer.step()                            # W <- W - update(p.grad)
@@ -220,10 +221,19 @@ def predict(model, x, batch_size: int = 128) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # fit
 # ---------------------------------------------------------------------------
+def _augmented(augment, xb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``augment(xb, rng)``, checked to still be a batch of ``len(xb)`` samples."""
+    out = np.asarray(augment(xb, rng))
+    if out.ndim < 1 or len(out) != len(xb):
+        raise ValueError(f"augment: returned shape {out.shape} for a batch of shape {xb.shape}; "
+                         f"expected the same number of samples ({len(xb)}) along axis 0")
+    return out
+
+
 def fit(model, loss_fn, optimizer, x_train, y_train, epochs: int, batch_size: int = 32,
         validation_data=None, metrics=("accuracy",), shuffle: bool = True, seed=0,
-        callbacks=(), scheduler=None, progress=True, max_grad_norm: float | None = None
-        ) -> History:
+        callbacks=(), scheduler=None, progress=True, max_grad_norm: float | None = None,
+        augment=None) -> History:
     """Train ``model`` with mini-batch gradient descent; return the per-epoch :class:`History`.
 
     Parameters
@@ -248,6 +258,12 @@ def fit(model, loss_fn, optimizer, x_train, y_train, epochs: int, batch_size: in
     progress : True shows a tqdm bar per epoch (loss and metrics so far), False
         hides it, ``"auto"`` shows it only on a terminal.
     max_grad_norm : if given, gradients are clipped to this global norm before each step.
+    augment : None, or a function ``augment(x_batch, rng) -> x_batch`` applied to every
+        training mini-batch just before its forward pass (never to the validation
+        data). ``rng`` is fit's own seeded Generator (the one that shuffles), so a
+        run with augmentation is still reproducible from ``seed``. Being per batch,
+        each epoch sees a fresh random view of every sample. The result must hold
+        the same number of samples as ``x_batch``.
 
     The model's train/eval mode is restored at the end. A non-finite loss stops
     training with ``FloatingPointError`` (lower the learning rate).
@@ -279,6 +295,9 @@ def fit(model, loss_fn, optimizer, x_train, y_train, epochs: int, batch_size: in
     per_batch_schedule = scheduler is not None and getattr(scheduler, "interval", "epoch") == "batch"
     if max_grad_norm is not None:
         max_grad_norm = _real(max_grad_norm, "max_grad_norm", 0.0, low_open=True)
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment: expected None or a function (x_batch, rng) -> x_batch, "
+                        f"received {type(augment).__name__}")
     disable = _progress_disable(progress)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
@@ -298,6 +317,8 @@ def fit(model, loss_fn, optimizer, x_train, y_train, epochs: int, batch_size: in
                        disable=disable, mininterval=0.5, leave=True, dynamic_ncols=True)
             for b, idx in enumerate(_batches(n, batch_size, order)):
                 xb, yb = x_train[idx], y_train[idx]
+                if augment is not None:
+                    xb = _augmented(augment, xb, rng)
                 optimizer.zero_grad()
                 out = model.forward(xb)
                 loss, dout = loss_fn(out, yb)
