@@ -23,6 +23,7 @@ __all__ = [
     "int_pair",
     "resolve_padding",
     "check_channels",
+    "check_dout",
 ]
 
 
@@ -154,3 +155,24 @@ def check_channels(received: int, expected: int, name: str, what: str) -> None:
     """Channel-count agreement, e.g. the input's C against the weight's C_in."""
     if received != expected:
         raise ValueError(f"{name}: has {received} channels but {what} expects {expected}")
+
+
+def check_dout(dout, expected_shape, op: str | None = None, name: str = "dout",
+               dtype=None) -> np.ndarray:
+    """The upstream gradient of a backward pass: a float array of the forward output's shape.
+
+    ``op`` (e.g. ``"relu_backward"``) names the backward pass in the message.
+    With ``dtype`` the result is also made C-contiguous in that dtype (the
+    forward input's), which the compiled kernels require.
+    """
+    dout = as_float_array(dout, name)
+    expected = tuple(expected_shape)
+    if dout.shape != expected:
+        if op:
+            raise ValueError(f"{name}: {op} expected the shape of its forward output {expected}, "
+                             f"received {dout.shape}")
+        raise ValueError(f"{name}: expected shape {expected} (the forward output's shape), "
+                         f"received {dout.shape}")
+    if dtype is not None:
+        dout = np.ascontiguousarray(dout, dtype=dtype)
+    return dout

@@ -35,7 +35,7 @@ import numbers
 
 import numpy as np
 
-from .._checks import as_float_array
+from .._checks import as_float_array, check_dout
 
 __all__ = [
     "relu_forward", "relu_backward",
@@ -46,15 +46,6 @@ __all__ = [
     "silu_forward", "silu_backward",
     "softmax_forward", "softmax_backward",
 ]
-
-
-def _check_dout(dout, expected_shape: tuple[int, ...], op: str) -> np.ndarray:
-    """``dout`` must be a float array shaped like the forward output."""
-    dout = as_float_array(dout, "dout")
-    if dout.shape != tuple(expected_shape):
-        raise ValueError(f"dout: {op} expected the shape of its forward output {tuple(expected_shape)}, "
-                         f"received {dout.shape}")
-    return dout
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -74,7 +65,7 @@ def relu_forward(x):
 def relu_backward(dout, cache):
     """``dx = dout * [x > 0]``."""
     x = cache
-    dout = _check_dout(dout, x.shape, "relu_backward")
+    dout = check_dout(dout, x.shape, "relu_backward")
     return dout * (x > 0)
 
 
@@ -87,7 +78,7 @@ def relu6_forward(x):
 def relu6_backward(dout, cache):
     """``dx = dout * [0 < x < 6]``."""
     x = cache
-    dout = _check_dout(dout, x.shape, "relu6_backward")
+    dout = check_dout(dout, x.shape, "relu6_backward")
     return dout * ((x > 0) & (x < 6))
 
 
@@ -106,7 +97,7 @@ def leaky_relu_forward(x, alpha=0.01):
 def leaky_relu_backward(dout, cache):
     """``dx = dout`` where ``x > 0``, ``alpha * dout`` elsewhere."""
     x, alpha = cache
-    dout = _check_dout(dout, x.shape, "leaky_relu_backward")
+    dout = check_dout(dout, x.shape, "leaky_relu_backward")
     return np.where(x > 0, dout, alpha * dout)
 
 
@@ -122,7 +113,7 @@ def sigmoid_forward(x):
 def sigmoid_backward(dout, cache):
     """``dx = dout * s * (1 - s)`` from the cached output ``s``."""
     s = cache
-    dout = _check_dout(dout, s.shape, "sigmoid_backward")
+    dout = check_dout(dout, s.shape, "sigmoid_backward")
     return dout * s * (1 - s)
 
 
@@ -136,7 +127,7 @@ def tanh_forward(x):
 def tanh_backward(dout, cache):
     """``dx = dout * (1 - t^2)`` from the cached output ``t``."""
     t = cache
-    dout = _check_dout(dout, t.shape, "tanh_backward")
+    dout = check_dout(dout, t.shape, "tanh_backward")
     return dout * (1 - t * t)
 
 
@@ -150,7 +141,7 @@ def silu_forward(x):
 def silu_backward(dout, cache):
     """``d/dx [x s(x)] = s + x s (1 - s) = s (1 + x (1 - s))``."""
     x, s = cache
-    dout = _check_dout(dout, x.shape, "silu_backward")
+    dout = check_dout(dout, x.shape, "silu_backward")
     return dout * s * (1 + x * (1 - s))
 
 
@@ -178,5 +169,5 @@ def softmax_forward(x, axis=-1):
 def softmax_backward(dout, cache):
     """``dx = p * (dout - sum(dout * p, axis))`` (the softmax Jacobian applied to ``dout``)."""
     p, axis = cache
-    dout = _check_dout(dout, p.shape, "softmax_backward")
+    dout = check_dout(dout, p.shape, "softmax_backward")
     return p * (dout - np.sum(dout * p, axis=axis, keepdims=True))

@@ -54,7 +54,7 @@ import numbers
 
 import numpy as np
 
-from .._checks import as_float_array
+from .._checks import as_float_array, check_dout
 
 __all__ = ["batchnorm_forward", "batchnorm_backward"]
 
@@ -143,10 +143,7 @@ def batchnorm_backward(dout, cache):
     (dx, dgamma, dbeta) with the shapes of ``(x, gamma, beta)``.
     """
     x_hat, gamma, inv_std, training = cache
-    dout = as_float_array(dout, "dout")
-    if dout.shape != x_hat.shape:
-        raise ValueError(f"dout: batchnorm_backward expected the shape of its forward output {x_hat.shape}, "
-                         f"received {dout.shape}")
+    dout = check_dout(dout, x_hat.shape, "batchnorm_backward")
     axes = tuple(range(dout.ndim - 1))
     m = dout.size // dout.shape[-1]                   # entries per channel
     dbeta = dout.sum(axis=axes)                       # (C,)

@@ -34,8 +34,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import kernels
-from .._checks import as_float_array, check_channels, int_pair, resolve_padding
-from .pool import check_dout, crop_hw, float_input, pad_hw
+from .._checks import as_float_array, check_channels, check_dout, int_pair, resolve_padding
+from .pool import crop_hw, float_input, pad_hw
 from .shapes import conv_output_size
 
 __all__ = ["depthwise_conv2d_forward", "depthwise_conv2d_backward"]
@@ -104,7 +104,7 @@ def depthwise_conv2d_backward(dout, cache):
         raise TypeError(f"cache: expected the cache returned by depthwise_conv2d_forward, "
                         f"received {type(cache).__name__}")
     c = cache
-    dout = check_dout(dout, c.out_shape, c.xp.dtype)                         # (N, Ho, Wo, C*M)
+    dout = check_dout(dout, c.out_shape, dtype=c.xp.dtype)                 # (N, Ho, Wo, C*M)
     dxp = kernels.get("depthwise_conv2d_backward_input")(dout, c.w, c.xp.shape, c.stride, c.dilation)
     dw = kernels.get("depthwise_conv2d_backward_weight")(dout, c.xp, c.w.shape, c.stride, c.dilation)
     db = None

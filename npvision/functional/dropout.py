@@ -24,7 +24,7 @@ import numbers
 import numpy as np
 
 from .._rng import as_rng
-from .._checks import as_float_array
+from .._checks import as_float_array, check_dout
 
 __all__ = ["dropout_forward", "dropout_backward"]
 
@@ -65,7 +65,4 @@ def dropout_backward(dout, cache):
     dout = as_float_array(dout, "dout")
     if mask is None:
         return dout
-    if dout.shape != mask.shape:
-        raise ValueError(f"dout: dropout_backward expected the shape of its forward output {mask.shape}, "
-                         f"received {dout.shape}")
-    return dout * mask
+    return check_dout(dout, mask.shape, "dropout_backward") * mask

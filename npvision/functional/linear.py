@@ -25,18 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.blas import matmul
-from .._checks import as_float_array
+from .._checks import as_float_array, check_dout
 
 __all__ = ["linear_forward", "linear_backward", "flatten_forward", "flatten_backward"]
-
-
-def _check_dout(dout, expected_shape: tuple[int, ...], op: str) -> np.ndarray:
-    """``dout`` must be a float array shaped like the forward output."""
-    dout = as_float_array(dout, "dout")
-    if dout.shape != tuple(expected_shape):
-        raise ValueError(f"dout: {op} expected the shape of its forward output {tuple(expected_shape)}, "
-                         f"received {dout.shape}")
-    return dout
 
 
 def linear_forward(x, w, b=None):
@@ -78,7 +69,7 @@ def linear_backward(dout, cache):
     when the forward pass had no bias.
     """
     x, w, b_dtype = cache
-    dout = _check_dout(dout, (x.shape[0], w.shape[1]), "linear_backward")
+    dout = check_dout(dout, (x.shape[0], w.shape[1]), "linear_backward")
     dx = matmul(dout, w.T).astype(x.dtype, copy=False)  # (N, D_out) @ (D_out, D_in) -> (N, D_in)
     dw = matmul(x.T, dout).astype(w.dtype, copy=False)  # (D_in, N) @ (N, D_out) -> (D_in, D_out)
     db = None if b_dtype is None else dout.sum(axis=0).astype(b_dtype, copy=False)  # (D_out,)
@@ -103,5 +94,5 @@ def flatten_forward(x):
 def flatten_backward(dout, cache):
     """Undo the reshape: ``(N, D) -> (N, d1, d2, ...)``."""
     shape = cache
-    dout = _check_dout(dout, (shape[0], int(np.prod(shape[1:]))), "flatten_backward")
+    dout = check_dout(dout, (shape[0], int(np.prod(shape[1:]))), "flatten_backward")
     return dout.reshape(shape)                        # (N, D) -> (N, d1, d2, ...)

@@ -37,7 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import kernels
-from .._checks import as_float_array, int_pair, resolve_padding
+from .._checks import as_float_array, check_dout, int_pair, resolve_padding
 from .shapes import conv_output_size
 
 __all__ = [
@@ -91,15 +91,6 @@ def float_input(x, name: str, ndim: int = 4, layout: str = _LAYOUT) -> np.ndarra
         raise TypeError(f"{name}: expected dtype float32 or float64, received {x.dtype}; "
                         f"convert it with {name}.astype(np.float32)")
     return np.ascontiguousarray(x)
-
-
-def check_dout(dout, expected_shape, dtype) -> np.ndarray:
-    """The upstream gradient as a C-contiguous array of the forward's dtype and output shape."""
-    dout = as_float_array(dout, "dout", ndim=len(expected_shape))
-    if dout.shape != tuple(expected_shape):
-        raise ValueError(f"dout: expected shape {tuple(expected_shape)} (the forward output's shape), "
-                         f"received {dout.shape}")
-    return np.ascontiguousarray(dout, dtype=dtype)
 
 
 def pad_hw(x: np.ndarray, pads, value: float = 0.0) -> np.ndarray:
@@ -176,7 +167,7 @@ def max_pool2d_backward(dout, cache):
     if not isinstance(cache, MaxPoolCache):
         raise TypeError(f"cache: expected the cache returned by max_pool2d_forward, "
                         f"received {type(cache).__name__}")
-    dout = check_dout(dout, cache.argmax.shape, cache.dtype)
+    dout = check_dout(dout, cache.argmax.shape, dtype=cache.dtype)
     dxp = kernels.get("max_pool2d_backward")(dout, cache.argmax, cache.xp_shape,
                                              cache.pool, cache.stride)   # (N, Hp, Wp, C)
     return crop_hw(dxp, cache.pads, cache.x_shape)                       # (N, H, W, C)
@@ -205,7 +196,7 @@ def avg_pool2d_backward(dout, cache):
     if not isinstance(cache, _AvgPoolCache):
         raise TypeError(f"cache: expected the cache returned by avg_pool2d_forward, "
                         f"received {type(cache).__name__}")
-    dout = check_dout(dout, cache.out_shape, cache.dtype)
+    dout = check_dout(dout, cache.out_shape, dtype=cache.dtype)
     dxp = kernels.get("avg_pool2d_backward")(dout, cache.xp_shape, cache.pool, cache.stride)
     return crop_hw(dxp, cache.pads, cache.x_shape)                       # (N, H, W, C)
 
@@ -230,6 +221,6 @@ def global_avg_pool2d_backward(dout, cache):
                         f"received {type(cache).__name__}")
     x_shape, dtype = cache
     n, h, w, c = x_shape
-    dout = check_dout(dout, (n, c), dtype)
+    dout = check_dout(dout, (n, c), dtype=dtype)
     share = dout / dtype.type(h * w)                                     # (N, C)
     return np.ascontiguousarray(np.broadcast_to(share[:, None, None, :], x_shape))  # (N, H, W, C)

@@ -34,8 +34,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import kernels
-from .._checks import int_pair
-from .pool import MaxPoolCache, check_dout, crop_hw, float_input, pad_hw
+from .._checks import check_dout, int_pair
+from .pool import MaxPoolCache, crop_hw, float_input, pad_hw
 
 __all__ = [
     "upsample_nearest2d_forward",
@@ -83,7 +83,7 @@ def upsample_nearest2d_backward(dout, cache):
     _check_cache(cache, _UpsampleCache, "upsample_nearest2d_forward")
     n, h, w, c = cache.x_shape
     sh, sw = cache.scale
-    dout = check_dout(dout, _upsampled_shape(cache.x_shape, cache.scale), cache.dtype)
+    dout = check_dout(dout, _upsampled_shape(cache.x_shape, cache.scale), dtype=cache.dtype)
     return dout.reshape(n, h, sh, w, sw, c).sum(axis=(2, 4))             # (N, H, SH, W, SW, C) -> (N, H, W, C)
 
 
@@ -104,7 +104,7 @@ def bed_of_nails2d_backward(dout, cache):
     """The gradient at each block's top-left corner: ``(N, H*SH, W*SW, C)`` -> ``(N, H, W, C)``."""
     _check_cache(cache, _UpsampleCache, "bed_of_nails2d_forward")
     sh, sw = cache.scale
-    dout = check_dout(dout, _upsampled_shape(cache.x_shape, cache.scale), cache.dtype)
+    dout = check_dout(dout, _upsampled_shape(cache.x_shape, cache.scale), dtype=cache.dtype)
     return np.ascontiguousarray(dout[:, ::sh, ::sw, :])                  # (N, H, W, C)
 
 
@@ -138,7 +138,7 @@ def max_unpool2d_backward(dout, cache):
         raise TypeError(f"cache: expected the cache returned by max_unpool2d_forward, "
                         f"received {type(cache).__name__}")
     pool_cache, dtype = cache
-    dout = check_dout(dout, pool_cache.x_shape, dtype)
+    dout = check_dout(dout, pool_cache.x_shape, dtype=dtype)
     doutp = pad_hw(dout, pool_cache.pads, 0.0)                            # (N, Hp, Wp, C)
     return kernels.get("max_unpool2d_backward")(doutp, pool_cache.argmax,
                                                 pool_cache.pool, pool_cache.stride)  # (N, Ho, Wo, C)

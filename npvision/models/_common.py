@@ -2,6 +2,10 @@
 
 * :func:`check_model_args` validates ``num_classes`` and ``input_shape`` for
   models that are built directly (``create`` validates ``input_shape`` too).
+* :class:`ChainModel` is the base of the models that are one chain of named
+  layers (AlexNet, VGG, GoogLeNet, MobileNet, EfficientNet): ``forward`` runs
+  the children in the order ``__init__`` assigned them, ``backward`` runs
+  them in reverse, so each model's ``__init__`` reads like its paper's table.
 * :func:`make_divisible` is the channel-rounding rule of MobileNet v2 and
   EfficientNet: round ``v`` to the nearest multiple of ``divisor`` (at least
   ``divisor``), going one multiple up if rounding lost more than 10 %.
@@ -16,6 +20,7 @@ from __future__ import annotations
 import numbers
 
 from .._checks import positive_int
+from ..nn.module import Module
 
 __all__: list[str] = []
 
@@ -28,6 +33,33 @@ def check_model_args(num_classes, input_shape, model: str) -> tuple[int, tuple[i
                     for v in input_shape)):
         raise ValueError(f"input_shape: {model} expects (H, W, C) positive ints, received {input_shape!r}")
     return num_classes, tuple(int(v) for v in input_shape)
+
+
+class ChainModel(Module):
+    """A model whose children run one after another, in the order they were assigned.
+
+    Like :class:`~npvision.nn.Sequential`, but the layers keep their own names
+    (``conv1``, ``stage3``, ``fc``), so parameter names read
+    ``"stage3.0.project.bn.gamma"`` rather than ``"3.0.project.bn.gamma"``.
+    A subclass assigns its layers in ``__init__`` in forward order and writes
+    no ``forward``/``backward`` of its own:
+
+        y = child_k( ... child_2(child_1(x)))
+        dx = child_1.backward( ... child_k.backward(dy))
+
+    The first layer of an image model does not compute ``d image``, so
+    ``backward`` then returns None.
+    """
+
+    def forward(self, x):
+        for layer in self.children():
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dy):
+        for layer in reversed(list(self.children())):
+            dy = layer.backward(dy)
+        return dy
 
 
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:

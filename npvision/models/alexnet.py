@@ -17,12 +17,15 @@ from __future__ import annotations
 from .. import nn
 from ..functional.shapes import conv_output_size
 from ..nn.init import as_rng
+from ._common import ChainModel
 from .registry import register
 
 __all__ = ["AlexNet", "alexnet"]
 
 
-class AlexNet(nn.Module):
+class AlexNet(ChainModel):
+    """AlexNet: ``(N, H, W, C) -> (N, num_classes)``; children ``features, flatten, classifier``, in order."""
+
     def __init__(self, num_classes: int = 1000, input_shape=(224, 224, 3), dropout: float = 0.5, rng=None):
         super().__init__()
         H, W, C = input_shape
@@ -48,16 +51,6 @@ class AlexNet(nn.Module):
             nn.Dropout(dropout, rng=rng), nn.Linear(4096, 4096, rng=rng), nn.ReLU(),
             nn.Linear(4096, num_classes, rng=rng),
         )
-
-    def forward(self, x):
-        x = self.features.forward(x)
-        x = self.flatten.forward(x)
-        return self.classifier.forward(x)
-
-    def backward(self, dy):
-        dy = self.classifier.backward(dy)
-        dy = self.flatten.backward(dy)
-        return self.features.backward(dy)
 
 
 @register("alexnet")

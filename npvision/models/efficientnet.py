@@ -36,11 +36,9 @@ from __future__ import annotations
 import math
 import numbers
 
-import numpy as np
-
 from .. import nn
 from ..nn.init import as_rng
-from ._common import check_model_args, make_divisible
+from ._common import ChainModel, check_model_args, make_divisible
 from .registry import register
 
 __all__ = ["EfficientNet", "compound_scaling", "B0_SETTING", "SCALING",
@@ -102,13 +100,14 @@ def compound_scaling(phi, published: bool = True) -> tuple[float, float, int, fl
     return beta ** phi, alpha ** phi, int(round(224 * gamma ** phi)), 0.2
 
 
-class EfficientNet(nn.Module):
+class EfficientNet(ChainModel):
     """EfficientNet with ``width``/``depth`` multipliers applied to B0: ``(N, H, W, C) -> (N, num_classes)``.
 
     Options: ``width=1.0``, ``depth=1.0``, ``dropout=0.2``, ``eps=1e-5``
     (BatchNorm), ``rng``. Children: ``stem``, ``stage1 .. stage7``
     (Sequentials of :class:`~npvision.nn.MBConv`; only a stage's first block
-    strides), ``head``, ``avgpool``, ``dropout``, ``fc``.
+    strides), ``head``, ``avgpool``, ``dropout``, ``fc``, run in that order (the
+    comments give each one's output at 224x224 for B0).
     """
 
     def __init__(self, num_classes: int = 1000, input_shape=(224, 224, 3), width: float = 1.0,
@@ -135,47 +134,19 @@ class EfficientNet(nn.Module):
 
         stem_channels = channels(B0_STEM)
         self.stem = nn.ConvBNAct(C, stem_channels, 3, stride=2, activation=nn.SiLU, eps=eps,
-                                 input_grad=False, rng=rng)
-        self.stage1, c = stage(stem_channels, *B0_SETTING[0])
-        self.stage2, c = stage(c, *B0_SETTING[1])
-        self.stage3, c = stage(c, *B0_SETTING[2])
-        self.stage4, c = stage(c, *B0_SETTING[3])
-        self.stage5, c = stage(c, *B0_SETTING[4])
-        self.stage6, c = stage(c, *B0_SETTING[5])
-        self.stage7, c = stage(c, *B0_SETTING[6])
+                                 input_grad=False, rng=rng)                     # (N, 112, 112, 32)
+        self.stage1, c = stage(stem_channels, *B0_SETTING[0])                   # (N, 112, 112, 16)
+        self.stage2, c = stage(c, *B0_SETTING[1])                               # (N, 56, 56, 24)
+        self.stage3, c = stage(c, *B0_SETTING[2])                               # (N, 28, 28, 40)
+        self.stage4, c = stage(c, *B0_SETTING[3])                               # (N, 14, 14, 80)
+        self.stage5, c = stage(c, *B0_SETTING[4])                               # (N, 14, 14, 112)
+        self.stage6, c = stage(c, *B0_SETTING[5])                               # (N, 7, 7, 192)
+        self.stage7, c = stage(c, *B0_SETTING[6])                               # (N, 7, 7, 320)
         head_channels = 4 * c                       # 1280 = 4 x 320 in B0; scales with the width
-        self.head = nn.ConvBNAct(c, head_channels, 1, activation=nn.SiLU, eps=eps, rng=rng)
-        self.avgpool = nn.GlobalAvgPool2D()
+        self.head = nn.ConvBNAct(c, head_channels, 1, activation=nn.SiLU, eps=eps, rng=rng)  # (N, 7, 7, 1280)
+        self.avgpool = nn.GlobalAvgPool2D()                                     # (N, 1280)
         self.dropout = nn.Dropout(dropout, rng=rng)
-        self.fc = nn.Linear(head_channels, num_classes, rng=rng)
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self.stem.forward(x)       # (N, 112, 112, 32) at 224x224, B0
-        x = self.stage1.forward(x)     # (N, 112, 112, 16)
-        x = self.stage2.forward(x)     # (N, 56, 56, 24)
-        x = self.stage3.forward(x)     # (N, 28, 28, 40)
-        x = self.stage4.forward(x)     # (N, 14, 14, 80)
-        x = self.stage5.forward(x)     # (N, 14, 14, 112)
-        x = self.stage6.forward(x)     # (N, 7, 7, 192)
-        x = self.stage7.forward(x)     # (N, 7, 7, 320)
-        x = self.head.forward(x)       # (N, 7, 7, 1280)
-        x = self.avgpool.forward(x)    # (N, 1280)
-        x = self.dropout.forward(x)
-        return self.fc.forward(x)      # (N, num_classes)
-
-    def backward(self, dy: np.ndarray):
-        dy = self.fc.backward(dy)
-        dy = self.dropout.backward(dy)
-        dy = self.avgpool.backward(dy)
-        dy = self.head.backward(dy)
-        dy = self.stage7.backward(dy)
-        dy = self.stage6.backward(dy)
-        dy = self.stage5.backward(dy)
-        dy = self.stage4.backward(dy)
-        dy = self.stage3.backward(dy)
-        dy = self.stage2.backward(dy)
-        dy = self.stage1.backward(dy)
-        return self.stem.backward(dy)  # None: the stem does not compute d image
+        self.fc = nn.Linear(head_channels, num_classes, rng=rng)                # (N, num_classes)
 
     def extra_repr(self) -> str:
         return f"width={self.width}, depth={self.depth}"

@@ -39,7 +39,7 @@ import numpy as np
 
 from .. import nn
 from ..nn.init import as_rng
-from ._common import check_model_args
+from ._common import ChainModel, check_model_args
 from .registry import register
 
 __all__ = ["GoogLeNet", "googlenet"]
@@ -78,14 +78,15 @@ class _CeilMaxPool2D(nn.MaxPool2D):
         return super().forward(x)
 
 
-class GoogLeNet(nn.Module):
+class GoogLeNet(ChainModel):
     """Inception v1: ``(N, H, W, C) -> (N, num_classes)`` logits.
 
     Options: ``dropout=0.2`` (before fc), ``kernel5=3`` (torchvision; 5 for the
     paper), ``rng``. Needs inputs of at least 15x15 (four halvings, rounding up).
     Children (torchvision's names): ``conv1, maxpool1, conv2, conv3, maxpool2,
     inception3a, inception3b, maxpool3, inception4a .. inception4e, maxpool4,
-    inception5a, inception5b, avgpool, dropout, fc``.
+    inception5a, inception5b, avgpool, dropout, fc``, run in that order (the
+    comments give each one's output at 224x224).
     """
 
     def __init__(self, num_classes: int = 1000, input_shape=(224, 224, 3), dropout: float = 0.2,
@@ -98,25 +99,26 @@ class GoogLeNet(nn.Module):
         def inception(*widths):
             return nn.InceptionModule(*widths, kernel5=kernel5, rng=rng)
 
-        self.conv1 = nn.BasicConv2d(C, 64, 7, stride=2, padding=3, input_grad=False, rng=rng)
-        self.maxpool1 = _CeilMaxPool2D(3, 2)
-        self.conv2 = nn.BasicConv2d(64, 64, 1, rng=rng)
-        self.conv3 = nn.BasicConv2d(64, 192, 3, rng=rng)
-        self.maxpool2 = _CeilMaxPool2D(3, 2)
-        self.inception3a = inception(192, 64, 96, 128, 16, 32, 32)
-        self.inception3b = inception(256, 128, 128, 192, 32, 96, 64)
-        self.maxpool3 = _CeilMaxPool2D(3, 2)
-        self.inception4a = inception(480, 192, 96, 208, 16, 48, 64)
-        self.inception4b = inception(512, 160, 112, 224, 24, 64, 64)
-        self.inception4c = inception(512, 128, 128, 256, 24, 64, 64)
-        self.inception4d = inception(512, 112, 144, 288, 32, 64, 64)
-        self.inception4e = inception(528, 256, 160, 320, 32, 128, 128)
-        self.maxpool4 = _CeilMaxPool2D(2, 2)
-        self.inception5a = inception(832, 256, 160, 320, 32, 128, 128)
-        self.inception5b = inception(832, 384, 192, 384, 48, 128, 128)
-        self.avgpool = nn.GlobalAvgPool2D()
+        self.conv1 = nn.BasicConv2d(C, 64, 7, stride=2, padding=3, input_grad=False,
+                                    rng=rng)                                    # (N, 112, 112, 64)
+        self.maxpool1 = _CeilMaxPool2D(3, 2)                                    # (N, 56, 56, 64)
+        self.conv2 = nn.BasicConv2d(64, 64, 1, rng=rng)                         # (N, 56, 56, 64)
+        self.conv3 = nn.BasicConv2d(64, 192, 3, rng=rng)                        # (N, 56, 56, 192)
+        self.maxpool2 = _CeilMaxPool2D(3, 2)                                    # (N, 28, 28, 192)
+        self.inception3a = inception(192, 64, 96, 128, 16, 32, 32)              # (N, 28, 28, 256)
+        self.inception3b = inception(256, 128, 128, 192, 32, 96, 64)            # (N, 28, 28, 480)
+        self.maxpool3 = _CeilMaxPool2D(3, 2)                                    # (N, 14, 14, 480)
+        self.inception4a = inception(480, 192, 96, 208, 16, 48, 64)             # (N, 14, 14, 512)
+        self.inception4b = inception(512, 160, 112, 224, 24, 64, 64)            # (N, 14, 14, 512)
+        self.inception4c = inception(512, 128, 128, 256, 24, 64, 64)            # (N, 14, 14, 512)
+        self.inception4d = inception(512, 112, 144, 288, 32, 64, 64)            # (N, 14, 14, 528)
+        self.inception4e = inception(528, 256, 160, 320, 32, 128, 128)          # (N, 14, 14, 832)
+        self.maxpool4 = _CeilMaxPool2D(2, 2)                                    # (N, 7, 7, 832)
+        self.inception5a = inception(832, 256, 160, 320, 32, 128, 128)          # (N, 7, 7, 832)
+        self.inception5b = inception(832, 384, 192, 384, 48, 128, 128)          # (N, 7, 7, 1024)
+        self.avgpool = nn.GlobalAvgPool2D()                                     # (N, 1024)
         self.dropout = nn.Dropout(dropout, rng=rng)
-        self.fc = nn.Linear(1024, num_classes, rng=rng)
+        self.fc = nn.Linear(1024, num_classes, rng=rng)                         # (N, num_classes)
 
     @staticmethod
     def _check_size(H: int, W: int, input_shape) -> None:
@@ -127,48 +129,6 @@ class GoogLeNet(nn.Module):
                 if size < 1:
                     raise ValueError(f"input_shape: GoogLeNet needs inputs of at least 15x15, "
                                      f"received {input_shape}")
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self.conv1.forward(x)          # (N, 112, 112, 64) at 224x224
-        x = self.maxpool1.forward(x)       # (N, 56, 56, 64)
-        x = self.conv2.forward(x)          # (N, 56, 56, 64)
-        x = self.conv3.forward(x)          # (N, 56, 56, 192)
-        x = self.maxpool2.forward(x)       # (N, 28, 28, 192)
-        x = self.inception3a.forward(x)    # (N, 28, 28, 256)
-        x = self.inception3b.forward(x)    # (N, 28, 28, 480)
-        x = self.maxpool3.forward(x)       # (N, 14, 14, 480)
-        x = self.inception4a.forward(x)    # (N, 14, 14, 512)
-        x = self.inception4b.forward(x)    # (N, 14, 14, 512)
-        x = self.inception4c.forward(x)    # (N, 14, 14, 512)
-        x = self.inception4d.forward(x)    # (N, 14, 14, 528)
-        x = self.inception4e.forward(x)    # (N, 14, 14, 832)
-        x = self.maxpool4.forward(x)       # (N, 7, 7, 832)
-        x = self.inception5a.forward(x)    # (N, 7, 7, 832)
-        x = self.inception5b.forward(x)    # (N, 7, 7, 1024)
-        x = self.avgpool.forward(x)        # (N, 1024)
-        x = self.dropout.forward(x)
-        return self.fc.forward(x)          # (N, num_classes)
-
-    def backward(self, dy: np.ndarray):
-        dy = self.fc.backward(dy)
-        dy = self.dropout.backward(dy)
-        dy = self.avgpool.backward(dy)
-        dy = self.inception5b.backward(dy)
-        dy = self.inception5a.backward(dy)
-        dy = self.maxpool4.backward(dy)
-        dy = self.inception4e.backward(dy)
-        dy = self.inception4d.backward(dy)
-        dy = self.inception4c.backward(dy)
-        dy = self.inception4b.backward(dy)
-        dy = self.inception4a.backward(dy)
-        dy = self.maxpool3.backward(dy)
-        dy = self.inception3b.backward(dy)
-        dy = self.inception3a.backward(dy)
-        dy = self.maxpool2.backward(dy)
-        dy = self.conv3.backward(dy)
-        dy = self.conv2.backward(dy)
-        dy = self.maxpool1.backward(dy)
-        return self.conv1.backward(dy)     # None: the stem does not compute d image
 
 
 @register("googlenet")

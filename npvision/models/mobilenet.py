@@ -46,11 +46,9 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 from .. import nn
 from ..nn.init import as_rng
-from ._common import check_model_args, make_divisible
+from ._common import ChainModel, check_model_args, make_divisible
 from .registry import register
 
 __all__ = ["MobileNetV1", "MobileNetV2", "mobilenet_v1", "mobilenet_v2", "V1_BLOCKS", "V2_SETTING"]
@@ -83,12 +81,13 @@ def _positive_number(v, name: str) -> float:
     return float(v)
 
 
-class MobileNetV1(nn.Module):
+class MobileNetV1(ChainModel):
     """MobileNet v1: ``(N, H, W, C) -> (N, num_classes)`` logits.
 
     Options: ``alpha=1.0`` (width multiplier), ``dropout=0.001`` (Keras's
     default), ``rng``. Children: ``conv1, stage1 .. stage5`` (Sequentials of
-    :class:`~npvision.nn.DepthwiseSeparableConv`), ``avgpool, dropout, fc``.
+    :class:`~npvision.nn.DepthwiseSeparableConv`), ``avgpool, dropout, fc``, run
+    in that order (the comments give each one's output at 224x224).
     """
 
     def __init__(self, num_classes: int = 1000, input_shape=(224, 224, 3), alpha: float = 1.0,
@@ -112,48 +111,28 @@ class MobileNetV1(nn.Module):
 
         stem_channels = int(32 * alpha)
         self.conv1 = nn.ConvBNAct(C, stem_channels, 3, stride=2, activation=nn.ReLU, input_grad=False,
-                                  rng=rng)
-        self.stage1, c = stage(stem_channels, V1_BLOCKS[0])
-        self.stage2, c = stage(c, V1_BLOCKS[1])
-        self.stage3, c = stage(c, V1_BLOCKS[2])
-        self.stage4, c = stage(c, V1_BLOCKS[3])
-        self.stage5, c = stage(c, V1_BLOCKS[4])
-        self.avgpool = nn.GlobalAvgPool2D()
+                                  rng=rng)                                      # (N, 112, 112, 32 a)
+        self.stage1, c = stage(stem_channels, V1_BLOCKS[0])                     # (N, 112, 112, 64 a)
+        self.stage2, c = stage(c, V1_BLOCKS[1])                                 # (N, 56, 56, 128 a)
+        self.stage3, c = stage(c, V1_BLOCKS[2])                                 # (N, 28, 28, 256 a)
+        self.stage4, c = stage(c, V1_BLOCKS[3])                                 # (N, 14, 14, 512 a)
+        self.stage5, c = stage(c, V1_BLOCKS[4])                                 # (N, 7, 7, 1024 a)
+        self.avgpool = nn.GlobalAvgPool2D()                                     # (N, 1024 a)
         self.dropout = nn.Dropout(dropout, rng=rng)
-        self.fc = nn.Linear(c, num_classes, rng=rng)   # Keras: a 1x1 conv with bias on the 1x1 map
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self.conv1.forward(x)      # (N, 112, 112, 32 a) at 224x224
-        x = self.stage1.forward(x)     # (N, 112, 112, 64 a)
-        x = self.stage2.forward(x)     # (N, 56, 56, 128 a)
-        x = self.stage3.forward(x)     # (N, 28, 28, 256 a)
-        x = self.stage4.forward(x)     # (N, 14, 14, 512 a)
-        x = self.stage5.forward(x)     # (N, 7, 7, 1024 a)
-        x = self.avgpool.forward(x)    # (N, 1024 a)
-        x = self.dropout.forward(x)
-        return self.fc.forward(x)      # (N, num_classes)
-
-    def backward(self, dy: np.ndarray):
-        dy = self.fc.backward(dy)
-        dy = self.dropout.backward(dy)
-        dy = self.avgpool.backward(dy)
-        dy = self.stage5.backward(dy)
-        dy = self.stage4.backward(dy)
-        dy = self.stage3.backward(dy)
-        dy = self.stage2.backward(dy)
-        dy = self.stage1.backward(dy)
-        return self.conv1.backward(dy)  # None: the stem does not compute d image
+        # Keras: the classifier is a 1x1 conv with bias on the 1x1 map, i.e. this Linear layer
+        self.fc = nn.Linear(c, num_classes, rng=rng)                            # (N, num_classes)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
 
 
-class MobileNetV2(nn.Module):
+class MobileNetV2(ChainModel):
     """MobileNet v2: ``(N, H, W, C) -> (N, num_classes)`` logits.
 
     Options: ``width_mult=1.0``, ``dropout=0.2``, ``rng``. Children: ``conv1``,
     ``stage1 .. stage7`` (Sequentials of :class:`~npvision.nn.InvertedResidual`;
-    only a stage's first block strides), ``conv_last``, ``avgpool, dropout, fc``.
+    only a stage's first block strides), ``conv_last``, ``avgpool, dropout, fc``,
+    run in that order (the comments give each one's output at 224x224, width 1).
     """
 
     def __init__(self, num_classes: int = 1000, input_shape=(224, 224, 3), width_mult: float = 1.0,
@@ -175,46 +154,18 @@ class MobileNetV2(nn.Module):
         stem_channels = make_divisible(32 * width_mult, 8)
         last_channels = make_divisible(1280 * max(1.0, width_mult), 8)
         self.conv1 = nn.ConvBNAct(C, stem_channels, 3, stride=2, activation=nn.ReLU6, input_grad=False,
-                                  rng=rng)
-        self.stage1, c = stage(stem_channels, *V2_SETTING[0])
-        self.stage2, c = stage(c, *V2_SETTING[1])
-        self.stage3, c = stage(c, *V2_SETTING[2])
-        self.stage4, c = stage(c, *V2_SETTING[3])
-        self.stage5, c = stage(c, *V2_SETTING[4])
-        self.stage6, c = stage(c, *V2_SETTING[5])
-        self.stage7, c = stage(c, *V2_SETTING[6])
-        self.conv_last = nn.ConvBNAct(c, last_channels, 1, activation=nn.ReLU6, rng=rng)
-        self.avgpool = nn.GlobalAvgPool2D()
+                                  rng=rng)                                      # (N, 112, 112, 32)
+        self.stage1, c = stage(stem_channels, *V2_SETTING[0])                   # (N, 112, 112, 16)
+        self.stage2, c = stage(c, *V2_SETTING[1])                               # (N, 56, 56, 24)
+        self.stage3, c = stage(c, *V2_SETTING[2])                               # (N, 28, 28, 32)
+        self.stage4, c = stage(c, *V2_SETTING[3])                               # (N, 14, 14, 64)
+        self.stage5, c = stage(c, *V2_SETTING[4])                               # (N, 14, 14, 96)
+        self.stage6, c = stage(c, *V2_SETTING[5])                               # (N, 7, 7, 160)
+        self.stage7, c = stage(c, *V2_SETTING[6])                               # (N, 7, 7, 320)
+        self.conv_last = nn.ConvBNAct(c, last_channels, 1, activation=nn.ReLU6, rng=rng)  # (N, 7, 7, 1280)
+        self.avgpool = nn.GlobalAvgPool2D()                                     # (N, 1280)
         self.dropout = nn.Dropout(dropout, rng=rng)
-        self.fc = nn.Linear(last_channels, num_classes, rng=rng)
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self.conv1.forward(x)      # (N, 112, 112, 32) at 224x224, width 1
-        x = self.stage1.forward(x)     # (N, 112, 112, 16)
-        x = self.stage2.forward(x)     # (N, 56, 56, 24)
-        x = self.stage3.forward(x)     # (N, 28, 28, 32)
-        x = self.stage4.forward(x)     # (N, 14, 14, 64)
-        x = self.stage5.forward(x)     # (N, 14, 14, 96)
-        x = self.stage6.forward(x)     # (N, 7, 7, 160)
-        x = self.stage7.forward(x)     # (N, 7, 7, 320)
-        x = self.conv_last.forward(x)  # (N, 7, 7, 1280)
-        x = self.avgpool.forward(x)    # (N, 1280)
-        x = self.dropout.forward(x)
-        return self.fc.forward(x)      # (N, num_classes)
-
-    def backward(self, dy: np.ndarray):
-        dy = self.fc.backward(dy)
-        dy = self.dropout.backward(dy)
-        dy = self.avgpool.backward(dy)
-        dy = self.conv_last.backward(dy)
-        dy = self.stage7.backward(dy)
-        dy = self.stage6.backward(dy)
-        dy = self.stage5.backward(dy)
-        dy = self.stage4.backward(dy)
-        dy = self.stage3.backward(dy)
-        dy = self.stage2.backward(dy)
-        dy = self.stage1.backward(dy)
-        return self.conv1.backward(dy)  # None: the stem does not compute d image
+        self.fc = nn.Linear(last_channels, num_classes, rng=rng)                # (N, num_classes)
 
     def extra_repr(self) -> str:
         return f"width_mult={self.width_mult}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .. import nn
 from ..nn.init import as_rng
+from ._common import ChainModel
 from .registry import register
 
 __all__ = ["VGG", "vgg11", "vgg16", "vgg19", "CONFIGS"]
@@ -24,7 +25,9 @@ CONFIGS = {
 }
 
 
-class VGG(nn.Module):
+class VGG(ChainModel):
+    """VGG: ``(N, H, W, C) -> (N, num_classes)``; children ``features, flatten, classifier``, in order."""
+
     def __init__(self, config: list, num_classes: int = 1000, input_shape=(224, 224, 3),
                  hidden: int = 4096, dropout: float = 0.5, batch_norm: bool = False, rng=None):
         super().__init__()
@@ -52,16 +55,6 @@ class VGG(nn.Module):
             nn.Linear(hidden, hidden, rng=rng), nn.ReLU(), nn.Dropout(dropout, rng=rng),
             nn.Linear(hidden, num_classes, rng=rng),
         )
-
-    def forward(self, x):
-        x = self.features.forward(x)
-        x = self.flatten.forward(x)
-        return self.classifier.forward(x)
-
-    def backward(self, dy):
-        dy = self.classifier.backward(dy)
-        dy = self.flatten.backward(dy)
-        return self.features.backward(dy)
 
 
 def _factory(name):

@@ -24,8 +24,15 @@ from .pool import MaxPool2D
 __all__ = ["UpsampleNearest2D", "BedOfNails2D", "MaxUnpool2D"]
 
 
-class UpsampleNearest2D(Module):
-    """Nearest-neighbour upsampling by an integer ``scale``: ``(N, H, W, C) -> (N, scale H, scale W, C)``."""
+class _ScaleUpsample2D(Module):
+    """The body shared by the fixed-scale upsampling layers: ``(N, H, W, C) -> (N, sH, sW, C)``.
+
+    A subclass names its pair of functional ops in ``_forward_op`` and
+    ``_backward_op``; ``scale`` is an int ``s`` (the same along H and W).
+    """
+
+    _forward_op = None
+    _backward_op = None
 
     def __init__(self, scale: int = 2):
         super().__init__()
@@ -34,36 +41,34 @@ class UpsampleNearest2D(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = check_input(x, self, 4, "(N, H, W, C)")
-        y, self.cache = F.upsample_nearest2d_forward(x, scale=self.scale)
+        y, self.cache = self._forward_op(x, scale=self.scale)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        """Sum ``dy`` over each ``scale x scale`` block."""
-        return F.upsample_nearest2d_backward(dy, cache_of(self))
+        return self._backward_op(dy, cache_of(self))
 
     def extra_repr(self) -> str:
         return f"scale={self.scale}"
 
 
-class BedOfNails2D(Module):
-    """"Bed of nails" unpooling: each value at the top-left of its ``scale x scale`` block, 0 elsewhere."""
+class UpsampleNearest2D(_ScaleUpsample2D):
+    """Nearest-neighbour upsampling by an integer ``scale``: ``(N, H, W, C) -> (N, scale H, scale W, C)``.
 
-    def __init__(self, scale: int = 2):
-        super().__init__()
-        self.scale = positive_int(scale, "scale")
-        self.cache = None
+    Backward sums ``dy`` over each ``scale x scale`` block.
+    """
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = check_input(x, self, 4, "(N, H, W, C)")
-        y, self.cache = F.bed_of_nails2d_forward(x, scale=self.scale)
-        return y
+    _forward_op = staticmethod(F.upsample_nearest2d_forward)
+    _backward_op = staticmethod(F.upsample_nearest2d_backward)
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        """Read ``dy`` at the nails: ``dx = dy[:, ::scale, ::scale, :]``."""
-        return F.bed_of_nails2d_backward(dy, cache_of(self))
 
-    def extra_repr(self) -> str:
-        return f"scale={self.scale}"
+class BedOfNails2D(_ScaleUpsample2D):
+    """"Bed of nails" unpooling: each value at the top-left of its ``scale x scale`` block, 0 elsewhere.
+
+    Backward reads ``dy`` at the nails: ``dx = dy[:, ::scale, ::scale, :]``.
+    """
+
+    _forward_op = staticmethod(F.bed_of_nails2d_forward)
+    _backward_op = staticmethod(F.bed_of_nails2d_backward)
 
 
 class MaxUnpool2D(Module):

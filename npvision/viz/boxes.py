@@ -22,11 +22,11 @@ save it when given ``path`` (the folder is created) and return the figure.
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
 from ..detection.boxes import as_boxes
+from ._figure import finish_figure
 
 __all__ = ["draw_boxes", "plot_detections", "plot_nms", "plot_pr_curves"]
 
@@ -39,18 +39,6 @@ def _new_figure(ncols: int, panel_size: float):
     fig = Figure(figsize=(panel_size * ncols, panel_size + 0.5), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, ncols, squeeze=False)[0])    # (ncols,)
     return fig, axes
-
-
-def _finish(fig, path, title, dpi: int):
-    if title:
-        fig.suptitle(title)
-    if path is not None:
-        path = os.fspath(path)
-        folder = os.path.dirname(path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        fig.savefig(path, dpi=dpi)
-    return fig
 
 
 def _colour(k: int):
@@ -169,7 +157,7 @@ def plot_detections(image=None, detections=None, ground_truth=None, class_names=
                    scores[show], class_names)
         drawn.append(det[show])
     _frame(ax, drawn, image)
-    return _finish(fig, path, title, dpi)
+    return finish_figure(fig, path, title, dpi)
 
 
 def plot_nms(boxes, scores, keep, image=None, trace=None, path=None, *, class_names=None, labels=None,
@@ -217,7 +205,7 @@ def plot_nms(boxes, scores, keep, image=None, trace=None, path=None, *, class_na
                     bbox=dict(facecolor=colours[i], edgecolor="none", pad=0.8, alpha=0.75))
         ax.set_title(name)
         _frame(ax, [b], image)
-    return _finish(fig, path, title, dpi)
+    return finish_figure(fig, path, title, dpi)
 
 
 def plot_pr_curves(curves, class_names=None, path=None, *, title: str | None = None,
@@ -256,4 +244,4 @@ def plot_pr_curves(curves, class_names=None, path=None, *, title: str | None = N
     ax.grid(alpha=0.3)
     if curves:
         ax.legend(loc="lower left", fontsize=8)
-    return _finish(fig, path, title, dpi)
+    return finish_figure(fig, path, title, dpi)

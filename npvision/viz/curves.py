@@ -13,11 +13,11 @@ created) and returns the figure.
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
 from .._checks import positive_int
+from ._figure import finish_figure
 
 __all__ = ["plot_history"]
 
@@ -95,12 +95,4 @@ def plot_history(history, path=None, *, metrics=None, title: str | None = None,
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    if path is not None:
-        path = os.fspath(path)
-        folder = os.path.dirname(path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        fig.savefig(path, dpi=dpi)
-    return fig
+    return finish_figure(fig, path, title, dpi)

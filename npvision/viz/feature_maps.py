@@ -21,12 +21,12 @@ stays cheap.
 from __future__ import annotations
 
 import math
-import os
 from typing import Sequence
 
 import numpy as np
 
 from .._checks import as_float_array, positive_int
+from ._figure import finish_figure
 
 __all__ = ["plot_feature_maps", "plot_filters", "show_images_grid"]
 
@@ -56,15 +56,7 @@ def _finish(fig, axes, n_used: int, path, title: str | None, dpi: int):
     """Hide unused panels, set the title, save to ``path`` (creating its folder)."""
     for ax in axes.flat[n_used:]:
         ax.set_visible(False)
-    if title:
-        fig.suptitle(title)
-    if path is not None:
-        path = os.fspath(path)
-        folder = os.path.dirname(path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        fig.savefig(path, dpi=dpi)
-    return fig
+    return finish_figure(fig, path, title, dpi)
 
 
 def _to_display_rgb(img: np.ndarray) -> np.ndarray:
