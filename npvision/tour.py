@@ -2,23 +2,20 @@
 
 Five steps, each printed as it happens:
 
-1. **data**: the built-in UCI handwritten digits (8x8 grey, scaled to [0, 1]).
-2. **model**: a small ConvNet from :mod:`npvision.nn` layers, with the shape of
-   the activation after every layer::
-
-       (N, 8, 8, 1) -conv 3x3-> (N, 8, 8, 8) -relu-> -maxpool 2-> (N, 4, 4, 8)
-       -conv 3x3-> (N, 4, 4, 16) -relu-> -maxpool 2-> (N, 2, 2, 16)
-       -flatten-> (N, 64) -linear-> (N, 10) logits
-
-3. **training**: forward, softmax cross-entropy, backward, Adam, for a few
-   steps; the loss falls and the accuracy on held-out digits rises.
+1. **data**: the built-in UCI handwritten digits (8x8 grey, scaled to [0, 1]
+   and upsampled to LeNet-5's 32x32).
+2. **model**: LeNet-5 from :mod:`npvision.models`, with its layer-by-layer
+   summary (output shapes, parameter counts: 61,706 in all).
+3. **training**: the ``lenet5`` task of :mod:`npvision.tasks` (the same as
+   ``npvision train lenet5``): Adam, augmentation, a progress bar per epoch,
+   and the accuracy on held-out digits it never trained on.
 4. **gradient check**: a Conv2D layer (stride 2, padding 1) and an
    overlapping max-pool, in float64, against central differences; the
    relative errors are printed (a correct backward gives about 1e-9 or less).
-5. **pictures** saved into ``out_dir``: a batch of digits with the model's
-   predictions, the first conv layer's filters and feature maps, and four
-   classic edge filters (vertical, horizontal, Sobel, Scharr) applied to a
-   photograph shipped with npvision.
+5. **pictures** saved into ``out_dir``: the training curves, a grid of test
+   predictions (mistakes in red), the first layer's filters and feature maps,
+   and four classic edge filters (vertical, horizontal, Sobel, Scharr) applied
+   to a photograph shipped with npvision.
 
 Call it from Python as ``npvision.tour.run(out_dir, seed=0, quick=True)``;
 it returns a dict with the numbers and the paths of the pictures.
@@ -33,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["EDGE_FILTERS", "GRADCHECK_TOL", "to_grey", "apply_filters", "build_convnet", "run"]
+__all__ = ["EDGE_FILTERS", "GRADCHECK_TOL", "to_grey", "apply_filters", "run"]
 
 #: Classic 3x3 edge detectors, written as cross-correlation kernels (the way
 #: ``conv2d_forward`` applies them). "vertical" responds to vertical edges
@@ -86,22 +83,6 @@ def apply_filters(grey: np.ndarray, filters) -> np.ndarray:
     return out[0]
 
 
-def build_convnet(rng, dtype=np.float32):
-    """The tour's ConvNet for 8x8x1 digits (see the module docstring for the shapes)."""
-    from . import nn
-
-    return nn.Sequential(OrderedDict([
-        ("conv1", nn.Conv2D(1, 8, 3, padding=1, rng=rng, dtype=dtype)),
-        ("relu1", nn.ReLU()),
-        ("pool1", nn.MaxPool2D(2)),
-        ("conv2", nn.Conv2D(8, 16, 3, padding=1, rng=rng, dtype=dtype)),
-        ("relu2", nn.ReLU()),
-        ("pool2", nn.MaxPool2D(2)),
-        ("flatten", nn.Flatten()),
-        ("fc", nn.Linear(2 * 2 * 16, 10, rng=rng, dtype=dtype)),
-    ]))
-
-
 def _pick_photo(preferred=("chelsea", "astronaut", "coffee", "camera")):
     """A shipped photograph's name, by preference."""
     from . import data
@@ -116,19 +97,20 @@ def _pick_photo(preferred=("chelsea", "astronaut", "coffee", "camera")):
 
 
 def run(out_dir: str = "npvision-out", seed: int = 0, quick: bool = False,
-        log: Callable[[str], None] = print) -> dict:
+        log: Callable[[str], None] = print, progress: bool = True) -> dict:
     """Run the tour, printing each step with ``log``; return its numbers and picture paths.
 
-    ``quick`` uses a smaller batch and fewer steps (a few seconds). The
-    returned dict has ``"losses"`` (one per training step), ``"accuracy"``
-    (on held-out digits), ``"gradcheck"`` (name -> relative error) and
-    ``"pictures"`` (name -> path of a PNG in ``out_dir``) and
-    ``"gradcheck_passed"`` (every error at most :data:`GRADCHECK_TOL`).
+    ``quick`` trains one epoch on a subset (seconds) instead of the full
+    LeNet-5 run (about a minute on 2 cores). The returned dict has
+    ``"training"`` (the metrics of the ``lenet5`` task: ``accuracy`` on held-out
+    digits, ``seconds``, ...), ``"accuracy"``, ``"gradcheck"`` (name -> relative
+    error), ``"gradcheck_passed"`` and ``"pictures"`` (name -> PNG path).
     """
-    from . import data, nn, optim, viz
+    from . import data, io, models, nn, viz
     from . import functional as F
     from .gradcheck import check_functional, check_module
     from .kernels import get_backend
+    from .tasks import TASKS, run_task
 
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise TypeError(f"seed: expected an int, received {seed!r}")
@@ -140,41 +122,31 @@ def run(out_dir: str = "npvision-out", seed: int = 0, quick: bool = False,
         f"kernel backend {get_backend()!r}, pictures into {os.path.abspath(out_dir)}")
 
     # 1. data ------------------------------------------------------------------
-    x_train, y_train = data.load_digits(split="train")        # (N, 8, 8, 1) float32 in [0, 1]
-    x_test, y_test = data.load_digits(split="test")
-    log(f"\n[1/5] data: the UCI handwritten digits (CC BY 4.0), {x_train.shape[1:]} grey, "
-        f"pixels in [0, 1]: {len(x_train)} to train on, {len(x_test)} held out")
+    config = TASKS["lenet5"].defaults
+    size = config["size"]
+    x_test, y_test = data.load_digits(split="test", size=size)    # (N, 32, 32, 1) float32 in [0, 1]
+    n_train = len(data.load_digits(split="train")[1])
+    log(f"\n[1/5] data: the UCI handwritten digits (CC BY 4.0), 8x8 grey upsampled to {size}x{size}, "
+        f"pixels in [0, 1]: {n_train} to train on (a few held back for validation), "
+        f"{len(x_test)} held out for the test")
 
     # 2. model -----------------------------------------------------------------
-    model = build_convnet(rng)
-    log(f"\n[2/5] model: {model.num_parameters()} parameters")
-    x = x_train[:4]
-    log(f"      {'input':<8s} {str(x.shape):<16s}")
-    for name, layer in model.named_children():
-        x = layer.forward(x)
-        log(f"      {name:<8s} {str(x.shape):<16s} {type(layer).__name__}({layer.extra_repr()})")
+    def lenet():
+        return models.create("lenet5", num_classes=10, input_shape=(size, size, 1),
+                             activation=config["activation"], pool=config["pool"])
+
+    model = lenet()
+    log(f"\n[2/5] model: LeNet-5 ({config['activation']}, {config['pool']} pooling)")
+    for line in str(nn.summary(model, (size, size, 1))).splitlines():
+        log(f"      {line}")
 
     # 3. training --------------------------------------------------------------
-    steps, batch = (15, 64) if quick else (150, 128)
-    opt = optim.Adam(model.parameters(), lr=0.01)
-    losses = []
-    log(f"\n[3/5] training: {steps} steps of Adam (lr 0.01), batches of {batch}: "
-        f"forward, softmax cross-entropy, backward, update")
-    for step in range(1, steps + 1):
-        idx = rng.choice(len(x_train), size=batch, replace=False)
-        opt.zero_grad()
-        logits = model.forward(x_train[idx])                      # (batch, 10)
-        loss, dlogits = F.softmax_cross_entropy(logits, y_train[idx])
-        model.backward(dlogits)
-        opt.step()
-        losses.append(float(loss))
-        if step == 1 or step == steps or step % max(1, steps // 5) == 0:
-            log(f"      step {step:4d}  loss {float(loss):.4f}")
-    model.eval()
-    test_logits = model.forward(x_test)                           # (N_test, 10)
-    accuracy = float(np.mean(np.argmax(test_logits, axis=1) == y_test))
-    log(f"      held-out accuracy: {accuracy:.1%} (chance: 10%)")
-    result.update(losses=losses, accuracy=accuracy)
+    log(f"\n[3/5] training: the 'lenet5' task (npvision train lenet5), "
+        f"{'1 quick epoch on a subset' if quick else str(config['epochs']) + ' epochs'}")
+    metrics = run_task("lenet5", seed=seed, out=out_dir, quick=quick, progress=progress)
+    result.update(training=metrics, accuracy=metrics["accuracy"])
+    log(f"      held-out accuracy: {metrics['accuracy']:.2%} on {metrics['n_test']} test digits "
+        f"(chance: 10%), trained in {metrics['seconds']:.1f} s")
 
     # 4. gradient check ---------------------------------------------------------
     log("\n[4/5] gradient check in float64 (relative error of backward vs central differences):")
@@ -198,21 +170,20 @@ def run(out_dir: str = "npvision-out", seed: int = 0, quick: bool = False,
     # 5. pictures ---------------------------------------------------------------
     log("\n[5/5] pictures:")
     pics = result["pictures"]
-    pred = np.argmax(test_logits[:12], axis=1)
-    pics["digits"] = os.path.join(out_dir, "digits.png")
-    viz.show_images_grid(x_test[:12], pics["digits"], ncols=6, panel_size=1.6,
-                         titles=[f"label {t}, pred {p}" for t, p in zip(y_test[:12], pred)],
-                         suptitle="held-out digits and the ConvNet's predictions")
+    for name in ("curves", "predictions", "filters"):              # written by the task
+        path = os.path.join(out_dir, f"{name}.png")
+        if os.path.exists(path):
+            pics[name] = path
 
-    pics["conv1_filters"] = os.path.join(out_dir, "conv1_filters.png")
-    viz.plot_filters(model.conv1.weight.data, pics["conv1_filters"], ncols=4,
-                     title="conv1: the 8 learned 3x3 filters")
-
-    digit = x_test[:1]                                            # (1, 8, 8, 1)
-    fmap = model.relu1.forward(model.conv1.forward(digit))       # (1, 8, 8, 8)
+    trained = lenet()
+    io.load_weights(trained, os.path.join(out_dir, "weights.npz"))
+    trained.eval()
+    digit = x_test[:1]                                            # (1, 32, 32, 1)
+    conv1 = trained[0]
+    fmap = trained[1].forward(conv1.forward(digit))               # (1, 28, 28, 6)
     pics["conv1_feature_maps"] = os.path.join(out_dir, "conv1_feature_maps.png")
-    viz.plot_feature_maps(fmap, pics["conv1_feature_maps"], ncols=4,
-                          title=f"conv1 + ReLU on a digit {y_test[0]}")
+    viz.plot_feature_maps(fmap, pics["conv1_feature_maps"], ncols=3,
+                          title=f"LeNet-5 C1 after training, on a digit {y_test[0]}")
 
     photo_name = _pick_photo()
     info = data.image_info(photo_name)
