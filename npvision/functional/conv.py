@@ -31,23 +31,9 @@ import numpy as np
 
 from .. import kernels
 from .._checks import as_float_array, check_channels, int_pair, resolve_padding
+from ._padding import pad_hw
 
 __all__ = ["zero_pad", "conv_single_step", "conv2d_forward", "conv2d_backward"]
-
-
-def _pad_hw(x: np.ndarray, pads) -> np.ndarray:
-    """x (N, H, W, C) zero-padded to (N, H + t + b, W + l + r, C), C-contiguous.
-
-    ``pads`` is ``((t, b), (l, r))``. Without padding, ``x`` itself comes back
-    (made contiguous if it was not).
-    """
-    (t, bo), (l, r) = pads
-    if t == bo == l == r == 0:
-        return np.ascontiguousarray(x)
-    N, H, W, C = x.shape
-    xp = np.zeros((N, H + t + bo, W + l + r, C), dtype=x.dtype)
-    xp[:, t:t + H, l:l + W, :] = x
-    return xp
 
 
 def zero_pad(x, pad):
@@ -58,7 +44,7 @@ def zero_pad(x, pad):
     """
     x = as_float_array(x, "x", ndim=4, layout="(N, H, W, C)")
     ph, pw = int_pair(pad, "pad", minimum=0)
-    return _pad_hw(x, ((ph, ph), (pw, pw)))
+    return pad_hw(np.ascontiguousarray(x), ((ph, ph), (pw, pw)))
 
 
 def conv_single_step(a_slice_prev, W, b) -> float:
@@ -125,7 +111,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     if b is not None:
         b = _check_bias(b, C_out)
 
-    xp = _pad_hw(x, pads)                                        # (N, Hp, Wp, C_in)
+    xp = pad_hw(np.ascontiguousarray(x), pads)                   # (N, Hp, Wp, C_in)
     wk = np.ascontiguousarray(w, dtype=x.dtype)
     out = kernels.get("conv2d_forward")(xp, wk, stride, dilation)  # (N, H_out, W_out, C_out)
     if b is not None:
@@ -160,7 +146,7 @@ def conv2d_backward(dout, cache, need_input_grad=True):
     db = None
     if cache["b_shape"] is not None:
         db = dout.sum(axis=(0, 1, 2)).astype(cache["b_dtype"]).reshape(cache["b_shape"])  # (C_out,)
-    xp = _pad_hw(x, pads)                                        # (N, Hp, Wp, C_in)
+    xp = pad_hw(np.ascontiguousarray(x), pads)                   # (N, Hp, Wp, C_in)
     dw = kernels.get("conv2d_backward_weight")(dout, xp, w.shape, stride, dilation)
     dw = dw.astype(cache["w_dtype"], copy=False)                 # (KH, KW, C_in, C_out)
     xp_shape = xp.shape

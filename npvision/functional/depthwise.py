@@ -35,7 +35,8 @@ import numpy as np
 
 from .. import kernels
 from .._checks import as_float_array, check_channels, check_dout, int_pair, resolve_padding
-from .pool import crop_hw, float_input, pad_hw
+from ._padding import crop_hw, pad_hw
+from .pool import float_input
 from .shapes import conv_output_size
 
 __all__ = ["depthwise_conv2d_forward", "depthwise_conv2d_backward"]

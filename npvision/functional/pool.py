@@ -38,6 +38,7 @@ import numpy as np
 
 from .. import kernels
 from .._checks import as_float_array, check_dout, int_pair, resolve_padding
+from ._padding import crop_hw, pad_hw
 from .shapes import conv_output_size
 
 __all__ = [
@@ -91,31 +92,6 @@ def float_input(x, name: str, ndim: int = 4, layout: str = _LAYOUT) -> np.ndarra
         raise TypeError(f"{name}: expected dtype float32 or float64, received {x.dtype}; "
                         f"convert it with {name}.astype(np.float32)")
     return np.ascontiguousarray(x)
-
-
-def pad_hw(x: np.ndarray, pads, value: float = 0.0) -> np.ndarray:
-    """Pad axes 1 and 2 of ``(N, H, W, C)`` by ``((top, bottom), (left, right))`` with ``value``."""
-    (t, b), (l, r) = pads
-    if t == b == l == r == 0:
-        return x
-    n, h, w, c = x.shape
-    xp = np.empty((n, h + t + b, w + l + r, c), dtype=x.dtype)         # (N, Hp, Wp, C)
-    xp[:, :t] = value                                                   # border rows and columns only:
-    xp[:, t + h:] = value                                               # one pass over memory, not two
-    xp[:, t:t + h, :l] = value
-    xp[:, t:t + h, l + w:] = value
-    xp[:, t:t + h, l:l + w, :] = x
-    return xp
-
-
-def crop_hw(xp: np.ndarray, pads, x_shape) -> np.ndarray:
-    """Undo :func:`pad_hw`: the ``(N, H, W, C)`` interior of a padded array.
-
-    A view, not a copy (copying costs a full pass over memory for nothing:
-    every consumer accepts strided arrays, and kernels copy when they must).
-    """
-    (t, b), (l, r) = pads
-    return xp[:, t:t + x_shape[1], l:l + x_shape[2], :]
 
 
 def _pool_args(x, pool_size, stride, padding):

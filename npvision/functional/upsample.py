@@ -35,7 +35,8 @@ import numpy as np
 
 from .. import kernels
 from .._checks import check_dout, int_pair
-from .pool import MaxPoolCache, crop_hw, float_input, pad_hw
+from ._padding import crop_hw, pad_hw
+from .pool import MaxPoolCache, float_input
 
 __all__ = [
     "upsample_nearest2d_forward",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numbers
 
 from .._checks import positive_int
-from ..nn.module import Module
+from ..nn.module import Sequential
 
 __all__: list[str] = []
 
@@ -35,10 +35,10 @@ def check_model_args(num_classes, input_shape, model: str) -> tuple[int, tuple[i
     return num_classes, tuple(int(v) for v in input_shape)
 
 
-class ChainModel(Module):
+class ChainModel(Sequential):
     """A model whose children run one after another, in the order they were assigned.
 
-    Like :class:`~npvision.nn.Sequential`, but the layers keep their own names
+    :class:`~npvision.nn.Sequential`'s forward and backward, but the layers keep their own names
     (``conv1``, ``stage3``, ``fc``), so parameter names read
     ``"stage3.0.project.bn.gamma"`` rather than ``"3.0.project.bn.gamma"``.
     A subclass assigns its layers in ``__init__`` in forward order and writes
@@ -50,16 +50,6 @@ class ChainModel(Module):
     The first layer of an image model does not compute ``d image``, so
     ``backward`` then returns None.
     """
-
-    def forward(self, x):
-        for layer in self.children():
-            x = layer.forward(x)
-        return x
-
-    def backward(self, dy):
-        for layer in reversed(list(self.children())):
-            dy = layer.backward(dy)
-        return dy
 
 
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:

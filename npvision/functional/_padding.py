@@ -1,0 +1,38 @@
+"""Zero (or any constant) padding of the height and width axes, and its undoing.
+
+Every sliding-window op pads the same way: ``(N, H, W, C)`` grows to
+``(N, H + top + bottom, W + left + right, C)``; the gradient of the padding is
+the crop of the interior. Max pooling pads with ``-inf`` so that the padding
+never wins a window; everything else pads with zeros.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__: list[str] = []   # shared by the op files; nothing public
+
+
+def pad_hw(x: np.ndarray, pads, value: float = 0.0) -> np.ndarray:
+    """Pad axes 1 and 2 of ``(N, H, W, C)`` by ``((top, bottom), (left, right))`` with ``value``."""
+    (t, b), (l, r) = pads
+    if t == b == l == r == 0:
+        return x
+    n, h, w, c = x.shape
+    xp = np.empty((n, h + t + b, w + l + r, c), dtype=x.dtype)         # (N, Hp, Wp, C)
+    xp[:, :t] = value                                                   # border rows and columns only:
+    xp[:, t + h:] = value                                               # one pass over memory, not two
+    xp[:, t:t + h, :l] = value
+    xp[:, t:t + h, l + w:] = value
+    xp[:, t:t + h, l:l + w, :] = x
+    return xp
+
+
+def crop_hw(xp: np.ndarray, pads, x_shape) -> np.ndarray:
+    """Undo :func:`pad_hw`: the ``(N, H, W, C)`` interior of a padded array.
+
+    A view, not a copy (copying costs a full pass over memory for nothing:
+    every consumer accepts strided arrays, and kernels copy when they must).
+    """
+    (t, b), (l, r) = pads
+    return xp[:, t:t + x_shape[1], l:l + x_shape[2], :]
