@@ -141,10 +141,11 @@ def main(argv=None) -> int:
     if loads:
         print(f"\nCPU time taken by other processes during the timing: {100 * max(loads):.0f}% of "
               f"the machine (high values inflate every number above)")
-    auto = results["workloads"]["clustered"]["methods"]["auto"]["median_ms"]
     if args.boxes == 10_000:
-        print(f"target: 10,000 boxes in under {TARGET_MS:.0f} ms with the default backend: "
-              f"{auto:.1f} ms (median) on 'clustered' -> {'met' if auto < TARGET_MS else 'NOT met'}")
+        for wname, res in results["workloads"].items():
+            auto = res["methods"]["auto"]["median_ms"]
+            print(f"target: 10,000 boxes in under {TARGET_MS:.0f} ms with the default backend: "
+                  f"{auto:.1f} ms (median) on {wname!r} -> {'met' if auto < TARGET_MS else 'NOT met'}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

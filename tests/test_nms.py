@@ -93,6 +93,18 @@ def test_threshold_exactly_equal_to_the_iou_keeps_the_box():
         assert keep.tolist() == [0, 1]
 
 
+def test_exact_threshold_holds_past_the_first_block_of_kept_boxes():
+    # The numba kernel tests kept boxes 16 at a time with a loose multiply-only test and
+    # re-checks a hit exactly; here the borderline box meets kept box number 20.
+    disjoint = [[10 * k, 100, 10 * k + 5, 105] for k in range(20)]
+    boxes = disjoint + [[0, 0, 2, 1], [1, 0, 3, 1], [-1.0001, 0, 1, 1]]  # IoU with box 20: 1/3, just under
+    scores = np.linspace(1.0, 0.5, len(boxes))
+    for t, expected in ((1 / 3, list(range(23))), (0.33333, list(range(21)) + [22]),
+                        (0.0, list(range(21)))):
+        for name, keep in _all_backends(boxes, scores, t).items():
+            assert keep.tolist() == expected, (name, t)
+
+
 def test_zero_area_boxes_never_suppress_or_get_suppressed():
     boxes = [[0, 0, 4, 4], [1, 1, 1, 1], [0, 2, 4, 2], [0, 0, 4, 4]]
     for keep in _all_backends(boxes, [0.9, 0.8, 0.7, 0.6], 0.0).values():
