@@ -181,3 +181,35 @@ def test_load_yolo_labels(tmp_path):
     (tmp_path / "bad.txt").write_text("1 0.5 0.5 0.1\n")
     with pytest.raises(ValueError, match="line 1"):
         D.load_yolo_labels(tmp_path / "bad.txt", 32)
+
+
+@pytest.mark.parametrize("text, lineno, why", [
+    ("0 0.5 0.5 0.2 0.2\n1 0.5 0.5 0.2\n", 2, "expected 5 columns, found 4"),
+    ("0 0.5 0.5 0.2 0.2 0.9\n", 1, "expected 5 columns, found 6"),
+    ("\n\nx 0.5 0.5 0.2 0.2\n", 3, "class 'x' is not an integer"),
+    ("1.5 0.5 0.5 0.2 0.2\n", 1, "class '1.5' is not an integer"),
+    ("-1 0.5 0.5 0.2 0.2\n", 1, "class -1 is out of range"),
+    ("0 0.5 0.5 0.2 0.2\n3 0.5 0.5 0.2 0.2\n", 2, r"class 3 is out of range \(expected 0 .. 2\)"),
+    ("0 1.5 0.5 0.2 0.2\n", 1, r"cx = 1.5 is outside \[0, 1\]"),
+    ("0 0.5 nan 0.2 0.2\n", 1, r"cy = nan is outside \[0, 1\]"),
+    ("0 0.5 0.5 -0.2 0.2\n", 1, r"w = -0.2 is outside"),
+    ("0 0.5 0.5 0.2 0\n", 1, "the box has zero width or height"),
+    ("0 0.5 0.5 0.2 abc\n", 1, "a coordinate is not a number"),
+    ("0 0.95 0.5 0.2 0.2\n", 1, r"the box \(0.85, 0.4, 1.05, 0.6\) reaches outside the image"),
+])
+def test_load_yolo_labels_names_the_file_and_line_of_a_bad_label(tmp_path, text, lineno, why):
+    f = tmp_path / "scene_07.txt"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=rf"scene_07.txt' line {lineno}: {why}"):
+        D.load_yolo_labels(f, 32, num_classes=3)
+
+
+def test_load_yolo_labels_clips_a_box_that_pokes_out_by_rounding(tmp_path):
+    f = tmp_path / "a.txt"
+    f.write_text("1 0.1 0.5 0.2040 0.5\n")                    # left edge at -0.002
+    boxes, classes = D.load_yolo_labels(f, (10, 100), num_classes=2)
+    np.testing.assert_allclose(boxes, [[0.0, 2.5, 20.2, 7.5]], rtol=1e-6)
+    with pytest.raises(ValueError, match="reaches outside"):
+        D.load_yolo_labels(f, (10, 100), edge_tolerance=0.001)
+    with pytest.raises(ValueError, match="num_classes"):
+        D.load_yolo_labels(f, 10, num_classes=0)

@@ -135,30 +135,64 @@ def load_npz(path, images_key: str = "images", labels_key: str | None = "labels"
     return images, labels
 
 
-def load_yolo_labels(path, image_size) -> tuple[np.ndarray, np.ndarray]:
+def load_yolo_labels(path, image_size, num_classes: int | None = None,
+                     edge_tolerance: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
     """Read a YOLO label file: one line ``class cx cy w h`` per object, the box given as
-    fractions of the image (centre, width, height in [0, 1]).
+    fractions of the image (centre ``cx, cy``, width ``w`` and height ``h``, all in [0, 1]).
 
-    ``image_size`` (height, width) in pixels (an int means square). Returns
-    ``(boxes (K, 4) float32 xyxy in pixels, classes (K,) int64)``; an empty file gives K = 0.
+    ``image_size`` (height, width) in pixels (an int means square); ``num_classes``, if
+    given, the number of classes (a class id must be in ``0 .. num_classes - 1``).
+    Returns ``(boxes (K, 4) float32 xyxy in pixels, classes (K,) int64)``; an empty file
+    (or one of blank lines) gives K = 0.
+
+    Every line is checked, and a bad one raises ``ValueError`` naming the file and the
+    line number: a column count other than 5, a class that is not a non-negative integer
+    (or not below ``num_classes``), a coordinate that is not a finite number in [0, 1],
+    a width or height of 0. Annotation tools often round a box so that its edge pokes
+    out of the image by a hair: an edge outside [0, 1] by at most ``edge_tolerance``
+    (fraction of the image) is clipped to the image; more is an error.
     """
     path = os.fspath(path)
     h, w = size_pair(image_size, "image_size")
+    if num_classes is not None and (not isinstance(num_classes, (int, np.integer)) or num_classes < 1):
+        raise ValueError(f"num_classes: expected an int >= 1 or None, received {num_classes!r}")
+    if not 0 <= edge_tolerance < 0.5:
+        raise ValueError(f"edge_tolerance: expected a fraction in [0, 0.5), received {edge_tolerance!r}")
     boxes, classes = [], []
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
             parts = line.split()
             if not parts:
                 continue
+
+            def bad(why: str):
+                return ValueError(f"{path!r} line {lineno}: {why}; expected 'class cx cy w h' "
+                                  f"with cx, cy, w, h fractions in [0, 1], received {line.strip()!r}")
+
+            if len(parts) != 5:
+                raise bad(f"expected 5 columns, found {len(parts)}")
             try:
-                if len(parts) != 5:
-                    raise ValueError(f"expected 5 fields, found {len(parts)}")
                 cls = int(parts[0])
+            except ValueError:
+                raise bad(f"class {parts[0]!r} is not an integer") from None
+            if cls < 0 or (num_classes is not None and cls >= num_classes):
+                limit = f"0 .. {num_classes - 1}" if num_classes is not None else ">= 0"
+                raise bad(f"class {cls} is out of range (expected {limit})")
+            try:
                 cx, cy, bw, bh = (float(p) for p in parts[1:])
             except ValueError as exc:
-                raise ValueError(f"{path!r} line {lineno}: expected 'class cx cy w h', "
-                                 f"received {line.strip()!r} ({exc})") from exc
-            boxes.append([(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h])
+                raise bad(f"a coordinate is not a number ({exc})") from None
+            for name, v in (("cx", cx), ("cy", cy), ("w", bw), ("h", bh)):
+                if not (np.isfinite(v) and 0.0 <= v <= 1.0):
+                    raise bad(f"{name} = {v} is outside [0, 1]")
+            if bw == 0.0 or bh == 0.0:
+                raise bad("the box has zero width or height")
+            x0, y0, x1, y1 = cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2
+            if min(x0, y0) < -edge_tolerance or max(x1, y1) > 1 + edge_tolerance:
+                raise bad(f"the box ({x0:.4g}, {y0:.4g}, {x1:.4g}, {y1:.4g}) reaches outside the "
+                          f"image by more than edge_tolerance={edge_tolerance}")
+            x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, 1.0), min(y1, 1.0)
+            boxes.append([x0 * w, y0 * h, x1 * w, y1 * h])
             classes.append(cls)
     return (np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
             np.asarray(classes, dtype=np.int64))
