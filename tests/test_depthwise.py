@@ -70,24 +70,26 @@ def test_matches_a_per_channel_loop():
 # every backend equals naive (kernels, forward and both backward)
 # ---------------------------------------------------------------------------
 
-KERNEL_CASES = [  # (xp shape, w shape, stride, dilation)
-    ((2, 7, 8, 3), (3, 2, 3, 2), (2, 1), (1, 2)),
-    ((1, 6, 6, 5), (3, 3, 5, 1), (1, 1), (1, 1)),
-    ((2, 9, 5, 2), (2, 2, 2, 3), (3, 2), (2, 1)),
-    ((1, 4, 3, 1), (1, 1, 1, 1), (1, 1), (1, 1)),
+KERNEL_CASES = [  # (x shape, w shape, stride, dilation, pads ((top, bottom), (left, right)))
+    ((2, 7, 8, 3), (3, 2, 3, 2), (2, 1), (1, 2), ((0, 0), (0, 0))),
+    ((1, 6, 6, 5), (3, 3, 5, 1), (1, 1), (1, 1), ((1, 1), (1, 1))),
+    ((2, 9, 5, 2), (2, 2, 2, 3), (3, 2), (2, 1), ((2, 0), (1, 3))),
+    ((1, 4, 3, 1), (1, 1, 1, 1), (1, 1), (1, 1), ((0, 0), (0, 0))),
+    ((2, 7, 6, 3), (3, 3, 3, 1), (2, 2), (2, 2), ((2, 2), (2, 1))),
+    ((1, 3, 4, 2), (2, 3, 2, 1), (1, 2), (1, 1), ((4, 3), (0, 5))),   # rows/cols of padding only
 ]
 
 
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
 @pytest.mark.parametrize("dtype", (np.float32, np.float64))
-@pytest.mark.parametrize("xs,ws,stride,dilation", KERNEL_CASES)
-def test_kernels_agree_with_naive(backend, dtype, xs, ws, stride, dilation):
-    xp, w = rand(xs, 3).astype(dtype), rand(ws, 4).astype(dtype)
-    ref = kernels.get("depthwise_conv2d_forward", "naive")(xp, w, stride, dilation)
+@pytest.mark.parametrize("xs,ws,stride,dilation,pads", KERNEL_CASES)
+def test_kernels_agree_with_naive(backend, dtype, xs, ws, stride, dilation, pads):
+    x, w = rand(xs, 3).astype(dtype), rand(ws, 4).astype(dtype)
+    ref = kernels.get("depthwise_conv2d_forward", "naive")(x, w, stride, dilation, pads)
     dout = rand(ref.shape, 5).astype(dtype)
-    for op, args in [("depthwise_conv2d_forward", (xp, w, stride, dilation)),
-                     ("depthwise_conv2d_backward_input", (dout, w, xs, stride, dilation)),
-                     ("depthwise_conv2d_backward_weight", (dout, xp, ws, stride, dilation))]:
+    for op, args in [("depthwise_conv2d_forward", (x, w, stride, dilation, pads)),
+                     ("depthwise_conv2d_backward_input", (dout, w, xs, stride, dilation, pads)),
+                     ("depthwise_conv2d_backward_weight", (dout, x, ws, stride, dilation, pads))]:
         got = kernels.get(op, backend)(*args)
         want = kernels.get(op, "naive")(*args)
         assert got.dtype == dtype and got.shape == want.shape, op
@@ -100,14 +102,14 @@ def test_numba_kernels_run_without_jit():
         import numpy as np
         from npvision import kernels
         rng = np.random.default_rng(0)
-        xp, w = rng.standard_normal((1, 5, 6, 2)), rng.standard_normal((2, 3, 2, 2))
-        s, d = (2, 1), (1, 2)
-        out = kernels.get("depthwise_conv2d_forward", "numba")(xp, w, s, d)
-        assert np.allclose(out, kernels.get("depthwise_conv2d_forward", "naive")(xp, w, s, d))
-        a = kernels.get("depthwise_conv2d_backward_input", "numba")(out, w, xp.shape, s, d)
-        assert np.allclose(a, kernels.get("depthwise_conv2d_backward_input", "naive")(out, w, xp.shape, s, d))
-        b = kernels.get("depthwise_conv2d_backward_weight", "numba")(out, xp, w.shape, s, d)
-        assert np.allclose(b, kernels.get("depthwise_conv2d_backward_weight", "naive")(out, xp, w.shape, s, d))
+        x, w = rng.standard_normal((1, 5, 6, 2)), rng.standard_normal((2, 3, 2, 2))
+        s, d, p = (2, 1), (1, 2), ((1, 0), (2, 1))
+        out = kernels.get("depthwise_conv2d_forward", "numba")(x, w, s, d, p)
+        assert np.allclose(out, kernels.get("depthwise_conv2d_forward", "naive")(x, w, s, d, p))
+        a = kernels.get("depthwise_conv2d_backward_input", "numba")(out, w, x.shape, s, d, p)
+        assert np.allclose(a, kernels.get("depthwise_conv2d_backward_input", "naive")(out, w, x.shape, s, d, p))
+        b = kernels.get("depthwise_conv2d_backward_weight", "numba")(out, x, w.shape, s, d, p)
+        assert np.allclose(b, kernels.get("depthwise_conv2d_backward_weight", "naive")(out, x, w.shape, s, d, p))
         print("ok")
     """)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

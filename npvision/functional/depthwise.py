@@ -35,7 +35,6 @@ import numpy as np
 
 from .. import kernels
 from .._checks import as_float_array, check_channels, check_dout, int_pair, resolve_padding
-from ._padding import crop_hw, pad_hw
 from .pool import float_input
 from .shapes import conv_output_size
 
@@ -43,7 +42,7 @@ __all__ = ["depthwise_conv2d_forward", "depthwise_conv2d_backward"]
 
 
 class _DepthwiseCache(NamedTuple):
-    xp: np.ndarray                       # (N, Hp, Wp, C) padded input
+    x: np.ndarray                        # (N, H, W, C) input (the kernels handle the padding)
     w: np.ndarray                        # (KH, KW, C, M) in the input's dtype
     w_dtype: np.dtype                    # dtype of the weight as given (dw is returned in it)
     b_dtype: np.dtype | None             # dtype of the bias as given, None without a bias
@@ -87,11 +86,11 @@ def depthwise_conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
                 f"w: the kernel spans {d * (k - 1) + 1} pixels along the {axis} (size {k}, dilation {d}), "
                 f"more than the padded input's {n + p[0] + p[1]} (input shape {x.shape}, padding {p})")
 
-    xp = pad_hw(x, pads, 0.0)                                                # (N, Hp, Wp, C)
-    out = kernels.get("depthwise_conv2d_forward")(xp, w, stride, dilation)   # (N, Ho, Wo, C*M)
+    x = np.ascontiguousarray(x)
+    out = kernels.get("depthwise_conv2d_forward")(x, w, stride, dilation, pads)  # (N, Ho, Wo, C*M)
     if b is not None:
         out += b
-    cache = _DepthwiseCache(xp, w, w_in.dtype, b_dtype, x.shape, out.shape, stride, dilation, pads)
+    cache = _DepthwiseCache(x, w, w_in.dtype, b_dtype, x.shape, out.shape, stride, dilation, pads)
     return out, cache
 
 
@@ -105,11 +104,12 @@ def depthwise_conv2d_backward(dout, cache):
         raise TypeError(f"cache: expected the cache returned by depthwise_conv2d_forward, "
                         f"received {type(cache).__name__}")
     c = cache
-    dout = check_dout(dout, c.out_shape, dtype=c.xp.dtype)                 # (N, Ho, Wo, C*M)
-    dxp = kernels.get("depthwise_conv2d_backward_input")(dout, c.w, c.xp.shape, c.stride, c.dilation)
-    dw = kernels.get("depthwise_conv2d_backward_weight")(dout, c.xp, c.w.shape, c.stride, c.dilation)
+    dout = check_dout(dout, c.out_shape, dtype=c.x.dtype)                  # (N, Ho, Wo, C*M)
+    dx = kernels.get("depthwise_conv2d_backward_input")(dout, c.w, c.x_shape, c.stride, c.dilation,
+                                                        c.pads)             # (N, H, W, C)
+    dw = kernels.get("depthwise_conv2d_backward_weight")(dout, c.x, c.w.shape, c.stride, c.dilation,
+                                                         c.pads)            # (KH, KW, C, M)
     db = None
     if c.b_dtype is not None:
         db = np.einsum("nhwc->c", dout).astype(c.b_dtype, copy=False)      # sum over n, i, j (einsum: ~2x np.sum here)
-    dx = crop_hw(dxp, c.pads, c.x_shape)                                     # (N, H, W, C)
     return dx, dw.astype(c.w_dtype, copy=False), db

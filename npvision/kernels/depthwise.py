@@ -17,8 +17,17 @@ Its gradients, with ``g = dout`` of shape ``(N, Ho, Wo, C*M)``:
 
 (the bias gradient, ``sum_{n, i, j} g``, is left to :mod:`npvision.functional`).
 
-Kernels receive already padded, C-contiguous arrays of one float dtype and
-resolved ``(h, w)`` int pairs, and never validate.
+Unlike the dense convolution's kernels, these take the *unpadded* input ``x``
+``(N, H, W, C)`` and the padding ``pads = ((top, bottom), (left, right))``:
+``xp`` above is ``x`` with zeros around it, and ``dx`` is the interior of
+``dxp``. A depthwise convolution does so little arithmetic per byte (KH*KW
+multiply-adds per input value) that copying the input into a padded array
+and cropping the padded gradient cost more than the loops themselves. The
+naive and numpy kernels still pad and crop, as one would by hand; the numba
+kernels skip the taps that fall in the padding instead.
+
+Kernels receive C-contiguous arrays of one float dtype and resolved ``(h, w)``
+int pairs, and never validate.
 """
 
 from __future__ import annotations
@@ -35,13 +44,31 @@ def _out_hw(xp_shape, w_shape, stride, dilation) -> tuple[int, int]:
             (xp_shape[2] - dilation[1] * (w_shape[1] - 1) - 1) // stride[1] + 1)
 
 
+def _padded_shape(x_shape, pads) -> tuple[int, int, int, int]:
+    """``(N, Hp, Wp, C)`` of ``x`` ``(N, H, W, C)`` padded by ``((top, bottom), (left, right))``."""
+    (p_t, p_b), (p_l, p_r) = pads
+    return (x_shape[0], x_shape[1] + p_t + p_b, x_shape[2] + p_l + p_r, x_shape[3])
+
+
+def _pad(x, pads):
+    """``x`` with ``pads = ((top, bottom), (left, right))`` zero rows and columns around it."""
+    return np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+
+
+def _crop(dxp, pads):
+    """The interior of a padded gradient: the inverse of :func:`_pad`'s shape change."""
+    (p_t, p_b), (p_l, p_r) = pads
+    return np.ascontiguousarray(dxp[:, p_t:dxp.shape[1] - p_b, p_l:dxp.shape[2] - p_r, :])
+
+
 # ---------------------------------------------------------------------------
 # naive: one output value at a time, as the course's conv_forward
 # ---------------------------------------------------------------------------
 
 @register("depthwise_conv2d_forward", "naive")
-def depthwise_conv2d_forward_naive(xp, w, stride, dilation):
+def depthwise_conv2d_forward_naive(x, w, stride, dilation, pads):
     """``out[n, h, w, c*M + m] = sum(window of channel c * w[:, :, c, m])``."""
+    xp = _pad(x, pads)                                                   # (N, Hp, Wp, C)
     m_b = xp.shape[0]
     f_h, f_w, n_c, mult = w.shape
     (s_h, s_w), (d_h, d_w) = stride, dilation
@@ -62,12 +89,12 @@ def depthwise_conv2d_forward_naive(xp, w, stride, dilation):
 
 
 @register("depthwise_conv2d_backward_input", "naive")
-def depthwise_conv2d_backward_input_naive(dout, w, xp_shape, stride, dilation):
+def depthwise_conv2d_backward_input_naive(dout, w, x_shape, stride, dilation, pads):
     """Each output's gradient flows back to its window: ``dxp[window] += w[:, :, c, m] * dout``."""
     m_b, n_h, n_w, _ = dout.shape
     f_h, f_w, n_c, mult = w.shape
     (s_h, s_w), (d_h, d_w) = stride, dilation
-    dxp = np.zeros(xp_shape, dtype=dout.dtype)
+    dxp = np.zeros(_padded_shape(x_shape, pads), dtype=dout.dtype)      # (N, Hp, Wp, C)
     for i in range(m_b):
         for h in range(n_h):
             vert_start = h * s_h
@@ -79,12 +106,13 @@ def depthwise_conv2d_backward_input_naive(dout, w, xp_shape, stride, dilation):
                     for m in range(mult):
                         dxp[i, vert_start:vert_end:d_h, horiz_start:horiz_end:d_w, c] += (
                             w[:, :, c, m] * dout[i, h, ww, c * mult + m])
-    return dxp
+    return _crop(dxp, pads)                                              # (N, H, W, C)
 
 
 @register("depthwise_conv2d_backward_weight", "naive")
-def depthwise_conv2d_backward_weight_naive(dout, xp, w_shape, stride, dilation):
+def depthwise_conv2d_backward_weight_naive(dout, x, w_shape, stride, dilation, pads):
     """``dw[:, :, c, m] += window of channel c * dout[n, h, w, c*M + m]`` over every output."""
+    xp = _pad(x, pads)                                                   # (N, Hp, Wp, C)
     m_b, n_h, n_w, _ = dout.shape
     f_h, f_w, n_c, mult = w_shape
     (s_h, s_w), (d_h, d_w) = stride, dilation
@@ -115,8 +143,9 @@ def _tap(a, kh, kw, out_hw, stride, dilation):
 
 
 @register("depthwise_conv2d_forward", "numpy")
-def depthwise_conv2d_forward_numpy(xp, w, stride, dilation):
+def depthwise_conv2d_forward_numpy(x, w, stride, dilation, pads):
     """Sum over taps of (strided view) x (that tap's per-channel weights), broadcast over M."""
+    xp = _pad(x, pads)                                                   # (N, Hp, Wp, C)
     kh_n, kw_n, n_c, mult = w.shape
     out_hw = _out_hw(xp.shape, w.shape, stride, dilation)
     out = np.zeros((xp.shape[0], *out_hw, n_c, mult), dtype=xp.dtype)   # (N, Ho, Wo, C, M)
@@ -130,12 +159,12 @@ def depthwise_conv2d_forward_numpy(xp, w, stride, dilation):
 
 
 @register("depthwise_conv2d_backward_input", "numpy")
-def depthwise_conv2d_backward_input_numpy(dout, w, xp_shape, stride, dilation):
+def depthwise_conv2d_backward_input_numpy(dout, w, x_shape, stride, dilation, pads):
     """For each tap, add ``sum_m dout * w[kh, kw]`` into that tap's strided view of dxp."""
     kh_n, kw_n, n_c, mult = w.shape
     out_hw = dout.shape[1:3]
     g = dout.reshape(dout.shape[0], *out_hw, n_c, mult)                 # (N, Ho, Wo, C, M)
-    dxp = np.zeros(xp_shape, dtype=dout.dtype)
+    dxp = np.zeros(_padded_shape(x_shape, pads), dtype=dout.dtype)      # (N, Hp, Wp, C)
     for kh in range(kh_n):
         for kw in range(kw_n):
             if mult == 1:
@@ -143,12 +172,13 @@ def depthwise_conv2d_backward_input_numpy(dout, w, xp_shape, stride, dilation):
             else:
                 contrib = np.einsum("nhwcm,cm->nhwc", g, w[kh, kw])     # (N, Ho, Wo, C)
             _tap(dxp, kh, kw, out_hw, stride, dilation)[...] += contrib
-    return dxp
+    return _crop(dxp, pads)                                              # (N, H, W, C)
 
 
 @register("depthwise_conv2d_backward_weight", "numpy")
-def depthwise_conv2d_backward_weight_numpy(dout, xp, w_shape, stride, dilation):
+def depthwise_conv2d_backward_weight_numpy(dout, x, w_shape, stride, dilation, pads):
     """For each tap, ``dw[kh, kw, c, m] = sum_{n,i,j} (strided view)[..., c] * dout[..., c, m]``."""
+    xp = _pad(x, pads)                                                   # (N, Hp, Wp, C)
     kh_n, kw_n, n_c, mult = w_shape
     out_hw = dout.shape[1:3]
     g = dout.reshape(dout.shape[0], *out_hw, n_c, mult)                 # (N, Ho, Wo, C, M)
@@ -161,99 +191,139 @@ def depthwise_conv2d_backward_weight_numpy(dout, xp, w_shape, stride, dilation):
 
 
 # ---------------------------------------------------------------------------
-# numba: compiled loops for a multiplier of 1, channels innermost
+# numba: compiled loops over the unpadded input, channels innermost
 # ---------------------------------------------------------------------------
 # A multiplier M > 1 is reduced to M = 1 on C*M channels by repeating each
 # input channel M times (np.repeat gives channel order c*M + m, as wanted):
-#     out = depthwise(repeat(xp, M), w.reshape(KH, KW, C*M))
-# so the compiled loops only handle one weight per channel. fastmath "contract"
-# lets each multiply-add be one fused (FMA) instruction; nothing is reordered.
+#     out = depthwise(repeat(x, M), w.reshape(KH, KW, C*M))
+# so the compiled loops only handle one weight per channel.
+#
+# Padding is never materialized. Output row i reads input row
+# r = i*SH - top + kh*DH, skipped when it falls outside 0..H-1; along a row,
+# output column j reads q = j*SW - left + kw*DW, and only the j with q inside
+# 0..W-1 are visited (the range [j_lo, j_hi) below). For the gradient of x each
+# task owns whole rows of dx and *gathers* into them (no two tasks write the same
+# value, so no atomics and no zero-filled padded buffer to crop afterwards).
+# fastmath "contract" lets each multiply-add be one fused (FMA) instruction;
+# nothing is reordered.
+
+@njit(inline="always")
+def _first_inside(offset, step):
+    """The smallest j >= 0 with j*step + offset >= 0."""
+    return max(0, (step - 1 - offset) // step)
+
+
+@njit(inline="always")
+def _end_inside(offset, step, size, n_out):
+    """One past the largest j < n_out with j*step + offset <= size - 1."""
+    return max(0, min(n_out, (size - 1 - offset) // step + 1))
+
 
 @njit(parallel=True, fastmath={"contract"})
-def _dw_fwd(xp, w, s_h, s_w, d_h, d_w, out):
+def _dw_fwd(x, w, s_h, s_w, d_h, d_w, p_t, p_l, out):
     n_b, n_h, n_w, n_c = out.shape
+    h_in, w_in = x.shape[1], x.shape[2]
     k_h, k_w = w.shape[0], w.shape[1]
     for t in prange(n_b * n_h):                  # one output row (n, i) per task
         n = t // n_h
         i = t % n_h
         for j in range(n_w):
-            o = out[n, i, j]                     # (C,) views: contiguous, vectorized loops
-            o[:] = 0
-            for kh in range(k_h):
-                for kw in range(k_w):
-                    x_tap = xp[n, i * s_h + kh * d_h, j * s_w + kw * d_w]
-                    w_tap = w[kh, kw]
+            for c in range(n_c):
+                out[n, i, j, c] = 0
+        for kh in range(k_h):
+            r = i * s_h - p_t + kh * d_h
+            if r < 0 or r >= h_in:
+                continue                         # this tap reads the zero padding
+            for kw in range(k_w):
+                off = kw * d_w - p_l             # column q = j*SW + off
+                for j in range(_first_inside(off, s_w), _end_inside(off, s_w, w_in, n_w)):
+                    q = j * s_w + off
                     for c in range(n_c):
-                        o[c] += x_tap[c] * w_tap[c]
+                        out[n, i, j, c] += x[n, r, q, c] * w[kh, kw, c]
 
 
 @njit(parallel=True, fastmath={"contract"})
-def _dw_bwd_input(dout, w, s_h, s_w, d_h, d_w, dxp):
-    n_b, n_h, n_w, n_c = dout.shape
+def _dw_bwd_input(dout, w, s_h, s_w, d_h, d_w, p_t, p_l, dx):
+    n_b, h_in, w_in, n_c = dx.shape
+    n_h, n_w = dout.shape[1], dout.shape[2]
     k_h, k_w = w.shape[0], w.shape[1]
-    for n in prange(n_b):                        # windows overlap: one sample per task
-        for i in range(n_h):
-            for j in range(n_w):
-                g = dout[n, i, j]                # (C,)
-                for kh in range(k_h):
-                    for kw in range(k_w):
-                        dx_tap = dxp[n, i * s_h + kh * d_h, j * s_w + kw * d_w]
-                        w_tap = w[kh, kw]
-                        for c in range(n_c):
-                            dx_tap[c] += g[c] * w_tap[c]
+    for t in prange(n_b * h_in):                 # one input row (n, r) of dx per task
+        n = t // h_in
+        r = t % h_in
+        for q in range(w_in):
+            for c in range(n_c):
+                dx[n, r, q, c] = 0
+        for kh in range(k_h):
+            num = r + p_t - kh * d_h             # = i*SH for the output row i that read row r
+            if num < 0 or num % s_h != 0 or num // s_h >= n_h:
+                continue
+            i = num // s_h
+            for kw in range(k_w):
+                off = kw * d_w - p_l             # output column j read input column q = j*SW + off
+                for j in range(_first_inside(off, s_w), _end_inside(off, s_w, w_in, n_w)):
+                    q = j * s_w + off
+                    for c in range(n_c):
+                        dx[n, r, q, c] += dout[n, i, j, c] * w[kh, kw, c]
 
 
 @njit(parallel=True, fastmath={"contract"})
-def _dw_bwd_weight(dout, xp, s_h, s_w, d_h, d_w, partial):
+def _dw_bwd_weight(dout, x, s_h, s_w, d_h, d_w, p_t, p_l, partial):
     """``partial[n]`` is sample n's share of dw (KH, KW, C); summed over n afterwards."""
     n_b, n_h, n_w, n_c = dout.shape
+    h_in, w_in = x.shape[1], x.shape[2]
     k_h, k_w = partial.shape[1], partial.shape[2]
     for n in prange(n_b):
+        acc = np.zeros(n_c, dtype=partial.dtype)   # one tap's sum over a row: stays in registers/L1
         for i in range(n_h):
-            for j in range(n_w):
-                g = dout[n, i, j]                # (C,)
-                for kh in range(k_h):
-                    for kw in range(k_w):
-                        x_tap = xp[n, i * s_h + kh * d_h, j * s_w + kw * d_w]
-                        acc = partial[n, kh, kw]
+            for kh in range(k_h):
+                r = i * s_h - p_t + kh * d_h
+                if r < 0 or r >= h_in:
+                    continue
+                for kw in range(k_w):
+                    off = kw * d_w - p_l
+                    acc[:] = 0
+                    for j in range(_first_inside(off, s_w), _end_inside(off, s_w, w_in, n_w)):
+                        q = j * s_w + off
                         for c in range(n_c):
-                            acc[c] += x_tap[c] * g[c]
+                            acc[c] += x[n, r, q, c] * dout[n, i, j, c]
+                    for c in range(n_c):
+                        partial[n, kh, kw, c] += acc[c]
 
 
-def _repeat_channels(xp, mult):
+def _repeat_channels(x, mult):
     """``(N, H, W, C)`` -> ``(N, H, W, C*M)`` with channel ``c*M + m`` a copy of channel ``c``."""
-    return xp if mult == 1 else np.repeat(xp, mult, axis=3)
+    return x if mult == 1 else np.repeat(x, mult, axis=3)
 
 
 @register("depthwise_conv2d_forward", "numba", fastest=True)
-def depthwise_conv2d_forward_numba(xp, w, stride, dilation):
-    """Compiled per-channel correlation (multiplier folded into the channels)."""
+def depthwise_conv2d_forward_numba(x, w, stride, dilation, pads):
+    """Compiled per-channel correlation (multiplier folded into the channels), padding skipped."""
     k_h, k_w, n_c, mult = w.shape
-    ho, wo = _out_hw(xp.shape, w.shape, stride, dilation)
-    out = np.empty((xp.shape[0], ho, wo, n_c * mult), dtype=xp.dtype)
-    _dw_fwd(_repeat_channels(xp, mult), w.reshape(k_h, k_w, n_c * mult),
-            stride[0], stride[1], dilation[0], dilation[1], out)
+    ho, wo = _out_hw(_padded_shape(x.shape, pads), w.shape, stride, dilation)
+    out = np.empty((x.shape[0], ho, wo, n_c * mult), dtype=x.dtype)
+    _dw_fwd(_repeat_channels(x, mult), w.reshape(k_h, k_w, n_c * mult),
+            stride[0], stride[1], dilation[0], dilation[1], pads[0][0], pads[1][0], out)
     return out
 
 
 @register("depthwise_conv2d_backward_input", "numba", fastest=True)
-def depthwise_conv2d_backward_input_numba(dout, w, xp_shape, stride, dilation):
-    """Compiled scatter of ``dout * w`` over each window; the M copies of a channel are summed."""
+def depthwise_conv2d_backward_input_numba(dout, w, x_shape, stride, dilation, pads):
+    """Compiled gather of ``dout * w`` into each row of dx; the M copies of a channel are summed."""
     k_h, k_w, n_c, mult = w.shape
-    n_b, hp, wp, _ = xp_shape
-    dxp = np.zeros((n_b, hp, wp, n_c * mult), dtype=dout.dtype)             # (N, Hp, Wp, C*M)
+    n_b, h, w_, _ = x_shape
+    dx = np.empty((n_b, h, w_, n_c * mult), dtype=dout.dtype)               # (N, H, W, C*M)
     _dw_bwd_input(dout, w.reshape(k_h, k_w, n_c * mult),
-                  stride[0], stride[1], dilation[0], dilation[1], dxp)
+                  stride[0], stride[1], dilation[0], dilation[1], pads[0][0], pads[1][0], dx)
     if mult > 1:
-        dxp = dxp.reshape(n_b, hp, wp, n_c, mult).sum(axis=4)               # (N, Hp, Wp, C)
-    return dxp
+        dx = dx.reshape(n_b, h, w_, n_c, mult).sum(axis=4)                  # (N, H, W, C)
+    return dx
 
 
 @register("depthwise_conv2d_backward_weight", "numba", fastest=True)
-def depthwise_conv2d_backward_weight_numba(dout, xp, w_shape, stride, dilation):
+def depthwise_conv2d_backward_weight_numba(dout, x, w_shape, stride, dilation, pads):
     """Compiled per-sample weight gradients, then summed over the batch."""
     k_h, k_w, n_c, mult = w_shape
     partial = np.zeros((dout.shape[0], k_h, k_w, n_c * mult), dtype=dout.dtype)  # (N, KH, KW, C*M)
-    _dw_bwd_weight(dout, _repeat_channels(xp, mult),
-                   stride[0], stride[1], dilation[0], dilation[1], partial)
+    _dw_bwd_weight(dout, _repeat_channels(x, mult),
+                   stride[0], stride[1], dilation[0], dilation[1], pads[0][0], pads[1][0], partial)
     return partial.sum(axis=0).reshape(w_shape)                               # (KH, KW, C, M)
