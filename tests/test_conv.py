@@ -182,6 +182,40 @@ def test_every_conv_op_has_three_backends():
         assert table[op] == ("naive", "numba", "numpy")
 
 
+@pytest.mark.parametrize("budget", [None, 600])
+@pytest.mark.parametrize("backend", ["naive", "numpy", "numba"])
+def test_kernels_given_the_padding_pad_blocks_and_return_the_interior(backend, budget, monkeypatch):
+    """With ``pads`` the input-gradient kernels return dx (the interior) directly; it must be
+    exactly the crop of the padded gradient (and the forward / weight kernels take x unpadded), for pads of every size including more padding
+    than the kernel reaches (rows no window reads) and none at all."""
+    if budget is not None:
+        monkeypatch.setattr(KC, "COLUMNS_BUDGET", budget)
+    rng = np.random.default_rng(4)
+    all_pads = [((1, 1), (1, 1)), ((2, 0), (0, 3)), ((0, 0), (0, 0)), ((3, 4), (1, 2))]
+    for (xs, ws, s, d), pads in zip(AWKWARD, all_pads * 3):
+        w = rng.standard_normal(ws)
+        out = kernels.get("conv2d_forward", "numpy")(rng.standard_normal(xs), w, s, d)
+        dout = rng.standard_normal(out.shape)
+        (t, b), (l, r) = pads
+        if xs[1] - t - b < 1 or xs[2] - l - r < 1:
+            continue
+        padded = kernels.get("conv2d_backward_input", "naive")(dout, w, xs, s, d)
+        want = padded[:, t:xs[1] - b, l:xs[2] - r, :]
+        got = kernels.get("conv2d_backward_input", backend)(dout, w, xs, s, d, pads)
+        assert got.shape == want.shape and got.flags.c_contiguous, (xs, ws, s, d, pads)
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=str((xs, ws, s, d, pads)))
+        # ... and the forward and weight kernels, given the unpadded input and the padding,
+        # equal the naive kernels on the padded input (they pad a block of images at a time)
+        xp = rng.standard_normal(xs)
+        xp[:, :t], xp[:, xs[1] - b:], xp[:, :, :l], xp[:, :, xs[2] - r:] = 0, 0, 0, 0
+        x = np.ascontiguousarray(xp[:, t:xs[1] - b, l:xs[2] - r, :])
+        np.testing.assert_allclose(kernels.get("conv2d_forward", backend)(x, w, s, d, pads),
+                                   kernels.get("conv2d_forward", "naive")(xp, w, s, d), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(kernels.get("conv2d_backward_weight", backend)(dout, x, ws, s, d, pads),
+                                   kernels.get("conv2d_backward_weight", "naive")(dout, xp, ws, s, d),
+                                   rtol=1e-10, atol=1e-12)
+
+
 def test_kernels_run_without_jit():
     """NUMBA_DISABLE_JIT=1 runs the numba kernels as plain Python (a student can step into them)."""
     script = textwrap.dedent("""

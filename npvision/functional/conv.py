@@ -111,9 +111,9 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     if b is not None:
         b = _check_bias(b, C_out)
 
-    xp = pad_hw(np.ascontiguousarray(x), pads)                   # (N, Hp, Wp, C_in)
+    x = np.ascontiguousarray(x)
     wk = np.ascontiguousarray(w, dtype=x.dtype)
-    out = kernels.get("conv2d_forward")(xp, wk, stride, dilation)  # (N, H_out, W_out, C_out)
+    out = kernels.get("conv2d_forward")(x, wk, stride, dilation, pads)  # (N, H_out, W_out, C_out); pads block by block
     if b is not None:
         out += b.reshape(C_out).astype(x.dtype, copy=False)
     # The cache keeps x, not its padded copy: x is alive anyway (the previous
@@ -146,16 +146,12 @@ def conv2d_backward(dout, cache, need_input_grad=True):
     db = None
     if cache["b_shape"] is not None:
         db = dout.sum(axis=(0, 1, 2)).astype(cache["b_dtype"]).reshape(cache["b_shape"])  # (C_out,)
-    xp = pad_hw(np.ascontiguousarray(x), pads)                   # (N, Hp, Wp, C_in)
-    dw = kernels.get("conv2d_backward_weight")(dout, xp, w.shape, stride, dilation)
+    dw = kernels.get("conv2d_backward_weight")(dout, np.ascontiguousarray(x), w.shape, stride, dilation, pads)
     dw = dw.astype(cache["w_dtype"], copy=False)                 # (KH, KW, C_in, C_out)
-    xp_shape = xp.shape
-    del xp                                                       # free the padded copy before dx
+    N, H, W, C = x.shape
+    xp_shape = (N, H + sum(pads[0]), W + sum(pads[1]), C)        # the padded input's shape
 
     dx = None
     if need_input_grad:
-        dxp = kernels.get("conv2d_backward_input")(dout, w, xp_shape, stride, dilation)  # (N, Hp, Wp, C_in)
-        (t, _), (l, _) = pads
-        N, H, W, C = x.shape
-        dx = dxp if dxp.shape == x.shape else np.ascontiguousarray(dxp[:, t:t + H, l:l + W, :])
+        dx = kernels.get("conv2d_backward_input")(dout, w, xp_shape, stride, dilation, pads)  # (N, H, W, C_in)
     return dx, dw, db

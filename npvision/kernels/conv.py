@@ -1,7 +1,11 @@
 """Convolution kernels: forward, input gradient, weight gradient (three backends each).
 
-Every kernel works on an input ``xp`` that :mod:`npvision.functional.conv` has
-already padded, so no kernel here knows about padding. Shapes and names::
+Every kernel works on a padded input ``xp``. Each also takes an optional
+``pads = ((top, bottom), (left, right))``: then the forward and weight-gradient
+kernels receive the *unpadded* input and pad it one block of images at a time
+(:class:`_PaddedSource`), and the input-gradient kernels return only the
+interior ``dx``; :mod:`npvision.functional.conv` always passes it, so that no
+padded copy of the whole batch (or of its gradient) is made. Shapes and names::
 
     xp    (N, Hp, Wp, C)        the padded input
     w     (KH, KW, C, F)        the weight (F output channels)
@@ -20,7 +24,12 @@ and, by the chain rule, each product ``xp * w`` sends ``dout`` back to both fact
     dw[kh, kw, c, f]                      += dout[n, i, j, f] xp[n, i sh + kh dh, j sw + kw dw, c]
 
 The backward kernels take the output grid ``(Ho, Wo)`` from ``dout``; rows and
-columns of ``xp`` that no window reaches get a zero gradient.
+columns of ``xp`` that no window reaches get a zero gradient. The input-gradient
+kernels also take an optional ``pads = ((top, bottom), (left, right))``: given it,
+they return only the interior ``dx`` ``(N, Hp - top - bottom, Wp - left - right, C)``
+that the caller wants, and the stride-1 path computes just that interior instead
+of a padded gradient to be cropped (the padded copy would be the backward's
+largest temporary).
 
 Backends
 --------
@@ -80,8 +89,11 @@ def _out_size(n_padded: int, k: int, s: int, d: int) -> int:
 # ---------------------------------------------------------------------------
 
 @register("conv2d_forward", "naive")
-def conv2d_forward_naive(xp, w, stride, dilation):
-    """out (N, Ho, Wo, F): one window times one filter per output number."""
+def conv2d_forward_naive(xp, w, stride, dilation, pads=None):
+    """out (N, Ho, Wo, F): one window times one filter per output number.
+
+    With ``pads = ((top, bottom), (left, right))``, ``xp`` is the unpadded input: pad it first."""
+    xp = _PaddedSource(xp, pads).whole()
     N, Hp, Wp, C = xp.shape
     KH, KW, _, F = w.shape
     (sh, sw), (dh, dw) = stride, dilation
@@ -101,8 +113,10 @@ def conv2d_forward_naive(xp, w, stride, dilation):
 
 
 @register("conv2d_backward_input", "naive")
-def conv2d_backward_input_naive(dout, w, xp_shape, stride, dilation):
-    """dxp (xp_shape): each output's gradient flows back to the window it read."""
+def conv2d_backward_input_naive(dout, w, xp_shape, stride, dilation, pads=None):
+    """dxp (xp_shape): each output's gradient flows back to the window it read.
+
+    With ``pads = ((top, bottom), (left, right))`` the interior ``dx`` is returned."""
     N, Ho, Wo, F = dout.shape
     KH, KW = w.shape[:2]
     (sh, sw), (dh, dw) = stride, dilation
@@ -116,12 +130,15 @@ def conv2d_backward_input_naive(dout, w, xp_shape, stride, dilation):
                 horiz_end = horiz_start + dw * (KW - 1) + 1
                 for f in range(F):
                     dxp[n, vert_start:vert_end:dh, horiz_start:horiz_end:dw, :] += w[:, :, :, f] * dout[n, i, j, f]
-    return dxp
+    return _crop(dxp, pads)
 
 
 @register("conv2d_backward_weight", "naive")
-def conv2d_backward_weight_naive(dout, xp, w_shape, stride, dilation):
-    """dw (KH, KW, C, F): each filter collects the windows weighted by its output's gradient."""
+def conv2d_backward_weight_naive(dout, xp, w_shape, stride, dilation, pads=None):
+    """dw (KH, KW, C, F): each filter collects the windows weighted by its output's gradient.
+
+    With ``pads``, ``xp`` is the unpadded input: pad it first."""
+    xp = _PaddedSource(xp, pads).whole()
     N, Ho, Wo, F = dout.shape
     KH, KW = w_shape[:2]
     (sh, sw), (dh, dw) = stride, dilation
@@ -249,18 +266,56 @@ def _scatter_numba(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw):
     _scatter_numba_impl(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw)
 
 
-def _im2col_gemm(xp, w, stride, dilation, pack, out=None):
+class _PaddedSource:
+    """The padded input ``xp``, handed out a block of images at a time.
+
+    Given ``pads = ((top, bottom), (left, right))``, ``x`` is the *unpadded*
+    input and each block of images is zero-padded only when it is packed, so
+    no padded copy of the whole batch is ever held (it would be the largest
+    temporary of a forward or weight-gradient pass). With ``pads=None`` (or all
+    zeros) ``x`` is used as it is.
+    """
+
+    def __init__(self, x: np.ndarray, pads):
+        if pads is not None and pads[0] == (0, 0) and pads[1] == (0, 0):
+            pads = None
+        self.x, self.pads = x, pads
+        N, H, W, C = x.shape
+        if pads is None:
+            self.shape = x.shape
+        else:
+            self.shape = (N, H + pads[0][0] + pads[0][1], W + pads[1][0] + pads[1][1], C)
+        self._key, self._block = None, None
+
+    def images(self, n0: int, n1: int):
+        """``(array, first)``: padded images n0 .. n1-1 are ``array[first:first + n1 - n0]``."""
+        if self.pads is None:
+            return self.x, n0
+        if self._key != (n0, n1):                                # bands of one image reuse it
+            self._block = np.pad(self.x[n0:n1], ((0, 0), self.pads[0], self.pads[1], (0, 0)))
+            self._key = (n0, n1)
+        return self._block, 0
+
+    def whole(self) -> np.ndarray:
+        """The whole padded input (only the rare padded 1x1 convolution asks for it)."""
+        return self.images(0, self.shape[0])[0]
+
+
+def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None):
     """out (N, Ho, Wo, F) = columns(xp) @ w.reshape(KH KW C, F), block by block.
 
     ``out``, if given, is a C-contiguous (N, Ho, Wo, F) array to write into.
+    With ``pads``, ``xp`` is the unpadded input (see :class:`_PaddedSource`).
     """
-    N, Hp, Wp, C = xp.shape
+    source = _PaddedSource(xp, pads)
+    N, Hp, Wp, C = source.shape
     KH, KW, _, F = w.shape
     (sh, sw), (dh, dw) = stride, dilation
     Ho, Wo = _out_size(Hp, KH, sh, dh), _out_size(Wp, KW, sw, dw)
     if out is None:
         out = np.empty((N, Ho, Wo, F), dtype=xp.dtype)
     if KH == KW == 1:                                            # 1x1: the pixels are the columns
+        xp = source.whole()
         xs = np.ascontiguousarray(xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :])  # (N, Ho, Wo, C)
         matmul(xs.reshape(-1, C), w.reshape(C, F), out=out.reshape(-1, F))
         return out
@@ -272,17 +327,20 @@ def _im2col_gemm(xp, w, stride, dilation, pack, out=None):
         if workspace is None:
             workspace = np.empty(rows * K, dtype=xp.dtype)
         cols = workspace[:rows * K].reshape(rows, K)             # (rows, KH KW C)
-        pack(xp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
+        src, first = source.images(n0, n1)
+        pack(src, first, first + n1 - n0, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
         matmul(cols, wmat, out=_flat(out[n0:n1, h0:h1], F))
     return out
 
 
-def _backward_weight(dout, xp, w_shape, stride, dilation, pack):
-    """dw (KH, KW, C, F) = sum over blocks of columns^T @ dout."""
+def _backward_weight(dout, xp, w_shape, stride, dilation, pack, pads=None):
+    """dw (KH, KW, C, F) = sum over blocks of columns^T @ dout (``pads``: see :class:`_PaddedSource`)."""
+    source = _PaddedSource(xp, pads)
     N, Ho, Wo, F = dout.shape
     KH, KW, C, _ = w_shape
     (sh, sw), (dh, dw) = stride, dilation
     if KH == KW == 1:
+        xp = source.whole()
         xs = xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :]      # (N, Ho, Wo, C)
         xs = np.ascontiguousarray(xs).reshape(-1, C)                      # (N Ho Wo, C)
         return matmul(xs.T, dout.reshape(-1, F)).reshape(w_shape)
@@ -294,13 +352,25 @@ def _backward_weight(dout, xp, w_shape, stride, dilation, pack):
         if workspace is None:
             workspace = np.empty(rows * K, dtype=xp.dtype)
         cols = workspace[:rows * K].reshape(rows, K)             # (rows, KH KW C)
-        pack(xp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
+        src, first = source.images(n0, n1)
+        pack(src, first, first + n1 - n0, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
         dwmat += matmul(cols.T, _flat(dout[n0:n1, h0:h1], F))    # (KH KW C, F)
     return dwmat.reshape(w_shape)
 
 
-def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_scatter=False):
-    """dxp (N, Hp, Wp, C): see the module docstring for the two strategies.
+def _crop(dxp: np.ndarray, pads) -> np.ndarray:
+    """The interior ``dx`` of a padded gradient; ``pads=None`` keeps ``dxp`` whole."""
+    if pads is None:
+        return dxp
+    (t, b), (l, r) = pads
+    if t == b == l == r == 0:
+        return dxp
+    return np.ascontiguousarray(dxp[:, t:dxp.shape[1] - b, l:dxp.shape[2] - r, :])
+
+
+def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_scatter=False,
+                    pads=None):
+    """dxp (N, Hp, Wp, C), or its interior dx when ``pads`` is given: see the module docstring.
 
     ``narrow_scatter``: also use the per-tap scatter at stride 1 when the input
     has fewer channels than the output (an RGB stem), where the full
@@ -315,25 +385,36 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
     if KH == KW == 1:                                            # 1x1: one product, placed on the grid
         d = matmul(dout.reshape(-1, F), w.reshape(C, F).T).reshape(N, Ho, Wo, C)
         if (sh, sw) == (1, 1) and (Hp, Wp) == (Ho, Wo):
-            return d
+            return _crop(d, pads)
         dxp = np.zeros(xp_shape, dtype=dout.dtype)
         dxp[:, :reach_h:sh, :reach_w:sw, :] = d
-        return dxp
+        return _crop(dxp, pads)
     if (sh, sw) == (1, 1) and not (narrow_scatter and C < F):
         # Full convolution: pad dout by the dilated kernel span minus one (and by
         # the unreached margin at the bottom/right), then correlate with the
-        # kernel flipped in space and with its channel axes swapped.
+        # kernel flipped in space and with its channel axes swapped:
+        #     dxp[r, q] = sum_{kh, kw} doutp[r + kh dh, q + kw dw] . w_flip[kh, kw]
+        # with doutp[R, Q] = dout[R - ph, Q - pw] (zero outside dout).
+        # Only the interior rows r = t .. t+H-1 (and columns) are wanted when the
+        # caller gives its padding, so doutp starts at row t and column l: the
+        # product writes dx directly, with no padded gradient to crop.
         # The padding is done a block of images at a time, so that no padded
         # copy of the whole dout is ever held.
         ph, pw = dh * (KH - 1), dw * (KW - 1)
+        (t, b), (l, r) = pads if pads is not None else ((0, 0), (0, 0))
+        H, W = Hp - t - b, Wp - l - r                            # rows and columns returned
         w_flip = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))  # (KH, KW, F, C)
-        dxp = np.empty(xp_shape, dtype=dout.dtype)
-        padded_hw = (Ho + ph + ph + Hp - reach_h, Wo + pw + pw + Wp - reach_w)
-        for n0, n1, _, _ in _blocks(N, 1, Hp * Wp * KH * KW * F * dout.itemsize, whole_images=True):
-            doutp = np.zeros((n1 - n0,) + padded_hw + (F,), dtype=dout.dtype)  # (nb, Hp + ph, Wp + pw, F)
-            doutp[:, ph:ph + Ho, pw:pw + Wo, :] = dout[n0:n1]
-            _im2col_gemm(doutp, w_flip, (1, 1), dilation, pack, out=dxp[n0:n1])
-        return dxp
+        dx = np.empty((N, H, W, C), dtype=dout.dtype)
+        # dout row i lands on doutp row i + ph - t; keep the part inside 0 .. H+ph-1.
+        off_h, off_w = ph - t, pw - l
+        i0, i1 = max(0, -off_h), min(Ho, H + ph - off_h)
+        j0, j1 = max(0, -off_w), min(Wo, W + pw - off_w)
+        for n0, n1, _, _ in _blocks(N, 1, H * W * KH * KW * F * dout.itemsize, whole_images=True):
+            doutp = np.zeros((n1 - n0, H + ph, W + pw, F), dtype=dout.dtype)  # (nb, H + ph, W + pw, F)
+            if i0 < i1 and j0 < j1:
+                doutp[:, i0 + off_h:i1 + off_h, j0 + off_w:j1 + off_w, :] = dout[n0:n1, i0:i1, j0:j1]
+            _im2col_gemm(doutp, w_flip, (1, 1), dilation, pack, out=dx[n0:n1])
+        return dx
     # Strided: every tap's contribution is one column block of dout @ w^T,
     # added into the strided slice of dxp that tap touched.
     K = KH * KW * C
@@ -344,10 +425,10 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
         taps = matmul(dout.reshape(-1, F), wmat_t).reshape(N, Ho, Wo, KH, KW, C)
         tiles = taps.transpose(0, 1, 3, 2, 4, 5)                 # (N, Ho, KH, Wo, KW, C)
         if (Ho * KH, Wo * KW) == (Hp, Wp):
-            return tiles.reshape(xp_shape)                       # the reshape makes the one copy
+            return _crop(tiles.reshape(xp_shape), pads)          # the reshape makes the one copy
         dxp = np.zeros(xp_shape, dtype=dout.dtype)
         dxp[:, :Ho * KH, :Wo * KW, :] = tiles.reshape(N, Ho * KH, Wo * KW, C)
-        return dxp
+        return _crop(dxp, pads)
     dxp = np.zeros(xp_shape, dtype=dout.dtype)
     workspace = None
     for n0, n1, h0, h1 in _blocks(N, Ho, Wo * K * dout.itemsize):
@@ -357,7 +438,7 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
         dcols = workspace[:rows * K].reshape(rows, K)            # (rows, KH KW C)
         matmul(_flat(dout[n0:n1, h0:h1], F), wmat_t, out=dcols)
         scatter(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw)
-    return dxp
+    return _crop(dxp, pads)
 
 
 # ---------------------------------------------------------------------------
@@ -365,37 +446,37 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
 # ---------------------------------------------------------------------------
 
 @register("conv2d_forward", "numpy", fastest=True)
-def conv2d_forward_numpy(xp, w, stride, dilation):
+def conv2d_forward_numpy(xp, w, stride, dilation, pads=None):
     """im2col by a strided view, then one GEMM per block."""
-    return _im2col_gemm(xp, w, stride, dilation, _pack_numpy)
+    return _im2col_gemm(xp, w, stride, dilation, _pack_numpy, pads=pads)
 
 
 @register("conv2d_backward_input", "numpy")
-def conv2d_backward_input_numpy(dout, w, xp_shape, stride, dilation):
+def conv2d_backward_input_numpy(dout, w, xp_shape, stride, dilation, pads=None):
     """Full convolution (stride 1) or GEMM + per-tap strided adds (stride > 1)."""
-    return _backward_input(dout, w, xp_shape, stride, dilation, _pack_numpy, _scatter_numpy)
+    return _backward_input(dout, w, xp_shape, stride, dilation, _pack_numpy, _scatter_numpy, pads=pads)
 
 
 @register("conv2d_backward_weight", "numpy", fastest=True)
-def conv2d_backward_weight_numpy(dout, xp, w_shape, stride, dilation):
+def conv2d_backward_weight_numpy(dout, xp, w_shape, stride, dilation, pads=None):
     """columns^T @ dout, accumulated over blocks."""
-    return _backward_weight(dout, xp, w_shape, stride, dilation, _pack_numpy)
+    return _backward_weight(dout, xp, w_shape, stride, dilation, _pack_numpy, pads=pads)
 
 
 @register("conv2d_forward", "numba")
-def conv2d_forward_numba(xp, w, stride, dilation):
+def conv2d_forward_numba(xp, w, stride, dilation, pads=None):
     """im2col packed by a parallel numba loop, then one GEMM per block."""
-    return _im2col_gemm(xp, w, stride, dilation, _pack_numba)
+    return _im2col_gemm(xp, w, stride, dilation, _pack_numba, pads=pads)
 
 
 @register("conv2d_backward_input", "numba", fastest=True)
-def conv2d_backward_input_numba(dout, w, xp_shape, stride, dilation):
+def conv2d_backward_input_numba(dout, w, xp_shape, stride, dilation, pads=None):
     """As the numpy kernel, with numba packing and a numba per-tap scatter."""
     return _backward_input(dout, w, xp_shape, stride, dilation, _pack_numba, _scatter_numba,
-                           narrow_scatter=True)
+                           narrow_scatter=True, pads=pads)
 
 
 @register("conv2d_backward_weight", "numba")
-def conv2d_backward_weight_numba(dout, xp, w_shape, stride, dilation):
+def conv2d_backward_weight_numba(dout, xp, w_shape, stride, dilation, pads=None):
     """columns (numba-packed)^T @ dout, accumulated over blocks."""
-    return _backward_weight(dout, xp, w_shape, stride, dilation, _pack_numba)
+    return _backward_weight(dout, xp, w_shape, stride, dilation, _pack_numba, pads=pads)
