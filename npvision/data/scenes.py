@@ -12,7 +12,8 @@ random colour, size, position and rotation, overlapping one another. It returns 
   in drawing order (later objects lie on top of earlier ones) -> detection;
 - per image one *main* object (the one with the most visible pixels): ``labels``
   (n,), ``main_boxes`` (n, 4) -> classification with localisation (with
-  ``min_objects = max_objects = 1`` it is the only object);
+  ``min_objects = max_objects = 1`` it is the only object; with ``min_objects = 0``
+  a scene may be empty: label -1, zero box, see :func:`make_scenes`);
 - ``landmarks`` (n, 5, 2): five keypoints of the main object -> landmark regression;
   ``object_landmarks``: the same for every object;
 - ``masks`` (n, H, W) int64: 0 for background, ``class id + 1`` where a shape is the
@@ -245,6 +246,11 @@ def make_scenes(n: int, size: int = 64, max_objects: int = 3, min_objects: int =
     - ``min_objects``..``max_objects`` shapes per scene (uniform count); ``classes`` the
       names (or ids) to draw from, uniformly (default all of :data:`SHAPE_CLASSES`;
       ids stay those of SHAPE_CLASSES).
+    - ``min_objects = 0`` allows *empty* scenes, background only (the course's
+      ``p_c = 0`` case): such a scene has ``labels[i] = -1``, ``main_index[i] = -1``,
+      ``main_boxes[i]`` and ``landmarks[i]`` all zeros, ``boxes[i]`` of shape (0, 4),
+      ``classes[i]`` (0,), ``object_landmarks[i]`` (0, 5, 2), and masks and instances
+      all 0. ``max_objects`` stays >= 1. For ``min_objects >= 1`` nothing changes.
     - ``size_range``: the shape's outer diameter ``2 R`` as a fraction of the shorter
       canvas side, drawn uniformly from this range.
     - ``rotate``: random rotation of squares, triangles and crosses (else upright).
@@ -263,9 +269,9 @@ def make_scenes(n: int, size: int = 64, max_objects: int = 3, min_objects: int =
     h, w = size_pair(size, "size")
     if min(h, w) < 8:
         raise ValueError(f"size: expected at least 8 pixels per side, received {(h, w)}")
-    for name, v in (("min_objects", min_objects), ("max_objects", max_objects)):
-        if not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name}: expected an int >= 1, received {v!r}")
+    for name, v, low in (("min_objects", min_objects, 0), ("max_objects", max_objects, 1)):
+        if not isinstance(v, (int, np.integer)) or v < low:
+            raise ValueError(f"{name}: expected an int >= {low}, received {v!r}")
     if max_objects > 254:
         raise ValueError(f"max_objects: expected at most 254, received {max_objects}")
     if min_objects > max_objects:
@@ -336,20 +342,25 @@ def make_scenes(n: int, size: int = 64, max_objects: int = 3, min_objects: int =
     table = np.concatenate([np.zeros((n, 1), dtype=np.int64), cls + 1], axis=1)  # (n, m + 1); empty slot -> 0
     masks = np.take_along_axis(table, inst.reshape(n, -1).astype(np.intp), axis=1).reshape(n, h, w)
 
-    # The main object: most visible pixels (the first of equals).
+    # The main object: most visible pixels (the first of equals). A scene with no
+    # object (possible only when min_objects = 0) has none: label -1, index -1, zeros.
     main = visible[:, 1:].argmax(axis=1)
+    empty = ~np.any(cls >= 0, axis=1)                                            # (n,)
     boxes_l, classes_l, marks_l = [], [], []
-    main_pos = np.zeros(n, dtype=np.int64)
+    main_pos = np.full(n, -1, dtype=np.int64)
     for i in range(n):
         present = np.flatnonzero(cls[i] >= 0)      # drawing order, empty slots skipped
-        boxes_l.append(box[i, present].astype(np.float32))
+        boxes_l.append(box[i, present].astype(np.float32))                     # (K_i, 4), K_i may be 0
         classes_l.append(cls[i, present].copy())
         marks_l.append(marks[i, present].astype(np.float32))
-        main_pos[i] = int(np.flatnonzero(present == main[i])[0])
+        if not empty[i]:
+            main_pos[i] = int(np.flatnonzero(present == main[i])[0])
     rows = np.arange(n)
+    labels = np.where(empty, -1, cls[rows, main])
+    main_boxes = np.where(empty[:, None], 0.0, box[rows, main]).astype(np.float32)         # (n, 4)
+    landmarks = np.where(empty[:, None, None], 0.0, marks[rows, main]).astype(np.float32)  # (n, 5, 2)
     return Scenes(images=images, boxes=boxes_l, classes=classes_l, object_landmarks=marks_l,
-                  labels=cls[rows, main].copy(), main_boxes=box[rows, main].astype(np.float32),
-                  main_index=main_pos, landmarks=marks[rows, main].astype(np.float32),
+                  labels=labels, main_boxes=main_boxes, main_index=main_pos, landmarks=landmarks,
                   masks=masks, instances=_renumber(inst, cls), class_names=SHAPE_CLASSES)
 
 
