@@ -185,6 +185,67 @@ register_command(
 )
 
 
+# -- detect --------------------------------------------------------------------
+def _add_detect_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", help="an image file (PNG or JPEG), any size")
+    parser.add_argument("--model", default="npvision-out/yolo", metavar="DIR",
+                        help="a detector folder written by 'npvision train yolo --out DIR' "
+                             "(default: %(default)s)")
+    parser.add_argument("--out", default="detections.png", metavar="PATH",
+                        help="picture of the image with the boxes drawn (default: %(default)s)")
+    parser.add_argument("--score-threshold", type=float, default=None, metavar="S",
+                        help="keep boxes scoring at least S (default: the detector's own)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the detections as one JSON object instead of a table")
+
+
+def _run_detect(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from .data import read_image
+    from .detection.detector import load_detector
+
+    detector = load_detector(args.model)
+    if args.score_threshold is not None:
+        if not 0.0 <= args.score_threshold <= 1.0:
+            raise ValueError(f"--score-threshold: expected a number in [0, 1], "
+                             f"received {args.score_threshold}")
+        detector.score_threshold = float(args.score_threshold)
+    image = read_image(args.image, channels=3)
+    found = detector.detect(image)
+    names = list(detector.class_names)
+    rows = [{"class": names[int(c)], "score": round(float(s), 4),
+             "box_xyxy": [round(float(v), 1) for v in b]}
+            for b, s, c in zip(found["boxes"], found["scores"], found["classes"])]
+
+    from .viz.boxes import plot_detections
+
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(out_dir, exist_ok=True)
+    plot_detections(image, found, class_names=names, path=args.out,
+                    title=f"{os.path.basename(args.image)}: {len(rows)} objects")
+    if args.json:
+        print(json.dumps({"image": args.image, "picture": args.out, "detections": rows}))
+    else:
+        print(f"{args.image}: {len(rows)} objects (picture: {args.out})")
+        for r in rows:
+            x0, y0, x1, y1 = r["box_xyxy"]
+            print(f"  {r['class']:<10s} {r['score']:.3f}  ({x0:.1f}, {y0:.1f}) - ({x1:.1f}, {y1:.1f})")
+    return 0
+
+
+register_command(
+    "detect",
+    help="find and box the objects in an image with a trained YOLO detector",
+    description=("Run the detector trained by 'npvision train yolo' on IMAGE (resized to the "
+                 "detector's input size; boxes are given in IMAGE's own pixels), print every "
+                 "object's class, score and box, and save the image with the boxes drawn."),
+    configure=_add_detect_arguments,
+    run=_run_detect,
+)
+
+
 # -- the parser ----------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one sub-parser per registered command."""

@@ -245,3 +245,37 @@ def test_train_help_lists_every_task(capsys):
     out = capsys.readouterr().out
     for name in TASKS:
         assert name in out
+
+
+# -- detect ----------------------------------------------------------------------
+def test_detect_runs_a_trained_detector_on_an_image_of_another_size(tmp_path):
+    """'npvision train yolo --quick' writes a detector folder; 'npvision detect' reads it,
+    runs it on a PNG of a different size and reports boxes in that image's pixels."""
+    import json
+
+    import numpy as np
+    from matplotlib.image import imsave
+
+    from npvision.data import make_scenes
+
+    proc = _run(["-m", "npvision", "train", "yolo", "--quick", "--json", "--out", "yolo"], cwd=tmp_path)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    scene = make_scenes(1, size=(90, 120), seed=5).images[0]
+    imsave(tmp_path / "scene.png", np.clip(scene, 0, 1))
+    proc = _run(["-m", "npvision", "detect", "scene.png", "--model", "yolo", "--out", "found.png",
+                 "--score-threshold", "0.0", "--json"], cwd=tmp_path)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (tmp_path / "found.png").read_bytes()[:8] == PNG_MAGIC
+    assert result["detections"], "a score threshold of 0 keeps at least one box"
+    for det in result["detections"]:
+        x0, y0, x1, y1 = det["box_xyxy"]
+        assert 0 <= x0 <= x1 <= 120 and 0 <= y0 <= y1 <= 90
+        assert det["class"] in ("circle", "square", "triangle", "cross") and 0 <= det["score"] <= 1
+
+
+def test_detect_without_a_trained_model_says_how_to_get_one(tmp_path, capsys):
+    (tmp_path / "img.png").write_bytes(b"")
+    code = cli.main(["detect", str(tmp_path / "img.png"), "--model", str(tmp_path / "nothing")])
+    err = capsys.readouterr().err
+    assert code == 1 and "nothing" in err

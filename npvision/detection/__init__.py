@@ -18,11 +18,19 @@ unless a function says otherwise; image sizes are ``(height, width)``.
 
 from __future__ import annotations
 
-from . import boxes, evaluation, nms as _nms_module
+from . import (anchors, boxes, detector, evaluation, landmarks, localization,
+               nms as _nms_module, sliding_window, yolo)
+from .anchors import *  # noqa: F401,F403
 from .boxes import *  # noqa: F401,F403
+from .detector import *  # noqa: F401,F403
 from .evaluation import *  # noqa: F401,F403
+from .landmarks import *  # noqa: F401,F403
+from .localization import *  # noqa: F401,F403
 from .nms import *  # noqa: F401,F403
+from .sliding_window import *  # noqa: F401,F403
+from .yolo import *  # noqa: F401,F403
 
 # Each submodule lists its public names; a new submodule adds its import above
 # and its __all__ here.
-__all__ = list(boxes.__all__) + list(_nms_module.__all__) + list(evaluation.__all__)
+__all__ = [name for mod in (boxes, _nms_module, evaluation, localization, landmarks, sliding_window,
+                            anchors, yolo, detector) for name in mod.__all__]

@@ -26,7 +26,7 @@ input_shape, **options)`` builds one by name; ``available()`` lists the names.
 """
 
 from .registry import available, create, register
-from . import alexnet, efficientnet, googlenet, lenet, mobilenet, resnet, vgg  # noqa: F401  (they register)
+from . import alexnet, efficientnet, googlenet, lenet, mobilenet, resnet, vgg, yolo  # noqa: F401  (they register)
 from .alexnet import AlexNet
 from .efficientnet import EfficientNet, compound_scaling
 from .googlenet import GoogLeNet

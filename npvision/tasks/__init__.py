@@ -192,3 +192,6 @@ def run_task(name: str, epochs: int | None = None, seed: int = 0, out=None, quic
 # Task modules register themselves on import; add new ones here.
 from . import classify_digits  # noqa: E402,F401
 from . import segment  # noqa: E402,F401
+from . import localize  # noqa: E402,F401
+from . import windows  # noqa: E402,F401
+from . import yolo  # noqa: E402,F401
