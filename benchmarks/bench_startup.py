@@ -99,10 +99,15 @@ def _kernel_args(op: str):
         "avg_pool2d_forward": lambda: (xp, pool, pool),
         "avg_pool2d_backward": lambda: (dpool, xp.shape, pool, pool),
     }
-    for family in ("conv2d", "depthwise_conv2d"):    # same signatures, w and dout chosen above
-        table[f"{family}_forward"] = lambda: (xp, w, one, one)
-        table[f"{family}_backward_input"] = lambda: (dout, w, xp.shape, one, one)
-        table[f"{family}_backward_weight"] = lambda: (dout, xp, w.shape, one, one)
+    # conv kernels take the padded input (their optional pads are left out); depthwise kernels
+    # take the unpadded input and the padding, here none.
+    table["conv2d_forward"] = lambda: (xp, w, one, one)
+    table["conv2d_backward_input"] = lambda: (dout, w, xp.shape, one, one)
+    table["conv2d_backward_weight"] = lambda: (dout, xp, w.shape, one, one)
+    no_pad = ((0, 0), (0, 0))
+    table["depthwise_conv2d_forward"] = lambda: (xp, w, one, one, no_pad)
+    table["depthwise_conv2d_backward_input"] = lambda: (dout, w, xp.shape, one, one, no_pad)
+    table["depthwise_conv2d_backward_weight"] = lambda: (dout, xp, w.shape, one, one, no_pad)
     if op.startswith("max_pool2d") or op.startswith("max_unpool2d"):
         import npvision.kernels as K
         _, argmax = K.get("max_pool2d_forward", "numpy")(xp, pool, pool)

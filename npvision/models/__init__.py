@@ -17,6 +17,7 @@ name               file                     parameters (1000 classes, 224x224x3)
 ``mobilenet_v1``   ``mobilenet.py``         4,231,976
 ``mobilenet_v2``   ``mobilenet.py``         3,504,872
 ``efficientnet_b0`` .. ``_b7``  ``efficientnet.py``  5,288,548 .. 66,347,960
+``tiny_yolo``      ``yolo.py``              297,483 (4 classes, 3 anchors, 64x64x3; an 8x8 grid)
 =================  =======================  ======================================
 
 Every model is a :class:`~npvision.nn.Module` with ``forward`` and a

@@ -67,6 +67,7 @@ from ..io import save_weights
 from ..optim import Adam, CosineDecay
 from ..train import History, predict
 from . import register_task
+from ._common import load_average as _load_average
 
 __all__ = ["localization_data", "landmark_data", "train_with_batches"]
 
@@ -173,11 +174,6 @@ def train_with_batches(model, loss_fn, make_batch, n: int, config: dict, validat
     return history, best_epoch
 
 
-def _load_average():
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):                               # not on every platform
-        return None
 
 
 def _common_metrics(config, seed, quick, history, best_epoch, model, n_train, n_val, n_test,

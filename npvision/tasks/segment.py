@@ -58,6 +58,7 @@ from ..segmentation.metrics import confusion_matrix, segmentation_scores
 from ..segmentation.unet import UNet
 from ..train import History, fit, predict
 from . import register_task
+from ._common import load_average as _load_average
 
 __all__ = ["CLASS_NAMES", "scene_splits", "random_dihedral", "build_segmenter", "train_segmenter",
            "predict_masks", "save_segmenter", "load_segmenter", "segment_image"]
@@ -169,11 +170,6 @@ def train_segmenter(model, config: dict, splits, *, seed: int, progress: bool = 
     return history, best_epoch
 
 
-def _load_average():
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):                               # not on every platform
-        return None
 
 
 def _segment_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:

@@ -82,6 +82,7 @@ from ..models import create
 from ..optim import Adam, CosineDecay, LinearWarmup, clip_grad_norm
 from ..train import History
 from . import register_task
+from ._common import load_average as _load_average
 
 __all__ = ["scene_splits", "random_flips", "box_shapes", "build_yolo", "train_yolo", "evaluate_detector"]
 
@@ -232,11 +233,6 @@ def evaluate_detector(detector: Detector, scenes, config: dict, detections=None)
 # ---------------------------------------------------------------------------
 # the task
 # ---------------------------------------------------------------------------
-def _load_average():
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):                               # not on every platform
-        return None
 
 
 _DEFAULTS = dict(size=64, num_classes=4, min_objects=2, max_objects=4, n_train=6000, n_val=200,
