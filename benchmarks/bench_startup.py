@@ -105,7 +105,7 @@ def _kernel_args(op: str):
     table["conv2d_backward_input"] = lambda: (dout, w, xp.shape, one, one)
     table["conv2d_backward_weight"] = lambda: (dout, xp, w.shape, one, one)
     no_pad = ((0, 0), (0, 0))
-    table["depthwise_conv2d_forward"] = lambda: (xp, w, one, one, no_pad)
+    table["depthwise_conv2d_forward"] = lambda: (xp, w, None, one, one, no_pad)
     table["depthwise_conv2d_backward_input"] = lambda: (dout, w, xp.shape, one, one, no_pad)
     table["depthwise_conv2d_backward_weight"] = lambda: (dout, xp, w.shape, one, one, no_pad)
     if op.startswith("max_pool2d") or op.startswith("max_unpool2d"):

@@ -85,9 +85,11 @@ KERNEL_CASES = [  # (x shape, w shape, stride, dilation, pads ((top, bottom), (l
 @pytest.mark.parametrize("xs,ws,stride,dilation,pads", KERNEL_CASES)
 def test_kernels_agree_with_naive(backend, dtype, xs, ws, stride, dilation, pads):
     x, w = rand(xs, 3).astype(dtype), rand(ws, 4).astype(dtype)
-    ref = kernels.get("depthwise_conv2d_forward", "naive")(x, w, stride, dilation, pads)
+    b = rand((ws[2] * ws[3],), 6).astype(dtype)
+    ref = kernels.get("depthwise_conv2d_forward", "naive")(x, w, None, stride, dilation, pads)
     dout = rand(ref.shape, 5).astype(dtype)
-    for op, args in [("depthwise_conv2d_forward", (x, w, stride, dilation, pads)),
+    for op, args in [("depthwise_conv2d_forward", (x, w, None, stride, dilation, pads)),
+                     ("depthwise_conv2d_forward", (x, w, b, stride, dilation, pads)),
                      ("depthwise_conv2d_backward_input", (dout, w, xs, stride, dilation, pads)),
                      ("depthwise_conv2d_backward_weight", (dout, x, ws, stride, dilation, pads))]:
         got = kernels.get(op, backend)(*args)
@@ -104,8 +106,9 @@ def test_numba_kernels_run_without_jit():
         rng = np.random.default_rng(0)
         x, w = rng.standard_normal((1, 5, 6, 2)), rng.standard_normal((2, 3, 2, 2))
         s, d, p = (2, 1), (1, 2), ((1, 0), (2, 1))
-        out = kernels.get("depthwise_conv2d_forward", "numba")(x, w, s, d, p)
-        assert np.allclose(out, kernels.get("depthwise_conv2d_forward", "naive")(x, w, s, d, p))
+        bias = rng.standard_normal(4)
+        out = kernels.get("depthwise_conv2d_forward", "numba")(x, w, bias, s, d, p)
+        assert np.allclose(out, kernels.get("depthwise_conv2d_forward", "naive")(x, w, bias, s, d, p))
         a = kernels.get("depthwise_conv2d_backward_input", "numba")(out, w, x.shape, s, d, p)
         assert np.allclose(a, kernels.get("depthwise_conv2d_backward_input", "naive")(out, w, x.shape, s, d, p))
         b = kernels.get("depthwise_conv2d_backward_weight", "numba")(out, x, w.shape, s, d, p)

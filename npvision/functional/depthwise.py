@@ -87,9 +87,7 @@ def depthwise_conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
                 f"more than the padded input's {n + p[0] + p[1]} (input shape {x.shape}, padding {p})")
 
     x = np.ascontiguousarray(x)
-    out = kernels.get("depthwise_conv2d_forward")(x, w, stride, dilation, pads)  # (N, Ho, Wo, C*M)
-    if b is not None:
-        out += b
+    out = kernels.get("depthwise_conv2d_forward")(x, w, b, stride, dilation, pads)  # (N, Ho, Wo, C*M)
     cache = _DepthwiseCache(x, w, w_in.dtype, b_dtype, x.shape, out.shape, stride, dilation, pads)
     return out, cache
 

@@ -15,7 +15,9 @@ Its gradients, with ``g = dout`` of shape ``(N, Ho, Wo, C*M)``:
     dxp[n, i*SH + kh*DH, j*SW + kw*DW, c] += sum_m g[n, i, j, c*M + m] * w[kh, kw, c, m]
     dw[kh, kw, c, m] = sum_{n, i, j} xp[n, i*SH + kh*DH, j*SW + kw*DW, c] * g[n, i, j, c*M + m]
 
-(the bias gradient, ``sum_{n, i, j} g``, is left to :mod:`npvision.functional`).
+The forward kernels also take the bias ``b`` ``(C*M,)`` (or None), added to
+every output; the bias gradient, ``sum_{n, i, j} g``, is left to
+:mod:`npvision.functional`.
 
 Unlike the dense convolution's kernels, these take the *unpadded* input ``x``
 ``(N, H, W, C)`` and the padding ``pads = ((top, bottom), (left, right))``:
@@ -66,8 +68,8 @@ def _crop(dxp, pads):
 # ---------------------------------------------------------------------------
 
 @register("depthwise_conv2d_forward", "naive")
-def depthwise_conv2d_forward_naive(x, w, stride, dilation, pads):
-    """``out[n, h, w, c*M + m] = sum(window of channel c * w[:, :, c, m])``."""
+def depthwise_conv2d_forward_naive(x, w, b, stride, dilation, pads):
+    """``out[n, h, w, c*M + m] = sum(window of channel c * w[:, :, c, m]) + b[c*M + m]``."""
     xp = _pad(x, pads)                                                   # (N, Hp, Wp, C)
     m_b = xp.shape[0]
     f_h, f_w, n_c, mult = w.shape
@@ -85,6 +87,8 @@ def depthwise_conv2d_forward_naive(x, w, stride, dilation, pads):
                     a_slice = xp[i, vert_start:vert_end:d_h, horiz_start:horiz_end:d_w, c]  # (KH, KW)
                     for m in range(mult):
                         out[i, h, ww, c * mult + m] = np.sum(a_slice * w[:, :, c, m])
+                        if b is not None:
+                            out[i, h, ww, c * mult + m] += b[c * mult + m]
     return out
 
 
@@ -143,7 +147,7 @@ def _tap(a, kh, kw, out_hw, stride, dilation):
 
 
 @register("depthwise_conv2d_forward", "numpy")
-def depthwise_conv2d_forward_numpy(x, w, stride, dilation, pads):
+def depthwise_conv2d_forward_numpy(x, w, b, stride, dilation, pads):
     """Sum over taps of (strided view) x (that tap's per-channel weights), broadcast over M."""
     xp = _pad(x, pads)                                                   # (N, Hp, Wp, C)
     kh_n, kw_n, n_c, mult = w.shape
@@ -155,7 +159,10 @@ def depthwise_conv2d_forward_numpy(x, w, stride, dilation, pads):
             xs = _tap(xp, kh, kw, out_hw, stride, dilation)             # (N, Ho, Wo, C)
             np.multiply(xs[..., None], w[kh, kw], out=prod)             # (N, Ho, Wo, C, M)
             out += prod
-    return out.reshape(xp.shape[0], *out_hw, n_c * mult)                # (N, Ho, Wo, C*M)
+    out = out.reshape(xp.shape[0], *out_hw, n_c * mult)                 # (N, Ho, Wo, C*M)
+    if b is not None:
+        out += b
+    return out
 
 
 @register("depthwise_conv2d_backward_input", "numpy")
@@ -220,7 +227,7 @@ def _end_inside(offset, step, size, n_out):
 
 
 @njit(parallel=True, fastmath={"contract"})
-def _dw_fwd(x, w, s_h, s_w, d_h, d_w, p_t, p_l, out):
+def _dw_fwd(x, w, b, s_h, s_w, d_h, d_w, p_t, p_l, out):
     n_b, n_h, n_w, n_c = out.shape
     h_in, w_in = x.shape[1], x.shape[2]
     k_h, k_w = w.shape[0], w.shape[1]
@@ -229,7 +236,7 @@ def _dw_fwd(x, w, s_h, s_w, d_h, d_w, p_t, p_l, out):
         i = t % n_h
         for j in range(n_w):
             for c in range(n_c):
-                out[n, i, j, c] = 0
+                out[n, i, j, c] = b[c]
         for kh in range(k_h):
             r = i * s_h - p_t + kh * d_h
             if r < 0 or r >= h_in:
@@ -296,12 +303,14 @@ def _repeat_channels(x, mult):
 
 
 @register("depthwise_conv2d_forward", "numba", fastest=True)
-def depthwise_conv2d_forward_numba(x, w, stride, dilation, pads):
-    """Compiled per-channel correlation (multiplier folded into the channels), padding skipped."""
+def depthwise_conv2d_forward_numba(x, w, b, stride, dilation, pads):
+    """Compiled per-channel correlation (multiplier folded into the channels), padding skipped;
+    each output starts from its bias, so adding it costs no extra pass over the output."""
     k_h, k_w, n_c, mult = w.shape
     ho, wo = _out_hw(_padded_shape(x.shape, pads), w.shape, stride, dilation)
     out = np.empty((x.shape[0], ho, wo, n_c * mult), dtype=x.dtype)
-    _dw_fwd(_repeat_channels(x, mult), w.reshape(k_h, k_w, n_c * mult),
+    start = np.zeros(n_c * mult, dtype=x.dtype) if b is None else b              # (C*M,)
+    _dw_fwd(_repeat_channels(x, mult), w.reshape(k_h, k_w, n_c * mult), start,
             stride[0], stride[1], dilation[0], dilation[1], pads[0][0], pads[1][0], out)
     return out
 
