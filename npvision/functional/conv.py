@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from ..kernels.blas import channel_sums
 from .._checks import as_float_array, check_channels, int_pair, resolve_padding
 from ._padding import pad_hw
 
@@ -145,7 +146,7 @@ def conv2d_backward(dout, cache, need_input_grad=True):
 
     db = None
     if cache["b_shape"] is not None:
-        db = dout.sum(axis=(0, 1, 2)).astype(cache["b_dtype"]).reshape(cache["b_shape"])  # (C_out,)
+        db = channel_sums(dout).astype(cache["b_dtype"]).reshape(cache["b_shape"])  # (C_out,): sum over n, i, j
     dw = kernels.get("conv2d_backward_weight")(dout, np.ascontiguousarray(x), w.shape, stride, dilation, pads)
     dw = dw.astype(cache["w_dtype"], copy=False)                 # (KH, KW, C_in, C_out)
     N, H, W, C = x.shape

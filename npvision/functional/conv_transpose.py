@@ -48,6 +48,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from ..kernels.blas import channel_sums
 from .._checks import as_float_array, check_channels, int_pair, resolve_padding
 
 __all__ = ["conv_transpose2d_forward", "conv_transpose2d_backward"]
@@ -157,5 +158,5 @@ def conv_transpose2d_backward(dout, cache):
     dx = kernels.get("conv2d_forward")(doutp, w, stride, dilation)        # (N, H, W, C_in)
     dw = kernels.get("conv2d_backward_weight")(x, doutp, w.shape, stride, dilation)
     dw = dw.astype(cache["w_dtype"], copy=False)                            # (KH, KW, C_out, C_in)
-    db = None if cache["b_dtype"] is None else dout.sum(axis=(0, 1, 2)).astype(cache["b_dtype"])
+    db = None if cache["b_dtype"] is None else channel_sums(dout).astype(cache["b_dtype"])
     return dx, dw, db
