@@ -32,7 +32,7 @@ import numpy as np
 from .. import kernels
 from ..kernels.blas import channel_sums
 from .._checks import as_float_array, check_channels, int_pair, resolve_padding
-from ._padding import pad_hw
+from .._padding import pad_hw, padded_shape
 
 __all__ = ["zero_pad", "conv_single_step", "conv2d_forward", "conv2d_backward"]
 
@@ -149,8 +149,7 @@ def conv2d_backward(dout, cache, need_input_grad=True):
         db = channel_sums(dout).astype(cache["b_dtype"]).reshape(cache["b_shape"])  # (C_out,): sum over n, i, j
     dw = kernels.get("conv2d_backward_weight")(dout, np.ascontiguousarray(x), w.shape, stride, dilation, pads)
     dw = dw.astype(cache["w_dtype"], copy=False)                 # (KH, KW, C_in, C_out)
-    N, H, W, C = x.shape
-    xp_shape = (N, H + sum(pads[0]), W + sum(pads[1]), C)        # the padded input's shape
+    xp_shape = padded_shape(x.shape, pads)                       # (N, Hp, Wp, C_in)
 
     dx = None
     if need_input_grad:

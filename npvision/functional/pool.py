@@ -38,7 +38,7 @@ import numpy as np
 
 from .. import kernels
 from .._checks import as_float_array, check_dout, int_pair, resolve_padding
-from ._padding import crop_hw, pad_hw
+from .._padding import crop_hw, pad_hw
 from .shapes import conv_output_size
 
 __all__ = [

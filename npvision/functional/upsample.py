@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import kernels
 from .._checks import check_dout, int_pair
-from ._padding import crop_hw, pad_hw
+from .._padding import crop_hw, pad_hw
 from .pool import MaxPoolCache, float_input
 
 __all__ = [

@@ -65,6 +65,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .._padding import crop_hw, pad_hw, padded_shape
 from .blas import matmul
 from . import register
 from ._jit import njit, prange
@@ -280,11 +281,7 @@ class _PaddedSource:
         if pads is not None and pads[0] == (0, 0) and pads[1] == (0, 0):
             pads = None
         self.x, self.pads = x, pads
-        N, H, W, C = x.shape
-        if pads is None:
-            self.shape = x.shape
-        else:
-            self.shape = (N, H + pads[0][0] + pads[0][1], W + pads[1][0] + pads[1][1], C)
+        self.shape = x.shape if pads is None else padded_shape(x.shape, pads)
         self._key, self._block = None, None
 
     def images(self, n0: int, n1: int):
@@ -292,7 +289,7 @@ class _PaddedSource:
         if self.pads is None:
             return self.x, n0
         if self._key != (n0, n1):                                # bands of one image reuse it
-            self._block = np.pad(self.x[n0:n1], ((0, 0), self.pads[0], self.pads[1], (0, 0)))
+            self._block = pad_hw(self.x[n0:n1], self.pads)
             self._key = (n0, n1)
         return self._block, 0
 
@@ -359,13 +356,8 @@ def _backward_weight(dout, xp, w_shape, stride, dilation, pack, pads=None):
 
 
 def _crop(dxp: np.ndarray, pads) -> np.ndarray:
-    """The interior ``dx`` of a padded gradient; ``pads=None`` keeps ``dxp`` whole."""
-    if pads is None:
-        return dxp
-    (t, b), (l, r) = pads
-    if t == b == l == r == 0:
-        return dxp
-    return np.ascontiguousarray(dxp[:, t:dxp.shape[1] - b, l:dxp.shape[2] - r, :])
+    """The interior ``dx`` of a padded gradient, C-contiguous; ``pads=None`` keeps ``dxp`` whole."""
+    return dxp if pads is None else np.ascontiguousarray(crop_hw(dxp, pads))
 
 
 def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_scatter=False,

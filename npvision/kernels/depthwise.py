@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._padding import crop_hw, pad_hw, padded_shape
 from . import register
 from ._jit import njit, prange
 
@@ -46,23 +47,6 @@ def _out_hw(xp_shape, w_shape, stride, dilation) -> tuple[int, int]:
             (xp_shape[2] - dilation[1] * (w_shape[1] - 1) - 1) // stride[1] + 1)
 
 
-def _padded_shape(x_shape, pads) -> tuple[int, int, int, int]:
-    """``(N, Hp, Wp, C)`` of ``x`` ``(N, H, W, C)`` padded by ``((top, bottom), (left, right))``."""
-    (p_t, p_b), (p_l, p_r) = pads
-    return (x_shape[0], x_shape[1] + p_t + p_b, x_shape[2] + p_l + p_r, x_shape[3])
-
-
-def _pad(x, pads):
-    """``x`` with ``pads = ((top, bottom), (left, right))`` zero rows and columns around it."""
-    return np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
-
-
-def _crop(dxp, pads):
-    """The interior of a padded gradient: the inverse of :func:`_pad`'s shape change."""
-    (p_t, p_b), (p_l, p_r) = pads
-    return np.ascontiguousarray(dxp[:, p_t:dxp.shape[1] - p_b, p_l:dxp.shape[2] - p_r, :])
-
-
 # ---------------------------------------------------------------------------
 # naive: one output value at a time, as the course's conv_forward
 # ---------------------------------------------------------------------------
@@ -70,7 +54,7 @@ def _crop(dxp, pads):
 @register("depthwise_conv2d_forward", "naive")
 def depthwise_conv2d_forward_naive(x, w, b, stride, dilation, pads):
     """``out[n, h, w, c*M + m] = sum(window of channel c * w[:, :, c, m]) + b[c*M + m]``."""
-    xp = _pad(x, pads)                                                   # (N, Hp, Wp, C)
+    xp = pad_hw(x, pads)                                                 # (N, Hp, Wp, C)
     m_b = xp.shape[0]
     f_h, f_w, n_c, mult = w.shape
     (s_h, s_w), (d_h, d_w) = stride, dilation
@@ -98,7 +82,7 @@ def depthwise_conv2d_backward_input_naive(dout, w, x_shape, stride, dilation, pa
     m_b, n_h, n_w, _ = dout.shape
     f_h, f_w, n_c, mult = w.shape
     (s_h, s_w), (d_h, d_w) = stride, dilation
-    dxp = np.zeros(_padded_shape(x_shape, pads), dtype=dout.dtype)      # (N, Hp, Wp, C)
+    dxp = np.zeros(padded_shape(x_shape, pads), dtype=dout.dtype)      # (N, Hp, Wp, C)
     for i in range(m_b):
         for h in range(n_h):
             vert_start = h * s_h
@@ -110,13 +94,13 @@ def depthwise_conv2d_backward_input_naive(dout, w, x_shape, stride, dilation, pa
                     for m in range(mult):
                         dxp[i, vert_start:vert_end:d_h, horiz_start:horiz_end:d_w, c] += (
                             w[:, :, c, m] * dout[i, h, ww, c * mult + m])
-    return _crop(dxp, pads)                                              # (N, H, W, C)
+    return np.ascontiguousarray(crop_hw(dxp, pads))                      # (N, H, W, C)
 
 
 @register("depthwise_conv2d_backward_weight", "naive")
 def depthwise_conv2d_backward_weight_naive(dout, x, w_shape, stride, dilation, pads):
     """``dw[:, :, c, m] += window of channel c * dout[n, h, w, c*M + m]`` over every output."""
-    xp = _pad(x, pads)                                                   # (N, Hp, Wp, C)
+    xp = pad_hw(x, pads)                                                 # (N, Hp, Wp, C)
     m_b, n_h, n_w, _ = dout.shape
     f_h, f_w, n_c, mult = w_shape
     (s_h, s_w), (d_h, d_w) = stride, dilation
@@ -149,7 +133,7 @@ def _tap(a, kh, kw, out_hw, stride, dilation):
 @register("depthwise_conv2d_forward", "numpy")
 def depthwise_conv2d_forward_numpy(x, w, b, stride, dilation, pads):
     """Sum over taps of (strided view) x (that tap's per-channel weights), broadcast over M."""
-    xp = _pad(x, pads)                                                   # (N, Hp, Wp, C)
+    xp = pad_hw(x, pads)                                                 # (N, Hp, Wp, C)
     kh_n, kw_n, n_c, mult = w.shape
     out_hw = _out_hw(xp.shape, w.shape, stride, dilation)
     out = np.zeros((xp.shape[0], *out_hw, n_c, mult), dtype=xp.dtype)   # (N, Ho, Wo, C, M)
@@ -171,7 +155,7 @@ def depthwise_conv2d_backward_input_numpy(dout, w, x_shape, stride, dilation, pa
     kh_n, kw_n, n_c, mult = w.shape
     out_hw = dout.shape[1:3]
     g = dout.reshape(dout.shape[0], *out_hw, n_c, mult)                 # (N, Ho, Wo, C, M)
-    dxp = np.zeros(_padded_shape(x_shape, pads), dtype=dout.dtype)      # (N, Hp, Wp, C)
+    dxp = np.zeros(padded_shape(x_shape, pads), dtype=dout.dtype)      # (N, Hp, Wp, C)
     for kh in range(kh_n):
         for kw in range(kw_n):
             if mult == 1:
@@ -179,13 +163,13 @@ def depthwise_conv2d_backward_input_numpy(dout, w, x_shape, stride, dilation, pa
             else:
                 contrib = np.einsum("nhwcm,cm->nhwc", g, w[kh, kw])     # (N, Ho, Wo, C)
             _tap(dxp, kh, kw, out_hw, stride, dilation)[...] += contrib
-    return _crop(dxp, pads)                                              # (N, H, W, C)
+    return np.ascontiguousarray(crop_hw(dxp, pads))                      # (N, H, W, C)
 
 
 @register("depthwise_conv2d_backward_weight", "numpy")
 def depthwise_conv2d_backward_weight_numpy(dout, x, w_shape, stride, dilation, pads):
     """For each tap, ``dw[kh, kw, c, m] = sum_{n,i,j} (strided view)[..., c] * dout[..., c, m]``."""
-    xp = _pad(x, pads)                                                   # (N, Hp, Wp, C)
+    xp = pad_hw(x, pads)                                                 # (N, Hp, Wp, C)
     kh_n, kw_n, n_c, mult = w_shape
     out_hw = dout.shape[1:3]
     g = dout.reshape(dout.shape[0], *out_hw, n_c, mult)                 # (N, Ho, Wo, C, M)
@@ -280,7 +264,6 @@ def _dw_bwd_weight(dout, x, s_h, s_w, d_h, d_w, p_t, p_l, partial):
     h_in, w_in = x.shape[1], x.shape[2]
     k_h, k_w = partial.shape[1], partial.shape[2]
     for n in prange(n_b):
-        acc = np.zeros(n_c, dtype=partial.dtype)   # one tap's sum over a row: stays in registers/L1
         for i in range(n_h):
             for kh in range(k_h):
                 r = i * s_h - p_t + kh * d_h
@@ -288,13 +271,10 @@ def _dw_bwd_weight(dout, x, s_h, s_w, d_h, d_w, p_t, p_l, partial):
                     continue
                 for kw in range(k_w):
                     off = kw * d_w - p_l
-                    acc[:] = 0
                     for j in range(_first_inside(off, s_w), _end_inside(off, s_w, w_in, n_w)):
                         q = j * s_w + off
                         for c in range(n_c):
-                            acc[c] += x[n, r, q, c] * dout[n, i, j, c]
-                    for c in range(n_c):
-                        partial[n, kh, kw, c] += acc[c]
+                            partial[n, kh, kw, c] += x[n, r, q, c] * dout[n, i, j, c]
 
 
 def _repeat_channels(x, mult):
@@ -307,7 +287,7 @@ def depthwise_conv2d_forward_numba(x, w, b, stride, dilation, pads):
     """Compiled per-channel correlation (multiplier folded into the channels), padding skipped;
     each output starts from its bias, so adding it costs no extra pass over the output."""
     k_h, k_w, n_c, mult = w.shape
-    ho, wo = _out_hw(_padded_shape(x.shape, pads), w.shape, stride, dilation)
+    ho, wo = _out_hw(padded_shape(x.shape, pads), w.shape, stride, dilation)
     out = np.empty((x.shape[0], ho, wo, n_c * mult), dtype=x.dtype)
     start = np.zeros(n_c * mult, dtype=x.dtype) if b is None else b              # (C*M,)
     _dw_fwd(_repeat_channels(x, mult), w.reshape(k_h, k_w, n_c * mult), start,
