@@ -126,6 +126,48 @@ def test_lazy_jit_compiles_nested_and_parallel_kernels(tmp_path, disable):
     assert (kind == "function") == (disable == "1")
 
 
+_LAYER_SCRIPT = textwrap.dedent("""
+    import os, sys, numpy as np
+    sys.path.insert(0, {here!r})
+    from npvision.kernels._jit import njit, prange
+
+    @njit(parallel=True)
+    def inc(a):
+        for i in prange(a.shape[0]):
+            a[i] += 1.0
+
+    inc(np.zeros(8))
+    import numba
+    print(numba.threading_layer(), os.environ.get("OMP_WAIT_POLICY", "-"))
+""")
+
+
+def _omp_loads():
+    try:
+        from numba.np.ufunc import omppool  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("user_env, layer, policy", [
+    ({}, "omp", "-"),                                          # OpenMP, its wait policy unset again
+    ({"NUMBA_THREADING_LAYER": "workqueue"}, "workqueue", "-"),  # the user's layer is kept
+    ({"OMP_WAIT_POLICY": "active"}, "omp", "active"),          # and the user's wait policy
+])
+def test_threading_layer_choice(tmp_path, user_env, layer, policy):
+    if layer == "omp" and not _omp_loads():
+        pytest.skip("numba's OpenMP layer does not load here (no libgomp); npvision falls back to workqueue")
+    script = tmp_path / "layer.py"
+    script.write_text(_LAYER_SCRIPT.format(here=os.path.dirname(os.path.dirname(__file__))))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY", "OMP_WAIT_POLICY",
+                        "GOMP_SPINCOUNT", "NUMBA_DISABLE_JIT")}
+    env.update(user_env, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == [layer, policy]
+
+
 # -- gradcheck -------------------------------------------------------------------------------------
 
 def _square_forward(x, w):

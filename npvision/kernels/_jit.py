@@ -12,10 +12,16 @@ puts their dispatchers into its globals, where numba looks for them.
 With ``NUMBA_DISABLE_JIT=1`` numba hands back the plain Python function, so a
 student can step into any kernel with a debugger.
 
-Threading: numba's default OpenMP layer leaves its threads spinning after a
-parallel loop, which slows the next OpenBLAS call on a 2-core machine; unless
-the user chose a layer with ``NUMBA_THREADING_LAYER``, npvision picks the
-``workqueue`` layer, which does not spin.
+Threading: parallel loops run on numba's OpenMP layer when it loads (else
+its ``workqueue`` layer). OpenMP starts a parallel loop in about 2-4 us, the
+workqueue layer in 30-140 us, which is a third of a small depthwise or pooling
+kernel. But GNU OpenMP's threads spin after each loop by default, and on a
+2-core machine that slows the next OpenBLAS product by half or more; so
+npvision starts the OpenMP threads with ``OMP_WAIT_POLICY=passive`` (they
+sleep at once) and removes the variable again, so that libraries loaded later
+(PyTorch brings its own OpenMP) see the user's environment. A choice the user
+made (``NUMBA_THREADING_LAYER``, ``NUMBA_THREADING_LAYER_PRIORITY``,
+``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT``) is left alone.
 """
 
 from __future__ import annotations
@@ -33,10 +39,27 @@ def _import_numba():
     if _numba is None:
         import numba
 
-        if "NUMBA_THREADING_LAYER" not in os.environ:
-            numba.config.THREADING_LAYER = "workqueue"
+        if not any(v in os.environ for v in ("NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY")):
+            numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+        _start_threads(numba)
         _numba = numba
     return _numba
+
+
+def _start_threads(numba):
+    """Start numba's thread pool now, with OpenMP's threads told to sleep, not spin, between loops."""
+    polite = not any(v in os.environ for v in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))
+    if polite:
+        os.environ["OMP_WAIT_POLICY"] = "passive"        # read once, when OpenMP loads
+    try:
+        from numba.np.ufunc.parallel import _launch_threads
+
+        _launch_threads()
+    except Exception:  # noqa: BLE001 - numba then starts its threads at the first parallel loop
+        pass
+    finally:
+        if polite:
+            del os.environ["OMP_WAIT_POLICY"]
 
 
 class LazyJit:
