@@ -77,6 +77,12 @@ KERNEL_CASES = [  # (x shape, w shape, stride, dilation, pads ((top, bottom), (l
     ((1, 4, 3, 1), (1, 1, 1, 1), (1, 1), (1, 1), ((0, 0), (0, 0))),
     ((2, 7, 6, 3), (3, 3, 3, 1), (2, 2), (2, 2), ((2, 2), (2, 1))),
     ((1, 3, 4, 2), (2, 3, 2, 1), (1, 2), (1, 1), ((4, 3), (0, 5))),   # rows/cols of padding only
+    # 3x3 kernels take the numba kernels' register path away from the border, and the
+    # stride-1 input gradient runs the forward kernel on dout with the kernel flipped
+    ((2, 8, 9, 3), (3, 3, 3, 2), (1, 1), (2, 2), ((2, 1), (0, 3))),   # dilation 2, multiplier 2
+    ((1, 9, 8, 4), (3, 3, 4, 1), (2, 2), (1, 1), ((0, 1), (1, 0))),   # stride 2, TF-style "same"
+    ((1, 5, 6, 3), (3, 3, 3, 1), (1, 1), (1, 1), ((3, 4), (4, 3))),   # padding beyond the kernel's reach
+    ((2, 7, 9, 2), (3, 3, 2, 1), (1, 2), (2, 1), ((1, 2), (1, 1))),   # mixed stride and dilation
 ]
 
 
@@ -91,11 +97,33 @@ def test_kernels_agree_with_naive(backend, dtype, xs, ws, stride, dilation, pads
     for op, args in [("depthwise_conv2d_forward", (x, w, None, stride, dilation, pads)),
                      ("depthwise_conv2d_forward", (x, w, b, stride, dilation, pads)),
                      ("depthwise_conv2d_backward_input", (dout, w, xs, stride, dilation, pads)),
-                     ("depthwise_conv2d_backward_weight", (dout, x, ws, stride, dilation, pads))]:
+                     ("depthwise_conv2d_backward_params", (dout, x, ws, stride, dilation, pads))]:
         got = kernels.get(op, backend)(*args)
         want = kernels.get(op, "naive")(*args)
-        assert got.dtype == dtype and got.shape == want.shape, op
-        close(got, want, dtype)
+        for g, w_ in zip(*((got, want) if isinstance(got, tuple) else ((got,), (want,)))):   # (dw, db)
+            assert g.dtype == dtype and g.shape == w_.shape, op
+            close(g, w_, dtype)
+
+
+@settings(max_examples=30, deadline=None)
+@given(h=st.integers(1, 9), w=st.integers(1, 9), s_h=st.integers(1, 2), s_w=st.integers(1, 2),
+       d=st.integers(1, 2), pads=st.tuples(*[st.integers(0, 3)] * 4), mult=st.integers(1, 2))
+def test_numba_3x3_agrees_with_naive(h, w, s_h, s_w, d, pads, mult):
+    """The 3x3 fast path and its border handling, on every size, stride, dilation and padding."""
+    pads = ((pads[0], pads[1]), (pads[2], pads[3]))
+    if h + pads[0][0] + pads[0][1] < 2 * d + 1 or w + pads[1][0] + pads[1][1] < 2 * d + 1:
+        return                                                 # the kernel does not fit
+    x, wt = rand((2, h, w, 3), 0), rand((3, 3, 3, mult), 1)
+    b = rand((3 * mult,), 2)
+    args = ((s_h, s_w), (d, d), pads)
+    out = kernels.get("depthwise_conv2d_forward", "numba")(x, wt, b, *args)
+    close(out, kernels.get("depthwise_conv2d_forward", "naive")(x, wt, b, *args), np.float64)
+    g = rand(out.shape, 3)
+    for op, a in [("depthwise_conv2d_backward_input", (g, wt, x.shape)),
+                  ("depthwise_conv2d_backward_params", (g, x, wt.shape))]:
+        got, want = kernels.get(op, "numba")(*a, *args), kernels.get(op, "naive")(*a, *args)
+        for g_, w_ in zip(*((got, want) if isinstance(got, tuple) else ((got,), (want,)))):
+            close(g_, w_, np.float64)
 
 
 def test_numba_kernels_run_without_jit():
@@ -104,15 +132,19 @@ def test_numba_kernels_run_without_jit():
         import numpy as np
         from npvision import kernels
         rng = np.random.default_rng(0)
-        x, w = rng.standard_normal((1, 5, 6, 2)), rng.standard_normal((2, 3, 2, 2))
-        s, d, p = (2, 1), (1, 2), ((1, 0), (2, 1))
-        bias = rng.standard_normal(4)
-        out = kernels.get("depthwise_conv2d_forward", "numba")(x, w, bias, s, d, p)
-        assert np.allclose(out, kernels.get("depthwise_conv2d_forward", "naive")(x, w, bias, s, d, p))
-        a = kernels.get("depthwise_conv2d_backward_input", "numba")(out, w, x.shape, s, d, p)
-        assert np.allclose(a, kernels.get("depthwise_conv2d_backward_input", "naive")(out, w, x.shape, s, d, p))
-        b = kernels.get("depthwise_conv2d_backward_weight", "numba")(out, x, w.shape, s, d, p)
-        assert np.allclose(b, kernels.get("depthwise_conv2d_backward_weight", "naive")(out, x, w.shape, s, d, p))
+        # a 2x3 kernel with stride 2 (the tap-by-tap loops and the gather), then a 3x3 one with
+        # stride 1 (the register path, and the input gradient as a flipped forward)
+        for ws, s, d, p in [((2, 3, 2, 2), (2, 1), (1, 2), ((1, 0), (2, 1))),
+                            ((3, 3, 2, 2), (1, 1), (1, 1), ((1, 1), (1, 1)))]:
+            x, w = rng.standard_normal((1, 5, 6, 2)), rng.standard_normal(ws)
+            bias = rng.standard_normal(4)
+            out = kernels.get("depthwise_conv2d_forward", "numba")(x, w, bias, s, d, p)
+            assert np.allclose(out, kernels.get("depthwise_conv2d_forward", "naive")(x, w, bias, s, d, p))
+            a = kernels.get("depthwise_conv2d_backward_input", "numba")(out, w, x.shape, s, d, p)
+            assert np.allclose(a, kernels.get("depthwise_conv2d_backward_input", "naive")(out, w, x.shape, s, d, p))
+            dw, db = kernels.get("depthwise_conv2d_backward_params", "numba")(out, x, w.shape, s, d, p)
+            dw0, db0 = kernels.get("depthwise_conv2d_backward_params", "naive")(out, x, w.shape, s, d, p)
+            assert np.allclose(dw, dw0) and np.allclose(db, db0)
         print("ok")
     """)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -24,7 +24,7 @@ Gradients, with ``g = dout`` ``(N, Ho, Wo, C*M)``:
 
 and ``dx`` is the interior of ``dx_pad``. The loops run through
 :mod:`npvision.kernels` (ops ``depthwise_conv2d_forward``,
-``depthwise_conv2d_backward_input``, ``depthwise_conv2d_backward_weight``).
+``depthwise_conv2d_backward_input``, ``depthwise_conv2d_backward_params``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import kernels
-from ..kernels.blas import channel_sums
 from .._checks import as_float_array, check_channels, check_dout, int_pair, resolve_padding
 from .pool import float_input
 from .shapes import conv_output_size
@@ -106,9 +105,10 @@ def depthwise_conv2d_backward(dout, cache):
     dout = check_dout(dout, c.out_shape, dtype=c.x.dtype)                  # (N, Ho, Wo, C*M)
     dx = kernels.get("depthwise_conv2d_backward_input")(dout, c.w, c.x_shape, c.stride, c.dilation,
                                                         c.pads)             # (N, H, W, C)
-    dw = kernels.get("depthwise_conv2d_backward_weight")(dout, c.x, c.w.shape, c.stride, c.dilation,
-                                                         c.pads)            # (KH, KW, C, M)
-    db = None
-    if c.b_dtype is not None:
-        db = channel_sums(dout).astype(c.b_dtype, copy=False)               # sum over n, i, j
+    dw, db = kernels.get("depthwise_conv2d_backward_params")(dout, c.x, c.w.shape, c.stride, c.dilation,
+                                                            c.pads)         # (KH, KW, C, M), (C*M,)
+    if c.b_dtype is None:
+        db = None
+    else:
+        db = db.astype(c.b_dtype, copy=False)                               # sum over n, i, j
     return dx, dw.astype(c.w_dtype, copy=False), db

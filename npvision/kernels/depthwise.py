@@ -16,8 +16,10 @@ Its gradients, with ``g = dout`` of shape ``(N, Ho, Wo, C*M)``:
     dw[kh, kw, c, m] = sum_{n, i, j} xp[n, i*SH + kh*DH, j*SW + kw*DW, c] * g[n, i, j, c*M + m]
 
 The forward kernels also take the bias ``b`` ``(C*M,)`` (or None), added to
-every output; the bias gradient, ``sum_{n, i, j} g``, is left to
-:mod:`npvision.functional`.
+every output. The parameter-gradient kernels return ``(dw, db)`` with the bias
+gradient ``db[c*M + m] = sum_{n, i, j} g[n, i, j, c*M + m]`` alongside: the
+compiled kernel adds it up while ``dout`` is in cache for ``dw``, where a
+separate pass would read all of ``dout`` from memory once more.
 
 Unlike the dense convolution's kernels, these take the *unpadded* input ``x``
 ``(N, H, W, C)`` and the padding ``pads = ((top, bottom), (left, right))``:
@@ -97,14 +99,16 @@ def depthwise_conv2d_backward_input_naive(dout, w, x_shape, stride, dilation, pa
     return np.ascontiguousarray(crop_hw(dxp, pads))                      # (N, H, W, C)
 
 
-@register("depthwise_conv2d_backward_weight", "naive")
-def depthwise_conv2d_backward_weight_naive(dout, x, w_shape, stride, dilation, pads):
-    """``dw[:, :, c, m] += window of channel c * dout[n, h, w, c*M + m]`` over every output."""
+@register("depthwise_conv2d_backward_params", "naive")
+def depthwise_conv2d_backward_params_naive(dout, x, w_shape, stride, dilation, pads):
+    """``dw[:, :, c, m] += window of channel c * dout[n, h, w, c*M + m]`` and ``db += dout[n, h, w]``
+    over every output."""
     xp = pad_hw(x, pads)                                                 # (N, Hp, Wp, C)
     m_b, n_h, n_w, _ = dout.shape
     f_h, f_w, n_c, mult = w_shape
     (s_h, s_w), (d_h, d_w) = stride, dilation
     dw = np.zeros(w_shape, dtype=dout.dtype)
+    db = np.zeros(n_c * mult, dtype=dout.dtype)
     for i in range(m_b):
         for h in range(n_h):
             vert_start = h * s_h
@@ -116,7 +120,8 @@ def depthwise_conv2d_backward_weight_naive(dout, x, w_shape, stride, dilation, p
                     a_slice = xp[i, vert_start:vert_end:d_h, horiz_start:horiz_end:d_w, c]  # (KH, KW)
                     for m in range(mult):
                         dw[:, :, c, m] += a_slice * dout[i, h, ww, c * mult + m]
-    return dw
+                        db[c * mult + m] += dout[i, h, ww, c * mult + m]
+    return dw, db
 
 
 # ---------------------------------------------------------------------------
@@ -166,9 +171,10 @@ def depthwise_conv2d_backward_input_numpy(dout, w, x_shape, stride, dilation, pa
     return np.ascontiguousarray(crop_hw(dxp, pads))                      # (N, H, W, C)
 
 
-@register("depthwise_conv2d_backward_weight", "numpy")
-def depthwise_conv2d_backward_weight_numpy(dout, x, w_shape, stride, dilation, pads):
-    """For each tap, ``dw[kh, kw, c, m] = sum_{n,i,j} (strided view)[..., c] * dout[..., c, m]``."""
+@register("depthwise_conv2d_backward_params", "numpy")
+def depthwise_conv2d_backward_params_numpy(dout, x, w_shape, stride, dilation, pads):
+    """For each tap, ``dw[kh, kw, c, m] = sum_{n,i,j} (strided view)[..., c] * dout[..., c, m]``;
+    ``db = sum_{n,i,j} dout``."""
     xp = pad_hw(x, pads)                                                 # (N, Hp, Wp, C)
     kh_n, kw_n, n_c, mult = w_shape
     out_hw = dout.shape[1:3]
@@ -178,7 +184,7 @@ def depthwise_conv2d_backward_weight_numpy(dout, x, w_shape, stride, dilation, p
         for kw in range(kw_n):
             xs = _tap(xp, kh, kw, out_hw, stride, dilation)             # (N, Ho, Wo, C)
             dw[kh, kw] = np.einsum("nhwc,nhwcm->cm", xs, g)             # (C, M)
-    return dw
+    return dw, dout.sum(axis=(0, 1, 2))
 
 
 # ---------------------------------------------------------------------------
@@ -192,9 +198,15 @@ def depthwise_conv2d_backward_weight_numpy(dout, x, w_shape, stride, dilation, p
 # Padding is never materialized. Output row i reads input row
 # r = i*SH - top + kh*DH, skipped when it falls outside 0..H-1; along a row,
 # output column j reads q = j*SW - left + kw*DW, and only the j with q inside
-# 0..W-1 are visited (the range [j_lo, j_hi) below). For the gradient of x each
-# task owns whole rows of dx and *gathers* into them (no two tasks write the same
-# value, so no atomics and no zero-filled padded buffer to crop afterwards).
+# 0..W-1 are visited (the range [j_lo, j_hi) below). 3x3 kernels have a loop of
+# their own that keeps the nine products in registers (_dw_fwd_3x3).
+#
+# The gradient of x at stride 1 is the forward loop again, run on dout with the
+# kernel flipped. At other strides each task owns whole rows of dx and *gathers*
+# into them (no two tasks write the same value, so no atomics and no zero-filled
+# padded buffer to crop afterwards). The weight and bias gradients are summed per
+# sample, then over the batch.
+#
 # fastmath "contract" lets each multiply-add be one fused (FMA) instruction;
 # nothing is reordered.
 
@@ -233,6 +245,59 @@ def _dw_fwd(x, w, b, s_h, s_w, d_h, d_w, p_t, p_l, out):
                         out[n, i, j, c] += x[n, r, q, c] * w[kh, kw, c]
 
 
+
+@njit(inline="always")
+def _tap_index(r, size, k):
+    """``(r, k)`` when row (or column) r is inside ``0..size-1``, else ``(0, 3)``: read any real
+    row and multiply it by the zero row (column) 3 of the padded weights."""
+    if 0 <= r < size:
+        return r, k
+    return 0, 3
+
+
+@njit(parallel=True, fastmath={"contract"})
+def _dw_fwd_3x3(x, wz, b, s_h, s_w, d_h, d_w, p_t, p_l, out):
+    """The 3x3 kernel of MobileNet and EfficientNet: the nine products of an output channel are
+    summed in registers and the output written once (the loop over taps above reads and writes
+    each output nine times, and runs at half the speed).
+
+    ``wz`` ``(4, 4, C)`` holds the weights in ``wz[:3, :3]`` and zeros in row and column 3. A
+    tap that falls in the padding reads a real pixel and multiplies it by one of those zeros,
+    so the border needs no code of its own.
+    """
+    n_b, n_h, n_w, n_c = out.shape
+    h_in, w_in = x.shape[1], x.shape[2]
+    for t in prange(n_b * n_h):                  # one output row (n, i) per task
+        n = t // n_h
+        i = t % n_h
+        o = out[n, i]                            # (Wo, C)
+        r0, a0 = _tap_index(i * s_h - p_t, h_in, 0)
+        r1, a1 = _tap_index(i * s_h - p_t + d_h, h_in, 1)
+        r2, a2 = _tap_index(i * s_h - p_t + 2 * d_h, h_in, 2)
+        x0 = x[n, r0]                            # (W, C): the three input rows
+        x1 = x[n, r1]
+        x2 = x[n, r2]
+        for j in range(n_w):
+            q0, e0 = _tap_index(j * s_w - p_l, w_in, 0)
+            q1, e1 = _tap_index(j * s_w - p_l + d_w, w_in, 1)
+            q2, e2 = _tap_index(j * s_w - p_l + 2 * d_w, w_in, 2)
+            for c in range(n_c):
+                o[j, c] = (b[c] + x0[q0, c] * wz[a0, e0, c] + x0[q1, c] * wz[a0, e1, c] + x0[q2, c] * wz[a0, e2, c]
+                           + x1[q0, c] * wz[a1, e0, c] + x1[q1, c] * wz[a1, e1, c] + x1[q2, c] * wz[a1, e2, c]
+                           + x2[q0, c] * wz[a2, e0, c] + x2[q1, c] * wz[a2, e1, c] + x2[q2, c] * wz[a2, e2, c])
+
+
+def _correlate(x, w, b, stride, dilation, top_left, out):
+    """Run the compiled forward: ``out`` (N, Ho, Wo, C) from x (N, H, W, C), w (KH, KW, C), b (C,)."""
+    args = (stride[0], stride[1], dilation[0], dilation[1], top_left[0], top_left[1], out)
+    if w.shape[:2] == (3, 3):
+        wz = np.zeros((4, 4, w.shape[2]), dtype=w.dtype)                  # (4, 4, C)
+        wz[:3, :3] = w
+        _dw_fwd_3x3(x, wz, b, *args)
+    else:
+        _dw_fwd(x, w, b, *args)
+
+
 @njit(parallel=True, fastmath={"contract"})
 def _dw_bwd_input(dout, w, s_h, s_w, d_h, d_w, p_t, p_l, dx):
     n_b, h_in, w_in, n_c = dx.shape
@@ -258,13 +323,17 @@ def _dw_bwd_input(dout, w, s_h, s_w, d_h, d_w, p_t, p_l, dx):
 
 
 @njit(parallel=True, fastmath={"contract"})
-def _dw_bwd_weight(dout, x, s_h, s_w, d_h, d_w, p_t, p_l, partial):
-    """``partial[n]`` is sample n's share of dw (KH, KW, C); summed over n afterwards."""
+def _dw_bwd_params(dout, x, s_h, s_w, d_h, d_w, p_t, p_l, partial, partial_b):
+    """``partial[n]`` is sample n's share of dw (KH, KW, C), ``partial_b[n]`` its share of db (C);
+    summed over n afterwards."""
     n_b, n_h, n_w, n_c = dout.shape
     h_in, w_in = x.shape[1], x.shape[2]
     k_h, k_w = partial.shape[1], partial.shape[2]
     for n in prange(n_b):
         for i in range(n_h):
+            for j in range(n_w):
+                for c in range(n_c):
+                    partial_b[n, c] += dout[n, i, j, c]
             for kh in range(k_h):
                 r = i * s_h - p_t + kh * d_h
                 if r < 0 or r >= h_in:
@@ -275,6 +344,53 @@ def _dw_bwd_weight(dout, x, s_h, s_w, d_h, d_w, p_t, p_l, partial):
                         q = j * s_w + off
                         for c in range(n_c):
                             partial[n, kh, kw, c] += x[n, r, q, c] * dout[n, i, j, c]
+
+
+@njit(parallel=True, fastmath={"contract"})
+def _dw_bwd_params_rows(dout, x, s_h, d_h, d_w, p_t, p_l, partial, partial_b):
+    """Horizontal stride 1 only: as :func:`_dw_bwd_params`, over whole rows at a time.
+
+    With stride 1 along the width, a tap's products over one output row are two
+    contiguous runs of memory, ``x[n, r, j + off, :]`` and ``dout[n, i, j, :]`` for
+    j in [lo, hi), multiplied element by element. One loop over the run (Wo*C long,
+    not C) is what the compiler vectorizes well; the products are accumulated per
+    (j, c) in ``acc`` and summed over j once per sample.
+    """
+    n_b, n_h, n_w, n_c = dout.shape
+    h_in, w_in = x.shape[1], x.shape[2]
+    k_h, k_w = partial.shape[1], partial.shape[2]
+    for n in prange(n_b):
+        acc = np.zeros((k_h, k_w, n_w * n_c), dtype=partial.dtype)      # (KH, KW, Wo*C)
+        acc_b = np.zeros(n_w * n_c, dtype=partial.dtype)                 # (Wo*C,)
+        for i in range(n_h):
+            g = dout[n, i].reshape(n_w * n_c)                             # output row, flat
+            for k in range(n_w * n_c):
+                acc_b[k] += g[k]
+            for kh in range(k_h):
+                r = i * s_h - p_t + kh * d_h
+                if r < 0 or r >= h_in:
+                    continue
+                xr = x[n, r].reshape(w_in * n_c)                          # input row, flat
+                for kw in range(k_w):
+                    off = kw * d_w - p_l
+                    lo = _first_inside(off, 1)
+                    hi = _end_inside(off, 1, w_in, n_w)
+                    if hi <= lo:
+                        continue
+                    m = (hi - lo) * n_c
+                    xs = xr[(lo + off) * n_c:(lo + off) * n_c + m]         # x[n, r, lo+off:hi+off, :]
+                    gs = g[lo * n_c:lo * n_c + m]                         # dout[n, i, lo:hi, :]
+                    a = acc[kh, kw, lo * n_c:lo * n_c + m]
+                    for k in range(m):                 # indices from 0: no negative-index checks
+                        a[k] += xs[k] * gs[k]
+        for kh in range(k_h):
+            for kw in range(k_w):
+                for j in range(n_w):
+                    for c in range(n_c):
+                        partial[n, kh, kw, c] += acc[kh, kw, j * n_c + c]
+        for j in range(n_w):
+            for c in range(n_c):
+                partial_b[n, c] += acc_b[j * n_c + c]
 
 
 def _repeat_channels(x, mult):
@@ -290,29 +406,45 @@ def depthwise_conv2d_forward_numba(x, w, b, stride, dilation, pads):
     ho, wo = _out_hw(padded_shape(x.shape, pads), w.shape, stride, dilation)
     out = np.empty((x.shape[0], ho, wo, n_c * mult), dtype=x.dtype)
     start = np.zeros(n_c * mult, dtype=x.dtype) if b is None else b              # (C*M,)
-    _dw_fwd(_repeat_channels(x, mult), w.reshape(k_h, k_w, n_c * mult), start,
-            stride[0], stride[1], dilation[0], dilation[1], pads[0][0], pads[1][0], out)
+    _correlate(_repeat_channels(x, mult), w.reshape(k_h, k_w, n_c * mult), start, stride, dilation,
+               (pads[0][0], pads[1][0]), out)
     return out
 
 
 @register("depthwise_conv2d_backward_input", "numba", fastest=True)
 def depthwise_conv2d_backward_input_numba(dout, w, x_shape, stride, dilation, pads):
-    """Compiled gather of ``dout * w`` into each row of dx; the M copies of a channel are summed."""
+    """Stride 1: the forward kernel run on dout with the kernel flipped (a full correlation);
+    other strides: a compiled gather of ``dout * w`` into each row of dx. The M copies of a
+    channel are summed."""
     k_h, k_w, n_c, mult = w.shape
     n_b, h, w_, _ = x_shape
+    wm = w.reshape(k_h, k_w, n_c * mult)                                       # (KH, KW, C*M)
     dx = np.empty((n_b, h, w_, n_c * mult), dtype=dout.dtype)               # (N, H, W, C*M)
-    _dw_bwd_input(dout, w.reshape(k_h, k_w, n_c * mult),
-                  stride[0], stride[1], dilation[0], dilation[1], pads[0][0], pads[1][0], dx)
+    if stride == (1, 1):
+        # dx[r, q] = sum dout[r + top - kh*DH, q + left - kw*DW] * w[kh, kw]: a stride-1
+        # correlation of dout with w[::-1, ::-1], padded by DH*(KH-1) - top (and likewise)
+        _correlate(dout, np.ascontiguousarray(wm[::-1, ::-1]), np.zeros(n_c * mult, dtype=dout.dtype),
+                   (1, 1), dilation, (dilation[0] * (k_h - 1) - pads[0][0], dilation[1] * (k_w - 1) - pads[1][0]),
+                   dx)
+    else:
+        _dw_bwd_input(dout, wm, stride[0], stride[1], dilation[0], dilation[1],
+                      pads[0][0], pads[1][0], dx)
     if mult > 1:
         dx = dx.reshape(n_b, h, w_, n_c, mult).sum(axis=4)                  # (N, H, W, C)
     return dx
 
 
-@register("depthwise_conv2d_backward_weight", "numba", fastest=True)
-def depthwise_conv2d_backward_weight_numba(dout, x, w_shape, stride, dilation, pads):
-    """Compiled per-sample weight gradients, then summed over the batch."""
+@register("depthwise_conv2d_backward_params", "numba", fastest=True)
+def depthwise_conv2d_backward_params_numba(dout, x, w_shape, stride, dilation, pads):
+    """Compiled per-sample gradients of the weights and the bias, then summed over the batch."""
     k_h, k_w, n_c, mult = w_shape
     partial = np.zeros((dout.shape[0], k_h, k_w, n_c * mult), dtype=dout.dtype)  # (N, KH, KW, C*M)
-    _dw_bwd_weight(dout, _repeat_channels(x, mult),
-                   stride[0], stride[1], dilation[0], dilation[1], pads[0][0], pads[1][0], partial)
-    return partial.sum(axis=0).reshape(w_shape)                               # (KH, KW, C, M)
+    partial_b = np.zeros((dout.shape[0], n_c * mult), dtype=dout.dtype)          # (N, C*M)
+    xm = _repeat_channels(x, mult)
+    if stride[1] == 1:
+        _dw_bwd_params_rows(dout, xm, stride[0], dilation[0], dilation[1], pads[0][0], pads[1][0],
+                            partial, partial_b)
+    else:
+        _dw_bwd_params(dout, xm, stride[0], stride[1], dilation[0], dilation[1], pads[0][0], pads[1][0],
+                       partial, partial_b)
+    return partial.sum(axis=0).reshape(w_shape), partial_b.sum(axis=0)       # (KH, KW, C, M), (C*M,)
