@@ -151,9 +151,8 @@ def _omp_loads():
 
 
 @pytest.mark.parametrize("user_env, layer, policy", [
-    ({}, "omp", "-"),                                          # OpenMP, its wait policy unset again
-    ({"NUMBA_THREADING_LAYER": "workqueue"}, "workqueue", "-"),  # the user's layer is kept
-    ({"OMP_WAIT_POLICY": "active"}, "omp", "active"),          # and the user's wait policy
+    ({}, "workqueue", "-"),                                   # npvision's choice: no spinning threads
+    ({"NUMBA_THREADING_LAYER": "omp", "OMP_WAIT_POLICY": "passive"}, "omp", "passive"),  # the user's
 ])
 def test_threading_layer_choice(tmp_path, user_env, layer, policy):
     if layer == "omp" and not _omp_loads():
