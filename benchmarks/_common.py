@@ -66,13 +66,21 @@ def time_once(fn: Callable[[], object], reps: int = 1) -> float:
 
 def time_interleaved(methods: dict[str, Callable[[], object]], rounds: int,
                      min_sample: float = 0.01, warmup: int = 2,
-                     slow_call: float = 2.0, slow_rounds: int = 3) -> dict[str, list[float]]:
+                     slow_call: float = 2.0, slow_rounds: int = 3,
+                     lead_in: int = 1) -> dict[str, list[float]]:
     """Time several methods interleaved round by round; return ``{label: [seconds per call]}``.
 
     Each method is called ``warmup`` times first. The last warm-up call sets the
     repetitions per sample (``ceil(min_sample / t)``). A method whose warm call
     takes more than ``slow_call`` seconds is timed in only ``slow_rounds`` rounds
     (still interleaved with the others) so that a slow backend cannot stall the run.
+
+    Each sample is preceded by ``lead_in`` untimed calls of the same method, so
+    that every method is timed in its own steady state, not in the wake of the
+    method before it: PyTorch's OpenMP threads keep spinning on both cores for a
+    while after each call, and without the lead-in that spinning was charged to
+    whichever method came next (measured: a depthwise conv timed right after
+    PyTorch's took 1.7 ms instead of 0.9).
     """
     reps: dict[str, int] = {}
     limit: dict[str, int] = {}
@@ -86,6 +94,8 @@ def time_interleaved(methods: dict[str, Callable[[], object]], rounds: int,
     for r in range(rounds):
         for label, fn in methods.items():
             if r < limit[label]:
+                for _ in range(lead_in):
+                    fn()
                 samples[label].append(time_once(fn, reps[label]))
     return samples
 
