@@ -400,8 +400,8 @@ def _repeat_channels(x, mult):
 
 @register("depthwise_conv2d_forward", "numba", fastest=True)
 def depthwise_conv2d_forward_numba(x, w, b, stride, dilation, pads):
-    """Compiled per-channel correlation (multiplier folded into the channels), padding skipped;
-    each output starts from its bias, so adding it costs no extra pass over the output."""
+    """Compiled per-channel correlation (multiplier folded into the channels), padding never
+    copied; each output starts from its bias, so adding it costs no extra pass over the output."""
     k_h, k_w, n_c, mult = w.shape
     ho, wo = _out_hw(padded_shape(x.shape, pads), w.shape, stride, dilation)
     out = np.empty((x.shape[0], ho, wo, n_c * mult), dtype=x.dtype)
@@ -420,12 +420,12 @@ def depthwise_conv2d_backward_input_numba(dout, w, x_shape, stride, dilation, pa
     n_b, h, w_, _ = x_shape
     wm = w.reshape(k_h, k_w, n_c * mult)                                       # (KH, KW, C*M)
     dx = np.empty((n_b, h, w_, n_c * mult), dtype=dout.dtype)               # (N, H, W, C*M)
-    if stride == (1, 1):
+    if tuple(stride) == (1, 1):
         # dx[r, q] = sum dout[r + top - kh*DH, q + left - kw*DW] * w[kh, kw]: a stride-1
         # correlation of dout with w[::-1, ::-1], padded by DH*(KH-1) - top (and likewise)
+        full_pads = (dilation[0] * (k_h - 1) - pads[0][0], dilation[1] * (k_w - 1) - pads[1][0])
         _correlate(dout, np.ascontiguousarray(wm[::-1, ::-1]), np.zeros(n_c * mult, dtype=dout.dtype),
-                   (1, 1), dilation, (dilation[0] * (k_h - 1) - pads[0][0], dilation[1] * (k_w - 1) - pads[1][0]),
-                   dx)
+                   (1, 1), dilation, full_pads, dx)
     else:
         _dw_bwd_input(dout, wm, stride[0], stride[1], dilation[0], dilation[1],
                       pads[0][0], pads[1][0], dx)
