@@ -27,6 +27,16 @@ def close(a, b, dtype):
     np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * max(1.0, float(np.max(np.abs(b)))))
 
 
+def close_all(got, want, dtype):
+    """:func:`close` for an op's result, an array or a tuple of arrays such as ``(dw, db)``;
+    dtypes and shapes must match too."""
+    got, want = (got, want) if isinstance(got, tuple) else ((got,), (want,))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype == dtype and g.shape == w.shape
+        close(g, w, dtype)
+
+
 # ---------------------------------------------------------------------------
 # gradient checks (float64)
 # ---------------------------------------------------------------------------
@@ -98,11 +108,7 @@ def test_kernels_agree_with_naive(backend, dtype, xs, ws, stride, dilation, pads
                      ("depthwise_conv2d_forward", (x, w, b, stride, dilation, pads)),
                      ("depthwise_conv2d_backward_input", (dout, w, xs, stride, dilation, pads)),
                      ("depthwise_conv2d_backward_params", (dout, x, ws, stride, dilation, pads))]:
-        got = kernels.get(op, backend)(*args)
-        want = kernels.get(op, "naive")(*args)
-        for g, w_ in zip(*((got, want) if isinstance(got, tuple) else ((got,), (want,)))):   # (dw, db)
-            assert g.dtype == dtype and g.shape == w_.shape, op
-            close(g, w_, dtype)
+        close_all(kernels.get(op, backend)(*args), kernels.get(op, "naive")(*args), dtype)
 
 
 @settings(max_examples=30, deadline=None)
@@ -121,9 +127,7 @@ def test_numba_3x3_agrees_with_naive(h, w, s_h, s_w, d, pads, mult):
     g = rand(out.shape, 3)
     for op, a in [("depthwise_conv2d_backward_input", (g, wt, x.shape)),
                   ("depthwise_conv2d_backward_params", (g, x, wt.shape))]:
-        got, want = kernels.get(op, "numba")(*a, *args), kernels.get(op, "naive")(*a, *args)
-        for g_, w_ in zip(*((got, want) if isinstance(got, tuple) else ((got,), (want,)))):
-            close(g_, w_, np.float64)
+        close_all(kernels.get(op, "numba")(*a, *args), kernels.get(op, "naive")(*a, *args), np.float64)
 
 
 def test_numba_kernels_run_without_jit():
