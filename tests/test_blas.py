@@ -15,18 +15,56 @@ def test_matmul_equals_numpy_and_fills_out():
     np.testing.assert_array_equal(out, a @ b)
 
 
-def test_small_products_run_on_one_thread_large_on_all():
+def _blas_threads_now():
+    """Thread counts of the BLAS libraries npvision controls, as threadpoolctl reads them now."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    blas.matmul(np.ones((2, 2)), np.ones((2, 2)))               # finds the BLAS library
+    blas.threads()                                               # finds the BLAS library
     if not blas._controllers:
         pytest.skip("no BLAS library threadpoolctl can control")
     # Only the BLAS libraries npvision found (NumPy's); another one loaded later by some other
     # package (SciPy ships its own OpenBLAS) is not NumPy's matmul and not ours to set.
     ours = {c.filepath for c in blas._controllers}
-    info = lambda: [c["num_threads"] for c in threadpoolctl.threadpool_info()  # noqa: E731
-                    if c["user_api"] == "blas" and c["filepath"] in ours]
-    blas.matmul(np.ones((32, 400), np.float32), np.ones((400, 120), np.float32))    # 1.5 M MACs
-    assert set(info()) == {1}
-    n = 512                                                                        # 134 M MACs
-    blas.matmul(np.ones((n, n), np.float32), np.ones((n, n), np.float32))
-    assert set(info()) == {blas._max_threads}
+    return {c["num_threads"] for c in threadpoolctl.threadpool_info()
+            if c["user_api"] == "blas" and c["filepath"] in ours}
+
+
+def test_products_run_on_one_blas_thread_and_give_it_back():
+    """npvision holds OpenBLAS at one thread while it works (its own threads do the
+    splitting) and gives the user's NumPy its thread count back afterwards."""
+    before = _blas_threads_now()
+    seen = blas.run_on_threads(lambda share: _blas_threads_now(), list(range(4)))
+    assert all(s == {1} for s in seen)
+    assert _blas_threads_now() == before == {blas._max_threads}
+    with pytest.raises(ZeroDivisionError):                       # given back after an error too
+        blas.run_on_threads(lambda share: 1 / 0, list(range(4)))
+    assert _blas_threads_now() == before
+
+
+def test_run_on_threads_covers_every_item_once_in_contiguous_shares(monkeypatch):
+    monkeypatch.setattr(blas, "_max_threads", 3)
+    blas.threads()
+    monkeypatch.setattr(blas, "_max_threads", 3)
+    items = list(range(10))
+    shares = blas.run_on_threads(lambda share: list(share), items)
+    assert len(shares) == 3 and sum(shares, []) == items        # in order, each item once
+    assert [len(s) for s in shares] == [3, 3, 4]
+    # inside a share, run_on_threads and matmul do not split again: one share, run right here
+    nested = blas.run_on_threads(lambda share: blas.run_on_threads(lambda inner: len(inner), share), items)
+    assert nested == [[3], [3], [4]]
+    assert blas.run_on_threads(lambda share: share, [7]) == [[7]]   # one item: one share
+
+
+@pytest.mark.parametrize("shape", [(300, 40, 50), (5, 400, 300)])    # bands of rows; of columns
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_split_products_equal_numpy(shape, dtype, monkeypatch):
+    monkeypatch.setattr(blas, "SMALL_MACS", 1)                   # split even these
+    M, K, N = shape
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    close = lambda got: np.max(np.abs(got - want)) < tol * np.max(np.abs(want))  # noqa: E731
+    assert close(blas.matmul(a, b))
+    out = np.full((M, N), np.nan, dtype=dtype)
+    assert blas.matmul(a, b, out=out) is out and close(out)
+    assert close(blas.matmul(np.asfortranarray(a), b))           # a column-major input is split too

@@ -1,33 +1,53 @@
-"""Matrix products with a thread count that fits their size.
+"""Matrix products, and the threads that run them.
 
-OpenBLAS splits every product across all its threads. For the small products
-of a small network (LeNet-5's ``(32, 400) @ (400, 120)``: 1.5 M multiply-adds)
-waking the second thread costs far more than the product: measured on this
-project's 2-core machine, 36 us on one thread against 1,240 us on two when
-another process is busy, which made a LeNet-5 epoch eight times slower. Large
-products (a convolution's im2col block, hundreds of millions of multiply-adds)
-do gain from every core.
+npvision runs every BLAS product on one OpenBLAS thread and does the
+splitting across cores itself, with its own small pool of threads:
 
-So each product here runs on one BLAS thread below :data:`SMALL_MACS`
-multiply-adds and on the configured number above it (the number OpenBLAS
-started with, which ``OPENBLAS_NUM_THREADS`` and friends still set).
-Switching is a C call of well under a microsecond. The BLAS library is found
-with ``threadpoolctl``, on first use; if none can be controlled, products run
-as plain ``np.matmul``.
+* OpenBLAS's idle worker threads spin (calling ``sched_yield``) for about a
+  tenth of a second after each multi-threaded product. On a 2-core machine
+  that spinner takes a core from whatever runs next: measured, a Winograd
+  convolution whose two threads each pack tiles and multiply them took
+  3.7 ms on its own and 5.3-6.9 ms right after one two-thread product.
+  npvision's threads wait on a lock when idle and cost nothing.
+* Small products are not worth a second thread at all: LeNet-5's
+  ``(32, 400) @ (400, 120)`` (1.5 M multiply-adds) took 36 us on one thread
+  and 1,240 us on two when another process was busy.
+
+So :func:`matmul` runs a product under :data:`SMALL_MACS` multiply-adds on the
+calling thread, and cuts a larger one into bands of rows (or of columns, when
+there are few rows), one band per thread. Kernels that pack and multiply
+block by block (im2col, Winograd tiles) hand their blocks to
+:func:`run_on_threads`, so each core packs a block into its own cache and
+multiplies it there. Measured on 2 cores, a split product runs as fast as
+OpenBLAS's own two threads (``(32768, 576) @ (576, 64)``: 16.5 ms both ways).
+
+The number of threads is the number OpenBLAS was started with
+(``OPENBLAS_NUM_THREADS`` and friends still set it). OpenBLAS is found with
+``threadpoolctl`` on first use, set to one thread for npvision's products
+and set back after each, so products of the user's own NumPy code keep
+OpenBLAS's threading. If no BLAS library can be controlled, npvision runs
+everything on the calling thread.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 
-__all__ = ["matmul", "channel_sums", "SMALL_MACS"]
+__all__ = ["matmul", "channel_sums", "threads", "run_on_threads", "SMALL_MACS"]
 
-#: products with fewer multiply-adds (M K N) run on one BLAS thread.
-SMALL_MACS = 4_000_000
+#: products with fewer multiply-adds (M K N) run on the calling thread alone: handing a
+#: band to another thread costs about 0.1 ms here (waking an idle core), the time of a
+#: 30 M multiply-add product on one core.
+SMALL_MACS = 32_000_000
 
 _controllers = None      # BLAS controllers from threadpoolctl, found on first use
-_max_threads = 1
-_current = None
+_max_threads = 1         # threads OpenBLAS was started with: also the size of npvision's pool
+_local = threading.local()   # .held: OpenBLAS is held at one thread; .in_share: running a share
+_pool = None             # npvision's worker threads (threads() - 1 of them), started on first use
+_pool_lock = threading.Lock()
 
 
 def _find_controllers():
@@ -39,25 +59,101 @@ def _find_controllers():
     except Exception:  # pragma: no cover - threadpoolctl missing or unable to read the library
         found = []
     _controllers = found
-    _max_threads = max([c.num_threads for c in found], default=1)
+    _max_threads = max([c.num_threads for c in found], default=1) if found else 1
 
 
-def _set_threads(n: int) -> None:
-    global _current
-    if n != _current:
+def threads() -> int:
+    """How many threads npvision splits its work across (OpenBLAS's thread count at start-up)."""
+    if _controllers is None:
+        _find_controllers()
+    return _max_threads
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """OpenBLAS on one thread for the block, then back to its own count (nested blocks: the outer one)."""
+    if getattr(_local, "held", False):
+        yield
+        return
+    if _controllers is None:
+        _find_controllers()
+    _local.held = True
+    for c in _controllers:
+        c.set_num_threads(1)
+    try:
+        yield
+    finally:
         for c in _controllers:
-            c.set_num_threads(n)
-        _current = n
+            c.set_num_threads(_max_threads)
+        _local.held = False
+
+
+def _run_share(work, share):
+    """Run one share of :func:`run_on_threads` on this thread (the caller's or a pool thread)."""
+    held, in_share = getattr(_local, "held", False), getattr(_local, "in_share", False)
+    _local.held = _local.in_share = True          # OpenBLAS is held by the caller; never split again
+    try:
+        return work(share)
+    finally:
+        _local.held, _local.in_share = held, in_share
+
+
+def _split_here() -> int:
+    """How many threads to split work across from this thread (1 inside a share)."""
+    return 1 if getattr(_local, "in_share", False) else threads()
+
+
+def run_on_threads(work, items: list) -> list:
+    """``[work(share) for share in shares]``: ``items`` cut into one contiguous share per thread.
+
+    The calling thread runs the first share, the pool's threads the others,
+    in parallel; OpenBLAS runs at one thread meanwhile. ``work`` must release
+    the GIL for its heavy parts (NumPy products and copies, ``nogil`` numba
+    kernels do) and must not start numba's parallel loops (numba's workqueue
+    is not safe to enter from two threads at once). Called from inside a
+    share (or with one thread, or one item), ``work`` runs here on all items.
+    """
+    global _pool
+    n = min(_split_here(), len(items))
+    with _one_blas_thread():
+        if n <= 1:
+            return [work(items)]
+        if _pool is None:
+            with _pool_lock:
+                if _pool is None:
+                    from concurrent.futures import ThreadPoolExecutor
+
+                    _pool = ThreadPoolExecutor(max_workers=max(1, _max_threads - 1),
+                                               thread_name_prefix="npvision")
+        cuts = [len(items) * i // n for i in range(n + 1)]
+        shares = [items[cuts[i]:cuts[i + 1]] for i in range(n)]
+        futures = [_pool.submit(_run_share, work, share) for share in shares[1:]]
+        try:
+            first = _run_share(work, shares[0])
+        finally:
+            rest = [f.result() for f in futures]                 # wait for every share, even on error
+        return [first] + rest
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``a @ b`` for 2-D ``a`` (M, K) and ``b`` (K, N), on as many BLAS threads as pay off."""
-    if _controllers is None:
-        _find_controllers()
-    if _controllers:
-        macs = a.shape[0] * a.shape[1] * b.shape[1]
-        _set_threads(1 if macs < SMALL_MACS else _max_threads)
-    return np.matmul(a, b, out=out)
+    """``a @ b`` for 2-D ``a`` (M, K) and ``b`` (K, N): one band of rows (or columns) per thread."""
+    M, K = a.shape
+    N = b.shape[1]
+    n = _split_here()
+    with _one_blas_thread():
+        if M * K * N < SMALL_MACS or n <= 1:
+            return np.matmul(a, b, out=out)
+        if out is None:
+            out = np.empty((M, N), dtype=np.result_type(a, b))
+        if M >= 16 * n:                                          # bands of rows
+            cuts = [M * i // n for i in range(n + 1)]
+            run_on_threads(lambda share: [np.matmul(a[s], b, out=out[s]) for s in share],
+                           [slice(cuts[i], cuts[i + 1]) for i in range(n)])
+        else:                                                    # few rows: bands of columns
+            cuts = [N * i // n for i in range(n + 1)]
+            run_on_threads(lambda share: [np.matmul(a, b[:, s], out=out[:, s]) for s in share],
+                           [slice(cuts[i], cuts[i + 1]) for i in range(n)])
+    return out
 
 
 def channel_sums(a: np.ndarray) -> np.ndarray:
