@@ -138,10 +138,13 @@ AWKWARD = [
 
 @pytest.mark.parametrize("budget", [None, 1, 600])
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-10)])
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("backend", ["numpy", "numba", "numba-winograd"])
 def test_kernels_match_naive(backend, dtype, tol, budget, monkeypatch):
     if budget is not None:          # force the blocked paths: one image per block, or bands of rows
         monkeypatch.setattr(KC, "COLUMNS_BUDGET", budget)
+    if backend == "numba-winograd":  # every 3x3 stride-1 case through Winograd, however few channels
+        monkeypatch.setattr(KC, "WINOGRAD_MIN_CHANNELS", 1)
+        backend = "numba"
     rng = np.random.default_rng(3)
     for xs, ws, s, d in AWKWARD:
         xp = rng.standard_normal(xs).astype(dtype)
@@ -183,13 +186,16 @@ def test_every_conv_op_has_three_backends():
 
 
 @pytest.mark.parametrize("budget", [None, 600])
-@pytest.mark.parametrize("backend", ["naive", "numpy", "numba"])
+@pytest.mark.parametrize("backend", ["naive", "numpy", "numba", "numba-winograd"])
 def test_kernels_given_the_padding_pad_blocks_and_return_the_interior(backend, budget, monkeypatch):
     """With ``pads`` the input-gradient kernels return dx (the interior) directly; it must be
     exactly the crop of the padded gradient (and the forward / weight kernels take x unpadded), for pads of every size including more padding
     than the kernel reaches (rows no window reads) and none at all."""
     if budget is not None:
         monkeypatch.setattr(KC, "COLUMNS_BUDGET", budget)
+    if backend == "numba-winograd":
+        monkeypatch.setattr(KC, "WINOGRAD_MIN_CHANNELS", 1)
+        backend = "numba"
     rng = np.random.default_rng(4)
     all_pads = [((1, 1), (1, 1)), ((2, 0), (0, 3)), ((0, 0), (0, 0)), ((3, 4), (1, 2))]
     for (xs, ws, s, d), pads in zip(AWKWARD, all_pads * 3):
@@ -232,7 +238,7 @@ def test_kernels_run_without_jit():
                  (kernels.get("conv2d_backward_weight", "numba")(dout, xp, w.shape, s, d),
                   kernels.get("conv2d_backward_weight", "naive")(dout, xp, w.shape, s, d))]
         import npvision.kernels.conv as KC
-        assert not hasattr(KC._pack_numba_impl._dispatcher, "overloads")  # plain Python, not compiled
+        assert not hasattr(KC._scatter_numba_impl._dispatcher, "overloads")  # plain Python, not compiled
         print(max(float(np.max(np.abs(a - b))) for a, b in pairs))
     """)
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=ROOT)

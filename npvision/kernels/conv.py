@@ -47,17 +47,24 @@ Backends
            place by one reshape. 1x1 kernels skip im2col altogether.
            The batch is processed in blocks whose columns stay under
            ``COLUMNS_BUDGET`` bytes, so memory does not grow with N.
-``numba``  the same plan with the data movement (im2col packing, the per-tap
-           scatter) in parallel ``@njit`` loops; the products stay in BLAS. At
+``numba``  3x3 kernels at stride 1 (with at least ``WINOGRAD_MIN_CHANNELS``
+           channels in and out) use Winograd's F(2x2, 3x3)
+           (:mod:`npvision.kernels.winograd`): 16 small products instead of
+           im2col's one, with 16/36 of its multiplies, between numba
+           transforms of 4x4 tiles. Other kernels follow the numpy plan (whose
+           strided copy packs 2-3x faster than a numba loop measured), with
+           the per-tap scatter of the strided input gradient in numba. At
            stride 1 with fewer input than output channels (an RGB stem) its
            input gradient also uses the scatter, which moves C instead of F
            channels per tap.
 
-Which backend ``auto`` picks for each op was measured with
-``benchmarks/_scratch_conv.py`` (float32, 2 threads, against PyTorch): the
-packing is memory-bound and as fast in NumPy's strided copy as in numba, so
-the forward and the weight gradient use ``numpy`` (no compilation); the
-per-tap scatter is 4-9x faster in numba, so the input gradient uses ``numba``.
+Threads: the blocks of columns (and Winograd's blocks of tiles) are dealt to
+npvision's threads (:func:`npvision.kernels.blas.run_on_threads`), each packing
+a block into its own workspace and multiplying it on one BLAS thread, so a
+block goes from packing to product inside one core's cache.
+
+``auto`` uses ``numba`` for all three ops (measured with
+``benchmarks/bench_layers.py``; see ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -66,7 +73,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .._padding import crop_hw, pad_hw, padded_shape
-from .blas import matmul
+from .blas import matmul, run_on_threads, threads
+from . import winograd
 from . import register
 from ._jit import njit, prange
 
@@ -161,27 +169,36 @@ def conv2d_backward_weight_naive(dout, xp, w_shape, stride, dilation, pads=None)
 # shared machinery of the GEMM backends
 # ---------------------------------------------------------------------------
 
-def _blocks(N: int, Ho: int, row_bytes: int, whole_images: bool = False):
+def _blocks(N: int, Ho: int, row_bytes: int, whole_images: bool = False, min_blocks: int = 1):
     """Split the output grid (N, Ho) into blocks whose columns fit COLUMNS_BUDGET.
 
     ``row_bytes`` is the size of the columns of one output row. Whole images are
     grouped when one image fits (blocks of nearly equal size), or when
-    ``whole_images``; otherwise each image is cut into bands of rows. Yields
-    ``(n0, n1, h0, h1)``; the slice ``a[n0:n1, h0:h1]`` of a C-contiguous
-    (N, Ho, ...) array is contiguous.
+    ``whole_images``; otherwise each image is cut into bands of rows. At least
+    ``min_blocks`` blocks are made where the grid allows (so that every thread
+    gets some: images are cut into bands if there are too few of them).
+    Returns a list of ``(n0, n1, h0, h1)``; the slice ``a[n0:n1, h0:h1]`` of a
+    C-contiguous (N, Ho, ...) array is contiguous.
     """
     image_bytes = max(1, Ho * row_bytes)
-    if image_bytes <= COLUMNS_BUDGET or whole_images:
+    if (image_bytes <= COLUMNS_BUDGET and N >= min_blocks) or whole_images:
         per_block = max(1, COLUMNS_BUDGET // image_bytes)
-        n_blocks = -(-N // per_block)
-        per_block = -(-N // max(1, n_blocks))
-        for n0 in range(0, N, per_block):
-            yield n0, min(N, n0 + per_block), 0, Ho
-    else:
-        band = max(1, COLUMNS_BUDGET // max(1, row_bytes))
-        for n in range(N):
-            for h0 in range(0, Ho, band):
-                yield n, n + 1, h0, min(Ho, h0 + band)
+        n_blocks = max(-(-N // per_block), min(N, min_blocks))
+        per_block = -(-N // n_blocks)
+        return [(n0, min(N, n0 + per_block), 0, Ho) for n0 in range(0, N, per_block)]
+    band = max(1, COLUMNS_BUDGET // max(1, row_bytes))
+    band = max(1, min(band, -(-Ho // -(-min_blocks // N))))        # enough bands for min_blocks
+    return [(n, n + 1, h0, min(Ho, h0 + band)) for n in range(N) for h0 in range(0, Ho, band)]
+
+
+def _min_blocks(macs: int) -> int:
+    """Blocks to cut a product of ``macs`` multiply-adds into: two per thread when it is
+    worth waking the other threads (about 0.1 ms each here), else one."""
+    return 2 * threads() if macs >= PARALLEL_MACS else 1
+
+
+#: convolutions with fewer multiply-adds run on the calling thread alone.
+PARALLEL_MACS = 4_000_000
 
 
 def _flat(a: np.ndarray, cols: int) -> np.ndarray:
@@ -202,35 +219,6 @@ def _pack_numpy(xp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols):
                          strides=(s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c),
                          writeable=False)                        # (nb, hb, Wo, KH, KW, C)
     np.copyto(cols.reshape(windows.shape), windows)
-
-
-@njit(parallel=True)
-def _pack_numba_impl(xr, C, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols):
-    # xr is xp seen as (N, Hp, Wp C): with dw = 1 the KW taps of a kernel row
-    # are one contiguous run of KW C numbers, copied as one slice.
-    hb = h1 - h0
-    run = KW * C
-    for r in prange((n1 - n0) * hb):
-        n = n0 + r // hb
-        i = h0 + r % hb
-        for j in range(Wo):
-            row = r * Wo + j
-            for kh in range(KH):
-                y = i * sh + kh * dh
-                if dw == 1:
-                    src = j * sw * C
-                    cols[row, kh * run:(kh + 1) * run] = xr[n, y, src:src + run]
-                else:
-                    for kw in range(KW):
-                        src = (j * sw + kw * dw) * C
-                        dst = (kh * KW + kw) * C
-                        cols[row, dst:dst + C] = xr[n, y, src:src + C]
-
-
-def _pack_numba(xp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols):
-    """As :func:`_pack_numpy`, in a parallel numba loop over output rows."""
-    N, Hp, Wp, C = xp.shape
-    _pack_numba_impl(xp.reshape(N, Hp, Wp * C), C, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
 
 
 def _scatter_numpy(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw):
@@ -303,56 +291,73 @@ def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None):
 
     ``out``, if given, is a C-contiguous (N, Ho, Wo, F) array to write into.
     With ``pads``, ``xp`` is the unpadded input (see :class:`_PaddedSource`).
+    The blocks are shared out among the threads (:func:`run_on_threads`):
+    each thread packs a block into its own workspace and multiplies it there.
     """
-    source = _PaddedSource(xp, pads)
-    N, Hp, Wp, C = source.shape
+    shape = _PaddedSource(xp, pads).shape
+    N, Hp, Wp, C = shape
     KH, KW, _, F = w.shape
     (sh, sw), (dh, dw) = stride, dilation
     Ho, Wo = _out_size(Hp, KH, sh, dh), _out_size(Wp, KW, sw, dw)
     if out is None:
         out = np.empty((N, Ho, Wo, F), dtype=xp.dtype)
     if KH == KW == 1:                                            # 1x1: the pixels are the columns
-        xp = source.whole()
+        xp = _PaddedSource(xp, pads).whole()
         xs = np.ascontiguousarray(xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :])  # (N, Ho, Wo, C)
         matmul(xs.reshape(-1, C), w.reshape(C, F), out=out.reshape(-1, F))
         return out
     K = KH * KW * C
     wmat = w.reshape(K, F)                                       # (KH KW C, F)
-    workspace = None
-    for n0, n1, h0, h1 in _blocks(N, Ho, Wo * K * xp.itemsize):
-        rows = (n1 - n0) * (h1 - h0) * Wo
-        if workspace is None:
-            workspace = np.empty(rows * K, dtype=xp.dtype)
-        cols = workspace[:rows * K].reshape(rows, K)             # (rows, KH KW C)
-        src, first = source.images(n0, n1)
-        pack(src, first, first + n1 - n0, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
-        matmul(cols, wmat, out=_flat(out[n0:n1, h0:h1], F))
+    blocks = _blocks(N, Ho, Wo * K * xp.itemsize, min_blocks=_min_blocks(N * Ho * Wo * K * F))
+
+    def work(share):
+        source = _PaddedSource(xp, pads)                         # each thread pads its own images
+        workspace = np.empty(_most_rows(share, Wo) * K, dtype=xp.dtype)
+        for n0, n1, h0, h1 in share:
+            rows = (n1 - n0) * (h1 - h0) * Wo
+            cols = workspace[:rows * K].reshape(rows, K)         # (rows, KH KW C)
+            src, first = source.images(n0, n1)
+            pack(src, first, first + n1 - n0, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
+            np.matmul(cols, wmat, out=_flat(out[n0:n1, h0:h1], F))
+
+    run_on_threads(work, blocks)
     return out
 
 
+def _most_rows(blocks, Wo: int) -> int:
+    """The most column rows any of ``blocks`` needs (its workspace size, in rows)."""
+    return max((n1 - n0) * (h1 - h0) * Wo for n0, n1, h0, h1 in blocks)
+
+
 def _backward_weight(dout, xp, w_shape, stride, dilation, pack, pads=None):
-    """dw (KH, KW, C, F) = sum over blocks of columns^T @ dout (``pads``: see :class:`_PaddedSource`)."""
-    source = _PaddedSource(xp, pads)
+    """dw (KH, KW, C, F) = sum over blocks of columns^T @ dout (``pads``: see :class:`_PaddedSource`).
+
+    Each thread sums the blocks of its share; the partial sums are added at the end.
+    """
     N, Ho, Wo, F = dout.shape
     KH, KW, C, _ = w_shape
     (sh, sw), (dh, dw) = stride, dilation
     if KH == KW == 1:
-        xp = source.whole()
+        xp = _PaddedSource(xp, pads).whole()
         xs = xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :]      # (N, Ho, Wo, C)
         xs = np.ascontiguousarray(xs).reshape(-1, C)                      # (N Ho Wo, C)
         return matmul(xs.T, dout.reshape(-1, F)).reshape(w_shape)
     K = KH * KW * C
-    dwmat = np.zeros((K, F), dtype=dout.dtype)
-    workspace = None
-    for n0, n1, h0, h1 in _blocks(N, Ho, Wo * K * xp.itemsize):
-        rows = (n1 - n0) * (h1 - h0) * Wo
-        if workspace is None:
-            workspace = np.empty(rows * K, dtype=xp.dtype)
-        cols = workspace[:rows * K].reshape(rows, K)             # (rows, KH KW C)
-        src, first = source.images(n0, n1)
-        pack(src, first, first + n1 - n0, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
-        dwmat += matmul(cols.T, _flat(dout[n0:n1, h0:h1], F))    # (KH KW C, F)
-    return dwmat.reshape(w_shape)
+    blocks = _blocks(N, Ho, Wo * K * xp.itemsize, min_blocks=_min_blocks(N * Ho * Wo * K * F))
+
+    def work(share):
+        source = _PaddedSource(xp, pads)
+        workspace = np.empty(_most_rows(share, Wo) * K, dtype=xp.dtype)
+        dwmat, part = np.zeros((K, F), dtype=dout.dtype), np.empty((K, F), dtype=dout.dtype)
+        for n0, n1, h0, h1 in share:
+            rows = (n1 - n0) * (h1 - h0) * Wo
+            cols = workspace[:rows * K].reshape(rows, K)         # (rows, KH KW C)
+            src, first = source.images(n0, n1)
+            pack(src, first, first + n1 - n0, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
+            dwmat += np.matmul(cols.T, _flat(dout[n0:n1, h0:h1], F), out=part)   # (KH KW C, F)
+        return dwmat
+
+    return sum(run_on_threads(work, blocks)).reshape(w_shape)
 
 
 def _crop(dxp: np.ndarray, pads) -> np.ndarray:
@@ -401,11 +406,20 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
         off_h, off_w = ph - t, pw - l
         i0, i1 = max(0, -off_h), min(Ho, H + ph - off_h)
         j0, j1 = max(0, -off_w), min(Wo, W + pw - off_w)
-        for n0, n1, _, _ in _blocks(N, 1, H * W * KH * KW * F * dout.itemsize, whole_images=True):
-            doutp = np.zeros((n1 - n0, H + ph, W + pw, F), dtype=dout.dtype)  # (nb, H + ph, W + pw, F)
-            if i0 < i1 and j0 < j1:
-                doutp[:, i0 + off_h:i1 + off_h, j0 + off_w:j1 + off_w, :] = dout[n0:n1, i0:i1, j0:j1]
-            _im2col_gemm(doutp, w_flip, (1, 1), dilation, pack, out=dx[n0:n1])
+
+        def work(share):                                         # whole images; _im2col_gemm runs serially here
+            for n0, n1, _, _ in share:
+                doutp = np.zeros((n1 - n0, H + ph, W + pw, F), dtype=dout.dtype)  # (nb, H + ph, W + pw, F)
+                if i0 < i1 and j0 < j1:
+                    doutp[:, i0 + off_h:i1 + off_h, j0 + off_w:j1 + off_w, :] = dout[n0:n1, i0:i1, j0:j1]
+                _im2col_gemm(doutp, w_flip, (1, 1), dilation, pack, out=dx[n0:n1])
+
+        image_blocks = _blocks(N, 1, H * W * KH * KW * F * dout.itemsize, whole_images=True,
+                               min_blocks=_min_blocks(N * H * W * KH * KW * F * C))
+        if len(image_blocks) >= threads():
+            run_on_threads(work, image_blocks)
+        else:                                                    # too few images: split each one's bands instead
+            work(image_blocks)
         return dx
     # Strided: every tap's contribution is one column block of dout @ w^T,
     # added into the strided slice of dxp that tap touched.
@@ -437,7 +451,7 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
 # numpy and numba registrations (the same plan, different data movers)
 # ---------------------------------------------------------------------------
 
-@register("conv2d_forward", "numpy", fastest=True)
+@register("conv2d_forward", "numpy")
 def conv2d_forward_numpy(xp, w, stride, dilation, pads=None):
     """im2col by a strided view, then one GEMM per block."""
     return _im2col_gemm(xp, w, stride, dilation, _pack_numpy, pads=pads)
@@ -449,26 +463,58 @@ def conv2d_backward_input_numpy(dout, w, xp_shape, stride, dilation, pads=None):
     return _backward_input(dout, w, xp_shape, stride, dilation, _pack_numpy, _scatter_numpy, pads=pads)
 
 
-@register("conv2d_backward_weight", "numpy", fastest=True)
+@register("conv2d_backward_weight", "numpy")
 def conv2d_backward_weight_numpy(dout, xp, w_shape, stride, dilation, pads=None):
     """columns^T @ dout, accumulated over blocks."""
     return _backward_weight(dout, xp, w_shape, stride, dilation, _pack_numpy, pads=pads)
 
 
-@register("conv2d_forward", "numba")
+def _winograd_fits(w_shape, stride, dilation) -> bool:
+    """F(2x2, 3x3) serves 3x3 kernels at stride 1 without dilation, when both channel counts
+    reach WINOGRAD_MIN_CHANNELS (below that its 16 narrow products lose to im2col's one)."""
+    KH, KW, C, F = w_shape
+    return ((KH, KW) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
+            and min(C, F) >= WINOGRAD_MIN_CHANNELS)
+
+
+#: the fewest input and output channels for which the numba backend uses Winograd
+#: (measured: at 16 channels im2col is 15% faster, at 32 Winograd is 10% faster, at 64 2x).
+WINOGRAD_MIN_CHANNELS = 32
+
+
+def _top_left(shape, pads):
+    """(top, left, padded height, padded width) of an input given with or without its padding."""
+    (t, b), (l, r) = pads if pads is not None else ((0, 0), (0, 0))
+    return t, l, shape[1] + t + b, shape[2] + l + r
+
+
+@register("conv2d_forward", "numba", fastest=True)
 def conv2d_forward_numba(xp, w, stride, dilation, pads=None):
-    """im2col packed by a parallel numba loop, then one GEMM per block."""
-    return _im2col_gemm(xp, w, stride, dilation, _pack_numba, pads=pads)
+    """Winograd F(2x2, 3x3) for 3x3 stride-1 kernels, else im2col packed by numba and one GEMM per block."""
+    if _winograd_fits(w.shape, stride, dilation):
+        t, l, Hp, Wp = _top_left(xp.shape, pads)
+        return winograd.conv3x3_forward(xp, w, t, l, Hp - 2, Wp - 2)
+    return _im2col_gemm(xp, w, stride, dilation, _pack_numpy, pads=pads)
 
 
 @register("conv2d_backward_input", "numba", fastest=True)
 def conv2d_backward_input_numba(dout, w, xp_shape, stride, dilation, pads=None):
-    """As the numpy kernel, with numba packing and a numba per-tap scatter."""
-    return _backward_input(dout, w, xp_shape, stride, dilation, _pack_numba, _scatter_numba,
+    """Winograd on dout for 3x3 stride 1 (the full convolution with the flipped kernel);
+    otherwise as the numpy kernel, with numba packing and a numba per-tap scatter."""
+    if _winograd_fits(w.shape, stride, dilation):
+        (t, b), (l, r) = pads if pads is not None else ((0, 0), (0, 0))
+        H, W = xp_shape[1] - t - b, xp_shape[2] - l - r
+        w_flip = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))  # (3, 3, F, C)
+        # dx[r, q] = sum doutp[r + kh, q + kw] . w_flip[kh, kw], doutp[R] = dout[R - (2 - t)]
+        return winograd.conv3x3_forward(dout, w_flip, 2 - t, 2 - l, H, W)
+    return _backward_input(dout, w, xp_shape, stride, dilation, _pack_numpy, _scatter_numba,
                            narrow_scatter=True, pads=pads)
 
 
-@register("conv2d_backward_weight", "numba")
+@register("conv2d_backward_weight", "numba", fastest=True)
 def conv2d_backward_weight_numba(dout, xp, w_shape, stride, dilation, pads=None):
-    """columns (numba-packed)^T @ dout, accumulated over blocks."""
-    return _backward_weight(dout, xp, w_shape, stride, dilation, _pack_numba, pads=pads)
+    """Winograd for 3x3 stride 1, else columns (numba-packed)^T @ dout, accumulated over blocks."""
+    if _winograd_fits(w_shape, stride, dilation):
+        t, l, _, _ = _top_left(xp.shape, pads)
+        return winograd.conv3x3_backward_weight(dout, xp, t, l)
+    return _backward_weight(dout, xp, w_shape, stride, dilation, _pack_numpy, pads=pads)
