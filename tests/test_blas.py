@@ -68,3 +68,4 @@ def test_split_products_equal_numpy(shape, dtype, monkeypatch):
     out = np.full((M, N), np.nan, dtype=dtype)
     assert blas.matmul(a, b, out=out) is out and close(out)
     assert close(blas.matmul(np.asfortranarray(a), b))           # a column-major input is split too
+

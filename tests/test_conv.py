@@ -179,6 +179,22 @@ def test_functional_backends_match_naive(backend):
         assert got.dtype == np.float32 and rel(got, want) < 1e-5
 
 
+@pytest.mark.parametrize("ws, s", [((3, 3, 4, 5), (1, 1)), ((3, 2, 4, 5), (2, 1)), ((1, 1, 4, 5), (1, 1))])
+@pytest.mark.parametrize("backend", ["naive", "numpy", "numba", "numba-winograd"])
+def test_forward_kernels_add_the_bias(backend, ws, s, monkeypatch):
+    """Each forward kernel adds the bias itself (block by block, or in Winograd's output transform)."""
+    if backend == "numba-winograd":
+        monkeypatch.setattr(KC, "WINOGRAD_MIN_CHANNELS", 1)
+        backend = "numba"
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((2, 7, 6, 4)), rng.standard_normal(ws), rng.standard_normal(5)
+    pads = ((1, 0), (2, 1))
+    fwd = kernels.get("conv2d_forward", backend)
+    np.testing.assert_allclose(fwd(x, w, s, (1, 1), pads, b), fwd(x, w, s, (1, 1), pads) + b, rtol=1e-12, atol=1e-12)
+    want = kernels.get("conv2d_forward", "naive")(x, w, s, (1, 1), pads) + b
+    np.testing.assert_allclose(fwd(x, w, s, (1, 1), pads, b), want, rtol=1e-10, atol=1e-12)
+
+
 def test_every_conv_op_has_three_backends():
     table = kernels.ops()
     for op in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight"):

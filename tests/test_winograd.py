@@ -100,7 +100,7 @@ def test_numba_backend_routes_3x3_stride_1_through_winograd(padding, monkeypatch
     calls = []
     for name in ("conv3x3_forward", "conv3x3_backward_weight"):
         real = getattr(WG, name)
-        monkeypatch.setattr(WG, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+        monkeypatch.setattr(WG, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     rng = np.random.default_rng(2)
     C = KC.WINOGRAD_MIN_CHANNELS
     x = rng.standard_normal((2, 7, 6, C))

@@ -114,9 +114,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
 
     x = np.ascontiguousarray(x)
     wk = np.ascontiguousarray(w, dtype=x.dtype)
-    out = kernels.get("conv2d_forward")(x, wk, stride, dilation, pads)  # (N, H_out, W_out, C_out); pads block by block
-    if b is not None:
-        out += b.reshape(C_out).astype(x.dtype, copy=False)
+    bk = None if b is None else b.reshape(C_out).astype(x.dtype, copy=False)
+    out = kernels.get("conv2d_forward")(x, wk, stride, dilation, pads, bk)  # (N, H_out, W_out, C_out) + b, block by block
     # The cache keeps x, not its padded copy: x is alive anyway (the previous
     # layer's output), so between forward and backward a conv costs no extra memory.
     cache = dict(x=x, w=wk, w_dtype=w.dtype, b_shape=None if b is None else b.shape,

@@ -98,8 +98,8 @@ def _out_size(n_padded: int, k: int, s: int, d: int) -> int:
 # ---------------------------------------------------------------------------
 
 @register("conv2d_forward", "naive")
-def conv2d_forward_naive(xp, w, stride, dilation, pads=None):
-    """out (N, Ho, Wo, F): one window times one filter per output number.
+def conv2d_forward_naive(xp, w, stride, dilation, pads=None, bias=None):
+    """out (N, Ho, Wo, F): one window times one filter per output number, plus ``bias[f]`` if given.
 
     With ``pads = ((top, bottom), (left, right))``, ``xp`` is the unpadded input: pad it first."""
     xp = _PaddedSource(xp, pads).whole()
@@ -118,6 +118,8 @@ def conv2d_forward_naive(xp, w, stride, dilation, pads=None):
                 a_slice = xp[n, vert_start:vert_end:dh, horiz_start:horiz_end:dw, :]  # (KH, KW, C)
                 for f in range(F):
                     out[n, i, j, f] = np.sum(a_slice * w[:, :, :, f])
+                    if bias is not None:
+                        out[n, i, j, f] += bias[f]
     return out
 
 
@@ -286,11 +288,12 @@ class _PaddedSource:
         return self.images(0, self.shape[0])[0]
 
 
-def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None):
-    """out (N, Ho, Wo, F) = columns(xp) @ w.reshape(KH KW C, F), block by block.
+def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None, bias=None):
+    """out (N, Ho, Wo, F) = columns(xp) @ w.reshape(KH KW C, F) (+ bias), block by block.
 
     ``out``, if given, is a C-contiguous (N, Ho, Wo, F) array to write into.
     With ``pads``, ``xp`` is the unpadded input (see :class:`_PaddedSource`).
+    ``bias`` (F,) is added to each block while it is still in cache.
     The blocks are shared out among the threads (:func:`run_on_threads`):
     each thread packs a block into its own workspace and multiplies it there.
     """
@@ -304,7 +307,18 @@ def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None):
     if KH == KW == 1:                                            # 1x1: the pixels are the columns
         xp = _PaddedSource(xp, pads).whole()
         xs = np.ascontiguousarray(xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :])  # (N, Ho, Wo, C)
-        matmul(xs.reshape(-1, C), w.reshape(C, F), out=out.reshape(-1, F))
+        xs, out2 = xs.reshape(-1, C), out.reshape(-1, F)         # (N Ho Wo, C), (N Ho Wo, F)
+        M = xs.shape[0]
+        n = _min_blocks(M * C * F)
+        bands = [slice(M * i // n, M * (i + 1) // n) for i in range(n)]
+
+        def product(share):
+            for rows in share:
+                np.matmul(xs[rows], w.reshape(C, F), out=out2[rows])
+                if bias is not None:
+                    out2[rows] += bias
+
+        run_on_threads(product, bands)
         return out
     K = KH * KW * C
     wmat = w.reshape(K, F)                                       # (KH KW C, F)
@@ -318,7 +332,9 @@ def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None):
             cols = workspace[:rows * K].reshape(rows, K)         # (rows, KH KW C)
             src, first = source.images(n0, n1)
             pack(src, first, first + n1 - n0, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
-            np.matmul(cols, wmat, out=_flat(out[n0:n1, h0:h1], F))
+            block = np.matmul(cols, wmat, out=_flat(out[n0:n1, h0:h1], F))
+            if bias is not None:
+                block += bias
 
     run_on_threads(work, blocks)
     return out
@@ -340,8 +356,14 @@ def _backward_weight(dout, xp, w_shape, stride, dilation, pack, pads=None):
     if KH == KW == 1:
         xp = _PaddedSource(xp, pads).whole()
         xs = xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :]      # (N, Ho, Wo, C)
-        xs = np.ascontiguousarray(xs).reshape(-1, C)                      # (N Ho Wo, C)
-        return matmul(xs.T, dout.reshape(-1, F)).reshape(w_shape)
+        xs, d2 = np.ascontiguousarray(xs).reshape(-1, C), dout.reshape(-1, F)   # (N Ho Wo, C), (N Ho Wo, F)
+        M = xs.shape[0]
+        n = _min_blocks(M * C * F)
+        bands = [slice(M * i // n, M * (i + 1) // n) for i in range(n)]
+        # each thread sums xs^T @ dout over its bands of pixels (the long axis):
+        # it reads only its own share of both arrays
+        parts = run_on_threads(lambda share: sum(np.matmul(xs[r].T, d2[r]) for r in share), bands)
+        return sum(parts).reshape(w_shape)
     K = KH * KW * C
     blocks = _blocks(N, Ho, Wo * K * xp.itemsize, min_blocks=_min_blocks(N * Ho * Wo * K * F))
 
@@ -427,13 +449,20 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
     wmat_t = w.reshape(K, F).T                                   # (F, KH KW C)
     if (KH, KW) == (sh, sw) and (dh, dw) == (1, 1):
         # Windows tile the input without overlap (transpose conv with k = stride):
-        # the taps are a reshape away from their place in dxp.
-        taps = matmul(dout.reshape(-1, F), wmat_t).reshape(N, Ho, Wo, KH, KW, C)
-        tiles = taps.transpose(0, 1, 3, 2, 4, 5)                 # (N, Ho, KH, Wo, KW, C)
-        if (Ho * KH, Wo * KW) == (Hp, Wp):
-            return _crop(tiles.reshape(xp_shape), pads)          # the reshape makes the one copy
-        dxp = np.zeros(xp_shape, dtype=dout.dtype)
-        dxp[:, :Ho * KH, :Wo * KW, :] = tiles.reshape(N, Ho * KH, Wo * KW, C)
+        # output pixel (i, j)'s taps are the KH x KW patch of dxp at (i KH, j KW).
+        # Blocks of output rows go to the threads; each multiplies its block and
+        # puts the taps in place while they are still in its cache.
+        exact = (Ho * KH, Wo * KW) == (Hp, Wp)
+        dxp = (np.empty if exact else np.zeros)(xp_shape, dtype=dout.dtype)
+        patches = dxp[:, :Ho * KH, :Wo * KW, :].reshape(N, Ho, KH, Wo, KW, C)   # a view of dxp
+
+        def place(share):
+            for n0, n1, h0, h1 in share:
+                taps = np.matmul(_flat(dout[n0:n1, h0:h1], F), wmat_t)         # (rows, KH KW C)
+                taps = taps.reshape(n1 - n0, h1 - h0, Wo, KH, KW, C)
+                patches[n0:n1, h0:h1] = taps.transpose(0, 1, 3, 2, 4, 5)        # (nb, hb, KH, Wo, KW, C)
+
+        run_on_threads(place, _blocks(N, Ho, Wo * K * dout.itemsize, min_blocks=_min_blocks(N * Ho * Wo * F * K)))
         return _crop(dxp, pads)
     dxp = np.zeros(xp_shape, dtype=dout.dtype)
     workspace = None
@@ -452,9 +481,9 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
 # ---------------------------------------------------------------------------
 
 @register("conv2d_forward", "numpy")
-def conv2d_forward_numpy(xp, w, stride, dilation, pads=None):
+def conv2d_forward_numpy(xp, w, stride, dilation, pads=None, bias=None):
     """im2col by a strided view, then one GEMM per block."""
-    return _im2col_gemm(xp, w, stride, dilation, _pack_numpy, pads=pads)
+    return _im2col_gemm(xp, w, stride, dilation, _pack_numpy, pads=pads, bias=bias)
 
 
 @register("conv2d_backward_input", "numpy")
@@ -489,12 +518,12 @@ def _top_left(shape, pads):
 
 
 @register("conv2d_forward", "numba", fastest=True)
-def conv2d_forward_numba(xp, w, stride, dilation, pads=None):
-    """Winograd F(2x2, 3x3) for 3x3 stride-1 kernels, else im2col packed by numba and one GEMM per block."""
+def conv2d_forward_numba(xp, w, stride, dilation, pads=None, bias=None):
+    """Winograd F(2x2, 3x3) for 3x3 stride-1 kernels, else im2col and one GEMM per block."""
     if _winograd_fits(w.shape, stride, dilation):
         t, l, Hp, Wp = _top_left(xp.shape, pads)
-        return winograd.conv3x3_forward(xp, w, t, l, Hp - 2, Wp - 2)
-    return _im2col_gemm(xp, w, stride, dilation, _pack_numpy, pads=pads)
+        return winograd.conv3x3_forward(xp, w, t, l, Hp - 2, Wp - 2, bias=bias)
+    return _im2col_gemm(xp, w, stride, dilation, _pack_numpy, pads=pads, bias=bias)
 
 
 @register("conv2d_backward_input", "numba", fastest=True)

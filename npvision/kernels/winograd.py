@@ -134,8 +134,8 @@ def _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, Z, V):
 
 
 @njit(nogil=True)
-def _output_tiles(M, g0, g1, TH, TW, out):
-    """out[n, 2ty .. 2ty+1, 2tx .. 2tx+1] = A^T M A for the tiles of tile rows g0 .. g1-1 (cut at Ho, Wo)."""
+def _output_tiles(M, bias, g0, g1, TH, TW, out):
+    """out[n, 2ty .. 2ty+1, 2tx .. 2tx+1] = A^T M A + bias for the tiles of tile rows g0 .. g1-1 (cut at Ho, Wo)."""
     Ho, Wo, F = out.shape[1], out.shape[2], out.shape[3]
     for g in range(g0, g1):
         n, ty = g // TH, g % TH
@@ -153,13 +153,14 @@ def _output_tiles(M, g0, g1, TH, TW, out):
                 q1 = M[5, t, f] - M[9, t, f] - M[13, t, f]
                 q2 = M[6, t, f] - M[10, t, f] - M[14, t, f]
                 q3 = M[7, t, f] - M[11, t, f] - M[15, t, f]
-                out[n, y, x, f] = p0 + p1 + p2                   # (.) A: the same on columns
+                b = bias[f]
+                out[n, y, x, f] = p0 + p1 + p2 + b               # (.) A: the same on columns
                 if x + 1 < Wo:
-                    out[n, y, x + 1, f] = p1 - p2 - p3
+                    out[n, y, x + 1, f] = p1 - p2 - p3 + b
                 if y + 1 < Ho:
-                    out[n, y + 1, x, f] = q0 + q1 + q2
+                    out[n, y + 1, x, f] = q0 + q1 + q2 + b
                     if x + 1 < Wo:
-                        out[n, y + 1, x + 1, f] = q1 - q2 - q3
+                        out[n, y + 1, x + 1, f] = q1 - q2 - q3 + b
 
 
 @njit(nogil=True)
@@ -211,9 +212,9 @@ def _tile_blocks(N: int, TH: int, TW: int) -> list:
     return [(g0, min(N * TH, g0 + per)) for g0 in range(0, N * TH, per)]
 
 
-def conv3x3_forward(x, w, top, left, Ho, Wo, out=None):
+def conv3x3_forward(x, w, top, left, Ho, Wo, out=None, bias=None):
     """out (N, Ho, Wo, F) = 3x3 stride-1 convolution of ``x (N, H, W, C)`` read with
-    padding ``top, left`` (see the module docstring), by F(2x2, 3x3).
+    padding ``top, left`` (see the module docstring), by F(2x2, 3x3), plus ``bias`` (F,) if given.
 
     ``w`` (3, 3, C, F). ``out``, if given, is a C-contiguous array to write into.
     """
@@ -223,6 +224,7 @@ def conv3x3_forward(x, w, top, left, Ho, Wo, out=None):
     U = weight_transform(w)                                      # (16, C, F)
     if out is None:
         out = np.empty((N, Ho, Wo, F), dtype=x.dtype)
+    bias = np.zeros(F, dtype=x.dtype) if bias is None else np.asarray(bias, dtype=x.dtype)
     xr = np.ascontiguousarray(x).reshape(N, H, W * C)
     blocks = _tile_blocks(N, TH, TW)
     T = max(g1 - g0 for g0, g1 in blocks) * TW
@@ -236,7 +238,7 @@ def conv3x3_forward(x, w, top, left, Ho, Wo, out=None):
             t = (g1 - g0) * TW
             _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, Z, V)
             np.matmul(V[:, :t], U, out=M[:, :t])                 # 16 products (t, C) @ (C, F)
-            _output_tiles(M, g0, g1, TH, TW, out)
+            _output_tiles(M, bias, g0, g1, TH, TW, out)
 
     run_on_threads(work, blocks)
     return out
