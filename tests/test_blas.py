@@ -69,3 +69,19 @@ def test_split_products_equal_numpy(shape, dtype, monkeypatch):
     assert blas.matmul(a, b, out=out) is out and close(out)
     assert close(blas.matmul(np.asfortranarray(a), b))           # a column-major input is split too
 
+
+
+def test_scratch_is_reused_grows_and_belongs_to_one_thread():
+    a = blas.scratch("test", 10, np.float32)
+    b = blas.scratch("test", 5, np.float64)                      # same bytes (40), reused
+    assert a.shape == (10,) and b.shape == (5,) and b.dtype == np.float64 and np.shares_memory(a, b)
+    c = blas.scratch("test", 100, np.float32)                    # larger: a new buffer
+    assert c.shape == (100,) and not np.shares_memory(a, c)
+    assert np.shares_memory(blas.scratch("test", 3, np.float32), c)
+    assert not np.shares_memory(blas.scratch("other", 3, np.float32), c)
+    import threading
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(blas.scratch("test", 3, np.float32)))
+    t.start()
+    t.join()
+    assert not np.shares_memory(seen[0], c)                      # another thread: its own buffer

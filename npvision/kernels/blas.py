@@ -36,7 +36,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["matmul", "channel_sums", "threads", "run_on_threads", "SMALL_MACS"]
+__all__ = ["matmul", "channel_sums", "threads", "run_on_threads", "scratch", "SMALL_MACS"]
 
 #: products with fewer multiply-adds (M K N) run on the calling thread alone: handing a
 #: band to another thread costs about 0.1 ms here (waking an idle core), the time of a
@@ -154,6 +154,28 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
             run_on_threads(lambda share: [np.matmul(a, b[:, s], out=out[:, s]) for s in share],
                            [slice(cuts[i], cuts[i + 1]) for i in range(n)])
     return out
+
+
+def scratch(name: str, size: int, dtype) -> np.ndarray:
+    """``size`` numbers of ``dtype`` (1-D, contents undefined) from this thread's buffer ``name``.
+
+    Kernels that work block by block reuse their workspaces from call to call
+    instead of allocating them afresh: a fresh allocation of a few MiB is
+    page-faulted in on every call (measured about 2x slower to fill than a
+    reused one), and counts towards the peak memory of every layer. The
+    buffer only grows (to the largest size asked for under ``name`` on this
+    thread); one caller at a time per name and thread, so each kernel uses
+    names of its own.
+    """
+    buffers = getattr(_local, "scratch", None)
+    if buffers is None:
+        buffers = _local.scratch = {}
+    dtype = np.dtype(dtype)
+    nbytes = size * dtype.itemsize
+    buf = buffers.get(name)
+    if buf is None or buf.nbytes < nbytes:
+        buf = buffers[name] = np.empty(max(nbytes, 64), dtype=np.uint8)
+    return buf[:nbytes].view(dtype)
 
 
 def channel_sums(a: np.ndarray) -> np.ndarray:

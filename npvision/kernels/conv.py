@@ -73,7 +73,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .._padding import crop_hw, pad_hw, padded_shape
-from .blas import matmul, run_on_threads, threads
+from .blas import matmul, run_on_threads, scratch, threads
 from . import winograd
 from . import register
 from ._jit import njit, prange
@@ -326,7 +326,7 @@ def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None, bias=None):
 
     def work(share):
         source = _PaddedSource(xp, pads)                         # each thread pads its own images
-        workspace = np.empty(_most_rows(share, Wo) * K, dtype=xp.dtype)
+        workspace = scratch("im2col", _most_rows(share, Wo) * K, xp.dtype)
         for n0, n1, h0, h1 in share:
             rows = (n1 - n0) * (h1 - h0) * Wo
             cols = workspace[:rows * K].reshape(rows, K)         # (rows, KH KW C)
@@ -369,7 +369,7 @@ def _backward_weight(dout, xp, w_shape, stride, dilation, pack, pads=None):
 
     def work(share):
         source = _PaddedSource(xp, pads)
-        workspace = np.empty(_most_rows(share, Wo) * K, dtype=xp.dtype)
+        workspace = scratch("im2col", _most_rows(share, Wo) * K, xp.dtype)
         dwmat, part = np.zeros((K, F), dtype=dout.dtype), np.empty((K, F), dtype=dout.dtype)
         for n0, n1, h0, h1 in share:
             rows = (n1 - n0) * (h1 - h0) * Wo
@@ -465,11 +465,10 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
         run_on_threads(place, _blocks(N, Ho, Wo * K * dout.itemsize, min_blocks=_min_blocks(N * Ho * Wo * F * K)))
         return _crop(dxp, pads)
     dxp = np.zeros(xp_shape, dtype=dout.dtype)
-    workspace = None
-    for n0, n1, h0, h1 in _blocks(N, Ho, Wo * K * dout.itemsize):
+    blocks = _blocks(N, Ho, Wo * K * dout.itemsize)
+    workspace = scratch("scatter", _most_rows(blocks, Wo) * K, dout.dtype)
+    for n0, n1, h0, h1 in blocks:
         rows = (n1 - n0) * (h1 - h0) * Wo
-        if workspace is None:
-            workspace = np.empty(rows * K, dtype=dout.dtype)
         dcols = workspace[:rows * K].reshape(rows, K)            # (rows, KH KW C)
         matmul(_flat(dout[n0:n1, h0:h1], F), wmat_t, out=dcols)
         scatter(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw)

@@ -50,7 +50,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import njit
-from .blas import run_on_threads
+from .blas import run_on_threads, scratch
 
 __all__ = ["conv3x3_forward", "conv3x3_backward_weight", "weight_transform"]
 
@@ -212,6 +212,11 @@ def _tile_blocks(N: int, TH: int, TW: int) -> list:
     return [(g0, min(N * TH, g0 + per)) for g0 in range(0, N * TH, per)]
 
 
+def _workspace(dtype, *shapes):
+    """This thread's reusable arrays of the given shapes (see :func:`npvision.kernels.blas.scratch`)."""
+    return [scratch(f"winograd{i}", int(np.prod(shape)), dtype).reshape(shape) for i, shape in enumerate(shapes)]
+
+
 def conv3x3_forward(x, w, top, left, Ho, Wo, out=None, bias=None):
     """out (N, Ho, Wo, F) = 3x3 stride-1 convolution of ``x (N, H, W, C)`` read with
     padding ``top, left`` (see the module docstring), by F(2x2, 3x3), plus ``bias`` (F,) if given.
@@ -231,9 +236,7 @@ def conv3x3_forward(x, w, top, left, Ho, Wo, out=None, bias=None):
 
     def work(share):
         zero = np.zeros(W * C, dtype=x.dtype)
-        Z = np.empty((4, (2 * TW + 2) * C), dtype=x.dtype)
-        V = np.empty((16, T, C), dtype=x.dtype)
-        M = np.empty((16, T, F), dtype=x.dtype)
+        Z, V, M = _workspace(x.dtype, (4, (2 * TW + 2) * C), (16, T, C), (16, T, F))
         for g0, g1 in share:
             t = (g1 - g0) * TW
             _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, Z, V)
@@ -256,10 +259,7 @@ def conv3x3_backward_weight(dout, x, top, left):
 
     def work(share):
         zero, zero_g = np.zeros(W * C, dtype=x.dtype), np.zeros(Wo * F, dtype=x.dtype)
-        Z = np.empty((4, (2 * TW + 2) * C), dtype=x.dtype)
-        Zg = np.empty((4, 2 * TW * F), dtype=x.dtype)
-        V = np.empty((16, T, C), dtype=x.dtype)
-        dM = np.empty((16, T, F), dtype=x.dtype)
+        Z, V, dM, Zg = _workspace(x.dtype, (4, (2 * TW + 2) * C), (16, T, C), (16, T, F), (4, 2 * TW * F))
         dU = np.zeros((16, C, F), dtype=x.dtype)
         part = np.empty_like(dU)
         for g0, g1 in share:
