@@ -195,6 +195,28 @@ def test_forward_kernels_add_the_bias(backend, ws, s, monkeypatch):
     np.testing.assert_allclose(fwd(x, w, s, (1, 1), pads, b), want, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("xs, ws, s, pads", [
+    ((2, 9, 8, 4), (3, 3, 4, 5), (1, 1), ((1, 1), (1, 1))),     # full convolution (or Winograd)
+    ((2, 9, 8, 4), (3, 2, 4, 5), (2, 1), None),                 # strided: per-tap scatter
+    ((2, 8, 8, 4), (2, 2, 4, 5), (2, 2), None),                 # k = stride, exact tiling
+    ((2, 9, 8, 4), (2, 2, 4, 5), (2, 2), None),                 # k = stride, a leftover row
+    ((2, 5, 6, 4), (1, 1, 4, 5), (1, 1), None),                 # 1x1
+])
+@pytest.mark.parametrize("backend", ["naive", "numpy", "numba", "numba-winograd"])
+def test_input_gradient_kernels_add_the_bias(backend, xs, ws, s, pads, monkeypatch):
+    """The input-gradient op is a transpose conv's forward: given ``bias`` it adds it to every pixel."""
+    if backend == "numba-winograd":
+        monkeypatch.setattr(KC, "WINOGRAD_MIN_CHANNELS", 1)
+        backend = "numba"
+    rng = np.random.default_rng(6)
+    w, b = rng.standard_normal(ws), rng.standard_normal(ws[2])
+    out = kernels.get("conv2d_forward", "naive")(rng.standard_normal(xs), w, s, (1, 1))
+    dout = rng.standard_normal(out.shape)
+    bi = kernels.get("conv2d_backward_input", backend)
+    want = kernels.get("conv2d_backward_input", "naive")(dout, w, xs, s, (1, 1), pads) + b
+    np.testing.assert_allclose(bi(dout, w, xs, s, (1, 1), pads, b), want, rtol=1e-10, atol=1e-12)
+
+
 def test_every_conv_op_has_three_backends():
     table = kernels.ops()
     for op in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight"):

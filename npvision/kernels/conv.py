@@ -124,7 +124,7 @@ def conv2d_forward_naive(xp, w, stride, dilation, pads=None, bias=None):
 
 
 @register("conv2d_backward_input", "naive")
-def conv2d_backward_input_naive(dout, w, xp_shape, stride, dilation, pads=None):
+def conv2d_backward_input_naive(dout, w, xp_shape, stride, dilation, pads=None, bias=None):
     """dxp (xp_shape): each output's gradient flows back to the window it read.
 
     With ``pads = ((top, bottom), (left, right))`` the interior ``dx`` is returned."""
@@ -141,7 +141,7 @@ def conv2d_backward_input_naive(dout, w, xp_shape, stride, dilation, pads=None):
                 horiz_end = horiz_start + dw * (KW - 1) + 1
                 for f in range(F):
                     dxp[n, vert_start:vert_end:dh, horiz_start:horiz_end:dw, :] += w[:, :, :, f] * dout[n, i, j, f]
-    return _crop(dxp, pads)
+    return _crop(dxp, pads, bias)
 
 
 @register("conv2d_backward_weight", "naive")
@@ -382,13 +382,17 @@ def _backward_weight(dout, xp, w_shape, stride, dilation, pack, pads=None):
     return sum(run_on_threads(work, blocks)).reshape(w_shape)
 
 
-def _crop(dxp: np.ndarray, pads) -> np.ndarray:
-    """The interior ``dx`` of a padded gradient, C-contiguous; ``pads=None`` keeps ``dxp`` whole."""
-    return dxp if pads is None else np.ascontiguousarray(crop_hw(dxp, pads))
+def _crop(dxp: np.ndarray, pads, bias=None) -> np.ndarray:
+    """The interior ``dx`` of a padded gradient, C-contiguous (``pads=None`` keeps ``dxp`` whole),
+    plus ``bias`` if given."""
+    dx = dxp if pads is None else np.ascontiguousarray(crop_hw(dxp, pads))
+    if bias is not None:
+        dx += bias
+    return dx
 
 
 def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_scatter=False,
-                    pads=None):
+                    pads=None, bias=None):
     """dxp (N, Hp, Wp, C), or its interior dx when ``pads`` is given: see the module docstring.
 
     ``narrow_scatter``: also use the per-tap scatter at stride 1 when the input
@@ -404,10 +408,10 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
     if KH == KW == 1:                                            # 1x1: one product, placed on the grid
         d = matmul(dout.reshape(-1, F), w.reshape(C, F).T).reshape(N, Ho, Wo, C)
         if (sh, sw) == (1, 1) and (Hp, Wp) == (Ho, Wo):
-            return _crop(d, pads)
+            return _crop(d, pads, bias)
         dxp = np.zeros(xp_shape, dtype=dout.dtype)
         dxp[:, :reach_h:sh, :reach_w:sw, :] = d
-        return _crop(dxp, pads)
+        return _crop(dxp, pads, bias)
     if (sh, sw) == (1, 1) and not (narrow_scatter and C < F):
         # Full convolution: pad dout by the dilated kernel span minus one (and by
         # the unreached margin at the bottom/right), then correlate with the
@@ -434,7 +438,7 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
                 doutp = np.zeros((n1 - n0, H + ph, W + pw, F), dtype=dout.dtype)  # (nb, H + ph, W + pw, F)
                 if i0 < i1 and j0 < j1:
                     doutp[:, i0 + off_h:i1 + off_h, j0 + off_w:j1 + off_w, :] = dout[n0:n1, i0:i1, j0:j1]
-                _im2col_gemm(doutp, w_flip, (1, 1), dilation, pack, out=dx[n0:n1])
+                _im2col_gemm(doutp, w_flip, (1, 1), dilation, pack, out=dx[n0:n1], bias=bias)
 
         image_blocks = _blocks(N, 1, H * W * KH * KW * F * dout.itemsize, whole_images=True,
                                min_blocks=_min_blocks(N * H * W * KH * KW * F * C))
@@ -460,10 +464,13 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
             for n0, n1, h0, h1 in share:
                 taps = np.matmul(_flat(dout[n0:n1, h0:h1], F), wmat_t)         # (rows, KH KW C)
                 taps = taps.reshape(n1 - n0, h1 - h0, Wo, KH, KW, C)
-                patches[n0:n1, h0:h1] = taps.transpose(0, 1, 3, 2, 4, 5)        # (nb, hb, KH, Wo, KW, C)
+                block = patches[n0:n1, h0:h1]                                    # (nb, hb, KH, Wo, KW, C)
+                block[...] = taps.transpose(0, 1, 3, 2, 4, 5)
+                if bias is not None and exact:
+                    block += bias                                                # in cache
 
         run_on_threads(place, _blocks(N, Ho, Wo * K * dout.itemsize, min_blocks=_min_blocks(N * Ho * Wo * F * K)))
-        return _crop(dxp, pads)
+        return _crop(dxp, pads, None if exact else bias)
     dxp = np.zeros(xp_shape, dtype=dout.dtype)
     blocks = _blocks(N, Ho, Wo * K * dout.itemsize)
     workspace = scratch("scatter", _most_rows(blocks, Wo) * K, dout.dtype)
@@ -472,7 +479,7 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
         dcols = workspace[:rows * K].reshape(rows, K)            # (rows, KH KW C)
         matmul(_flat(dout[n0:n1, h0:h1], F), wmat_t, out=dcols)
         scatter(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw)
-    return _crop(dxp, pads)
+    return _crop(dxp, pads, bias)
 
 
 # ---------------------------------------------------------------------------
@@ -486,9 +493,9 @@ def conv2d_forward_numpy(xp, w, stride, dilation, pads=None, bias=None):
 
 
 @register("conv2d_backward_input", "numpy")
-def conv2d_backward_input_numpy(dout, w, xp_shape, stride, dilation, pads=None):
+def conv2d_backward_input_numpy(dout, w, xp_shape, stride, dilation, pads=None, bias=None):
     """Full convolution (stride 1) or GEMM + per-tap strided adds (stride > 1)."""
-    return _backward_input(dout, w, xp_shape, stride, dilation, _pack_numpy, _scatter_numpy, pads=pads)
+    return _backward_input(dout, w, xp_shape, stride, dilation, _pack_numpy, _scatter_numpy, pads=pads, bias=bias)
 
 
 @register("conv2d_backward_weight", "numpy")
@@ -526,7 +533,7 @@ def conv2d_forward_numba(xp, w, stride, dilation, pads=None, bias=None):
 
 
 @register("conv2d_backward_input", "numba", fastest=True)
-def conv2d_backward_input_numba(dout, w, xp_shape, stride, dilation, pads=None):
+def conv2d_backward_input_numba(dout, w, xp_shape, stride, dilation, pads=None, bias=None):
     """Winograd on dout for 3x3 stride 1 (the full convolution with the flipped kernel);
     otherwise as the numpy kernel, with numba packing and a numba per-tap scatter."""
     if _winograd_fits(w.shape, stride, dilation):
@@ -534,9 +541,9 @@ def conv2d_backward_input_numba(dout, w, xp_shape, stride, dilation, pads=None):
         H, W = xp_shape[1] - t - b, xp_shape[2] - l - r
         w_flip = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))  # (3, 3, F, C)
         # dx[r, q] = sum doutp[r + kh, q + kw] . w_flip[kh, kw], doutp[R] = dout[R - (2 - t)]
-        return winograd.conv3x3_forward(dout, w_flip, 2 - t, 2 - l, H, W)
+        return winograd.conv3x3_forward(dout, w_flip, 2 - t, 2 - l, H, W, bias=bias)
     return _backward_input(dout, w, xp_shape, stride, dilation, _pack_numpy, _scatter_numba,
-                           narrow_scatter=True, pads=pads)
+                           narrow_scatter=True, pads=pads, bias=bias)
 
 
 @register("conv2d_backward_weight", "numba", fastest=True)
