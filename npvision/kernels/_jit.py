@@ -17,10 +17,11 @@ user picked a layer with ``NUMBA_THREADING_LAYER``. Measured on a 2-core VM:
 
 * workqueue starts a parallel loop in 30-140 us (a dozen futex calls).
 * OpenMP starts one in 2-4 us, which makes a depthwise conv's fwd+bwd about
-  10% faster and a 2x2 max-pool's about 20% faster. But GNU OpenMP's threads
-  spin after each loop, and on 2 cores that slows the next OpenBLAS product.
-  A conv stem, which alternates compiled im2col packing with small BLAS
-  products, then runs at 8 ms instead of 1 ms.
+  10% faster. (Pooling no longer uses numba's parallel loops: its serial
+  kernels run on npvision's own threads, see :mod:`npvision.kernels.pool`.)
+  But GNU OpenMP's threads spin after each loop, and on 2 cores that slows
+  whatever runs next: a conv stem, which then alternated compiled im2col
+  packing with small BLAS products, ran at 8 ms instead of 1 ms.
 * ``OMP_WAIT_POLICY=passive`` stops the spinning, but it applies to the whole
   process's OpenMP runtime. PyTorch ships the same ``libgomp.so.1`` and would
   share it: its small convolutions' fwd+bwd then ran 3x slower.
