@@ -217,6 +217,20 @@ def test_input_gradient_kernels_add_the_bias(backend, xs, ws, s, pads, monkeypat
     np.testing.assert_allclose(bi(dout, w, xs, s, (1, 1), pads, b), want, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("ws, kw", [((3, 3, 32, 32), dict(padding=1)), ((3, 3, 3, 8), dict(padding=1)),
+                                    ((1, 1, 4, 8), {}), ((3, 2, 4, 8), dict(stride=2))])
+@pytest.mark.parametrize("backend", ["naive", "numpy", "numba"])
+def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(backend, ws, kw):
+    x = np.zeros((0, 7, 6, ws[2]), np.float32)
+    w, b = np.ones(ws, np.float32), np.ones(ws[3], np.float32)
+    with npvision.use_backend(backend):
+        out, cache = F.conv2d_forward(x, w, b, **kw)
+        dx, dw, db = F.conv2d_backward(np.ones_like(out), cache)
+    assert out.shape[0] == 0 and dx.shape == x.shape
+    np.testing.assert_array_equal(dw, np.zeros(ws))
+    np.testing.assert_array_equal(db, np.zeros(ws[3]))
+
+
 def test_every_conv_op_has_three_backends():
     table = kernels.ops()
     for op in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight"):

@@ -51,9 +51,10 @@ Backends
            channels in and out) use Winograd's F(2x2, 3x3)
            (:mod:`npvision.kernels.winograd`): 16 small products instead of
            im2col's one, with 16/36 of its multiplies, between numba
-           transforms of 4x4 tiles. Other kernels follow the numpy plan (whose
-           strided copy packs 2-3x faster than a numba loop measured), with
-           the per-tap scatter of the strided input gradient in numba. At
+           transforms of 4x4 tiles. Other kernels follow the numpy plan (its
+           strided copy packs columns 2-3x faster than the numba loop that did
+           it before), with the per-tap scatter of the strided input gradient
+           and the bias add in numba. At
            stride 1 with fewer input than output channels (an RGB stem) its
            input gradient also uses the scatter, which moves C instead of F
            channels per tap.
@@ -182,6 +183,8 @@ def _blocks(N: int, Ho: int, row_bytes: int, whole_images: bool = False, min_blo
     Returns a list of ``(n0, n1, h0, h1)``; the slice ``a[n0:n1, h0:h1]`` of a
     C-contiguous (N, Ho, ...) array is contiguous.
     """
+    if N == 0 or Ho == 0:
+        return []                                                # an empty batch: nothing to do
     image_bytes = max(1, Ho * row_bytes)
     if (image_bytes <= COLUMNS_BUDGET and N >= min_blocks) or whole_images:
         per_block = max(1, COLUMNS_BUDGET // image_bytes)
@@ -357,7 +360,7 @@ def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None, bias=None, 
 
 def _most_rows(blocks, Wo: int) -> int:
     """The most column rows any of ``blocks`` needs (its workspace size, in rows)."""
-    return max((n1 - n0) * (h1 - h0) * Wo for n0, n1, h0, h1 in blocks)
+    return max(((n1 - n0) * (h1 - h0) * Wo for n0, n1, h0, h1 in blocks), default=0)
 
 
 def _backward_weight(dout, xp, w_shape, stride, dilation, pack, pads=None):

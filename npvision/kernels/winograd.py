@@ -232,7 +232,7 @@ def conv3x3_forward(x, w, top, left, Ho, Wo, out=None, bias=None):
     bias = np.zeros(F, dtype=x.dtype) if bias is None else np.asarray(bias, dtype=x.dtype)
     xr = np.ascontiguousarray(x).reshape(N, H, W * C)
     blocks = _tile_blocks(N, TH, TW)
-    T = max(g1 - g0 for g0, g1 in blocks) * TW
+    T = max((g1 - g0 for g0, g1 in blocks), default=0) * TW
 
     def work(share):
         zero = np.zeros(W * C, dtype=x.dtype)
@@ -255,7 +255,7 @@ def conv3x3_backward_weight(dout, x, top, left):
     xr = np.ascontiguousarray(x).reshape(N, H, W * C)
     dr = np.ascontiguousarray(dout).reshape(N, Ho, Wo * F)
     blocks = _tile_blocks(N, TH, TW)
-    T = max(g1 - g0 for g0, g1 in blocks) * TW
+    T = max((g1 - g0 for g0, g1 in blocks), default=0) * TW
 
     def work(share):
         zero, zero_g = np.zeros(W * C, dtype=x.dtype), np.zeros(Wo * F, dtype=x.dtype)
