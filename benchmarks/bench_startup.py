@@ -103,7 +103,7 @@ def _kernel_args(op: str):
     # take the unpadded input and the padding, here none.
     table["conv2d_forward"] = lambda: (xp, w, one, one)
     table["conv2d_backward_input"] = lambda: (dout, w, xp.shape, one, one)
-    table["conv2d_backward_weight"] = lambda: (dout, xp, w.shape, one, one)
+    table["conv2d_backward_params"] = lambda: (dout, xp, w.shape, one, one)
     no_pad = ((0, 0), (0, 0))
     table["depthwise_conv2d_forward"] = lambda: (xp, w, None, one, one, no_pad)
     table["depthwise_conv2d_backward_input"] = lambda: (dout, w, xp.shape, one, one, no_pad)

@@ -152,12 +152,13 @@ def test_kernels_match_naive(backend, dtype, tol, budget, monkeypatch):
         ref = kernels.get("conv2d_forward", "naive")(xp, w, s, d)
         dout = rng.standard_normal(ref.shape).astype(dtype)
         ref_dx = kernels.get("conv2d_backward_input", "naive")(dout, w, xs, s, d)
-        ref_dw = kernels.get("conv2d_backward_weight", "naive")(dout, xp, ws, s, d)
+        ref_dw, ref_db = kernels.get("conv2d_backward_params", "naive")(dout, xp, ws, s, d)
         with npvision.use_backend(backend):
             out = kernels.get("conv2d_forward")(xp, w, s, d)
             dx = kernels.get("conv2d_backward_input")(dout, w, xs, s, d)
-            dw = kernels.get("conv2d_backward_weight")(dout, xp, ws, s, d)
-        for name, got, want in (("out", out, ref), ("dx", dx, ref_dx), ("dw", dw, ref_dw)):
+            dw, db = kernels.get("conv2d_backward_params")(dout, xp, ws, s, d)
+        assert rel(ref_db, dout.sum(axis=(0, 1, 2))) < tol            # the naive loop's db is dout's sum
+        for name, got, want in (("out", out, ref), ("dx", dx, ref_dx), ("dw", dw, ref_dw), ("db", db, ref_db)):
             assert got.dtype == dtype and got.shape == want.shape, (name, xs, ws, s, d)
             assert rel(got, want) < tol, (name, xs, ws, s, d, rel(got, want))
 
@@ -233,7 +234,7 @@ def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(backend, ws, kw):
 
 def test_every_conv_op_has_three_backends():
     table = kernels.ops()
-    for op in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight"):
+    for op in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_params"):
         assert table[op] == ("naive", "numba", "numpy")
 
 
@@ -269,9 +270,9 @@ def test_kernels_given_the_padding_pad_blocks_and_return_the_interior(backend, b
         x = np.ascontiguousarray(xp[:, t:xs[1] - b, l:xs[2] - r, :])
         np.testing.assert_allclose(kernels.get("conv2d_forward", backend)(x, w, s, d, pads),
                                    kernels.get("conv2d_forward", "naive")(xp, w, s, d), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(kernels.get("conv2d_backward_weight", backend)(dout, x, ws, s, d, pads),
-                                   kernels.get("conv2d_backward_weight", "naive")(dout, xp, ws, s, d),
-                                   rtol=1e-10, atol=1e-12)
+        for got, want in zip(kernels.get("conv2d_backward_params", backend)(dout, x, ws, s, d, pads),
+                             kernels.get("conv2d_backward_params", "naive")(dout, xp, ws, s, d)):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 def test_kernels_run_without_jit():
@@ -287,8 +288,10 @@ def test_kernels_run_without_jit():
         pairs = [(out, kernels.get("conv2d_forward", "naive")(xp, w, s, d)),
                  (kernels.get("conv2d_backward_input", "numba")(dout, w, xp.shape, s, d),
                   kernels.get("conv2d_backward_input", "naive")(dout, w, xp.shape, s, d)),
-                 (kernels.get("conv2d_backward_weight", "numba")(dout, xp, w.shape, s, d),
-                  kernels.get("conv2d_backward_weight", "naive")(dout, xp, w.shape, s, d))]
+                 (kernels.get("conv2d_backward_params", "numba")(dout, xp, w.shape, s, d)[0],
+                  kernels.get("conv2d_backward_params", "naive")(dout, xp, w.shape, s, d)[0]),
+                 (kernels.get("conv2d_backward_params", "numba")(dout, xp, w.shape, s, d)[1],
+                  dout.sum(axis=(0, 1, 2)))]
         import npvision.kernels.conv as KC
         assert not hasattr(KC._scatter_numba_impl._dispatcher, "overloads")  # plain Python, not compiled
         print(max(float(np.max(np.abs(a - b))) for a, b in pairs))

@@ -32,7 +32,7 @@ def direct(x, w, dout, pads):
     """The naive kernels' forward and weight gradient on the padded input."""
     xp = padded(x, *pads)
     out = kernels.get("conv2d_forward", "naive")(xp, w, (1, 1), (1, 1))
-    dw = None if dout is None else kernels.get("conv2d_backward_weight", "naive")(dout, xp, w.shape, (1, 1), (1, 1))
+    dw = None if dout is None else kernels.get("conv2d_backward_params", "naive")(dout, xp, w.shape, (1, 1), (1, 1))[0]
     return out, dw
 
 
@@ -62,9 +62,10 @@ def test_forward_and_weight_gradient_equal_the_direct_sums(geometry, dtype, tol,
     ref, ref_dw = direct(x, w, dout, pads)
     top, _, left, _ = pads
     out = WG.conv3x3_forward(x, w, top, left, ref.shape[1], ref.shape[2])
-    dw = WG.conv3x3_backward_weight(dout, x, top, left)
-    assert out.dtype == dw.dtype == dtype and out.shape == ref.shape and dw.shape == w.shape
+    dw, db = WG.conv3x3_backward_params(dout, x, top, left)
+    assert out.dtype == dw.dtype == db.dtype == dtype and out.shape == ref.shape and dw.shape == w.shape
     assert rel(out, ref) < tol and rel(dw, ref_dw) < tol, (rel(out, ref), rel(dw, ref_dw))
+    assert rel(db, dout.sum(axis=(0, 1, 2))) < tol
 
 
 @settings(max_examples=30, deadline=None)
@@ -80,7 +81,8 @@ def test_any_geometry_equals_the_direct_sums(n, h, w, c, f, pads):
     dout = rng.standard_normal(ref.shape)
     ref, ref_dw = direct(x, k, dout, pads)
     assert rel(WG.conv3x3_forward(x, k, top, left, *ref.shape[1:3]), ref) < 1e-12
-    assert rel(WG.conv3x3_backward_weight(dout, x, top, left), ref_dw) < 1e-12
+    dw, db = WG.conv3x3_backward_params(dout, x, top, left)
+    assert rel(dw, ref_dw) < 1e-12 and rel(db, dout.sum(axis=(0, 1, 2))) < 1e-12
 
 
 def test_weight_transform_is_g_times_filter_times_g_transpose():
@@ -98,7 +100,7 @@ def test_weight_transform_is_g_times_filter_times_g_transpose():
 def test_numba_backend_routes_3x3_stride_1_through_winograd(padding, monkeypatch):
     """conv2d forward and backward on 32 channels go through Winograd, and equal naive."""
     calls = []
-    for name in ("conv3x3_forward", "conv3x3_backward_weight"):
+    for name in ("conv3x3_forward", "conv3x3_backward_params"):
         real = getattr(WG, name)
         monkeypatch.setattr(WG, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     rng = np.random.default_rng(2)
@@ -112,7 +114,7 @@ def test_numba_backend_routes_3x3_stride_1_through_winograd(padding, monkeypatch
             dout = np.linspace(-1, 1, out.size).reshape(out.shape)
             results[backend] = (out,) + F.conv2d_backward(dout, cache)
     # forward, dx (a forward on dout) and dw, for numba and for auto
-    assert calls.count("conv3x3_forward") == 4 and calls.count("conv3x3_backward_weight") == 2
+    assert calls.count("conv3x3_forward") == 4 and calls.count("conv3x3_backward_params") == 2
     for backend in ("numba", "auto"):
         for got, want in zip(results[backend], results["naive"]):
             assert rel(got, want) < 1e-12
@@ -129,11 +131,12 @@ def test_winograd_runs_without_jit():
         xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
         ref = kernels.get("conv2d_forward", "naive")(xp, w, (1, 1), (1, 1))
         dout = rng.standard_normal(ref.shape)
-        ref_dw = kernels.get("conv2d_backward_weight", "naive")(dout, xp, w.shape, (1, 1), (1, 1))
+        ref_dw, ref_db = kernels.get("conv2d_backward_params", "naive")(dout, xp, w.shape, (1, 1), (1, 1))
         out = WG.conv3x3_forward(x, w, 1, 1, 5, 4)
-        dw = WG.conv3x3_backward_weight(dout, x, 1, 1)
+        dw, db = WG.conv3x3_backward_params(dout, x, 1, 1)
         assert not hasattr(WG._input_tiles._dispatcher, "overloads")   # plain Python, not compiled
-        print(max(float(np.max(np.abs(out - ref))), float(np.max(np.abs(dw - ref_dw)))))
+        print(max(float(np.max(np.abs(out - ref))), float(np.max(np.abs(dw - ref_dw))),
+                  float(np.max(np.abs(db - ref_db)))))
     """)
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=ROOT)
     res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)

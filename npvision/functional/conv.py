@@ -30,7 +30,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..kernels.blas import channel_sums
 from .._checks import as_float_array, check_channels, int_pair, resolve_padding
 from .._padding import pad_hw, padded_shape
 
@@ -143,11 +142,10 @@ def conv2d_backward(dout, cache, need_input_grad=True):
     stride, dilation = cache["stride"], cache["dilation"]
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
 
-    db = None
-    if cache["b_shape"] is not None:
-        db = channel_sums(dout).astype(cache["b_dtype"]).reshape(cache["b_shape"])  # (C_out,): sum over n, i, j
-    dw = kernels.get("conv2d_backward_weight")(dout, np.ascontiguousarray(x), w.shape, stride, dilation, pads)
-    dw = dw.astype(cache["w_dtype"], copy=False)                 # (KH, KW, C_in, C_out)
+    # dw (KH, KW, C_in, C_out) and db (C_out,): db = sum of dout over n, i, j, taken in the same pass
+    dw, db = kernels.get("conv2d_backward_params")(dout, np.ascontiguousarray(x), w.shape, stride, dilation, pads)
+    dw = dw.astype(cache["w_dtype"], copy=False)
+    db = None if cache["b_shape"] is None else db.astype(cache["b_dtype"]).reshape(cache["b_shape"])
     xp_shape = padded_shape(x.shape, pads)                       # (N, Hp, Wp, C_in)
 
     dx = None

@@ -160,7 +160,7 @@ def conv_transpose2d_backward(dout, cache):
         doutp[:, t:t + hh, l:l + ww, :] = dout[:, :hh, :ww, :]
 
     dx = kernels.get("conv2d_forward")(doutp, w, stride, dilation)        # (N, H, W, C_in)
-    dw = kernels.get("conv2d_backward_weight")(x, doutp, w.shape, stride, dilation)
+    dw, _ = kernels.get("conv2d_backward_params")(x, doutp, w.shape, stride, dilation)  # (its db would sum x)
     dw = dw.astype(cache["w_dtype"], copy=False)                            # (KH, KW, C_out, C_in)
     db = None if cache["b_dtype"] is None else channel_sums(dout).astype(cache["b_dtype"])
     return dx, dw, db

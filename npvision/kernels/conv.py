@@ -1,4 +1,4 @@
-"""Convolution kernels: forward, input gradient, weight gradient (three backends each).
+"""Convolution kernels: forward, input gradient, weight and bias gradients (three backends each).
 
 Every kernel works on a padded input ``xp``. Each also takes an optional
 ``pads = ((top, bottom), (left, right))``: then the forward and weight-gradient
@@ -15,13 +15,22 @@ padded copy of the whole batch (or of its gradient) is made. Shapes and names::
 A tap ``(kh, kw)`` of output pixel ``(i, j)`` reads input pixel
 ``(i sh + kh dh, j sw + kw dw)``, so that
 
-    out[n, i, j, f]  = sum_{kh, kw, c} xp[n, i sh + kh dh, j sw + kw dw, c] w[kh, kw, c, f]
+    out[n, i, j, f]  = sum_{kh, kw, c} xp[n, i sh + kh dh, j sw + kw dw, c] w[kh, kw, c, f]  (+ b[f])
     Ho               = floor((Hp - dh (KH - 1) - 1) / sh) + 1      (likewise Wo)
 
-and, by the chain rule, each product ``xp * w`` sends ``dout`` back to both factors:
+and, by the chain rule, each product ``xp * w`` sends ``dout`` back to both factors,
+and the bias collects it whole:
 
     dxp[n, i sh + kh dh, j sw + kw dw, c] += dout[n, i, j, f] w[kh, kw, c, f]
     dw[kh, kw, c, f]                      += dout[n, i, j, f] xp[n, i sh + kh dh, j sw + kw dw, c]
+    db[f]                                 += dout[n, i, j, f]
+
+Ops: ``conv2d_forward(xp, w, stride, dilation, pads=None, bias=None)``,
+``conv2d_backward_input(dout, w, xp_shape, stride, dilation, pads=None, bias=None)``
+(a transpose conv's forward, hence its bias) and
+``conv2d_backward_params(dout, xp, w_shape, stride, dilation, pads=None) -> (dw, db)``
+(the bias gradient is summed from each block of ``dout`` while the weight gradient
+has it in cache).
 
 The backward kernels take the output grid ``(Ho, Wo)`` from ``dout``; rows and
 columns of ``xp`` that no window reaches get a zero gradient. The input-gradient
@@ -145,9 +154,10 @@ def conv2d_backward_input_naive(dout, w, xp_shape, stride, dilation, pads=None, 
     return _crop(dxp, pads, bias)
 
 
-@register("conv2d_backward_weight", "naive")
-def conv2d_backward_weight_naive(dout, xp, w_shape, stride, dilation, pads=None):
-    """dw (KH, KW, C, F): each filter collects the windows weighted by its output's gradient.
+@register("conv2d_backward_params", "naive")
+def conv2d_backward_params_naive(dout, xp, w_shape, stride, dilation, pads=None):
+    """(dw (KH, KW, C, F), db (F,)): each filter collects the windows weighted by its output's
+    gradient, and its bias the gradients themselves.
 
     With ``pads``, ``xp`` is the unpadded input: pad it first."""
     xp = _PaddedSource(xp, pads).whole()
@@ -155,6 +165,7 @@ def conv2d_backward_weight_naive(dout, xp, w_shape, stride, dilation, pads=None)
     KH, KW = w_shape[:2]
     (sh, sw), (dh, dw) = stride, dilation
     dw_ = np.zeros(w_shape, dtype=dout.dtype)
+    db = np.zeros(F, dtype=dout.dtype)
     for n in range(N):
         for i in range(Ho):
             vert_start = i * sh
@@ -165,7 +176,8 @@ def conv2d_backward_weight_naive(dout, xp, w_shape, stride, dilation, pads=None)
                 a_slice = xp[n, vert_start:vert_end:dh, horiz_start:horiz_end:dw, :]  # (KH, KW, C)
                 for f in range(F):
                     dw_[:, :, :, f] += a_slice * dout[n, i, j, f]
-    return dw_
+                    db[f] += dout[n, i, j, f]
+    return dw_, db
 
 
 # ---------------------------------------------------------------------------
@@ -363,10 +375,11 @@ def _most_rows(blocks, Wo: int) -> int:
     return max(((n1 - n0) * (h1 - h0) * Wo for n0, n1, h0, h1 in blocks), default=0)
 
 
-def _backward_weight(dout, xp, w_shape, stride, dilation, pack, pads=None):
-    """dw (KH, KW, C, F) = sum over blocks of columns^T @ dout (``pads``: see :class:`_PaddedSource`).
-
-    Each thread sums the blocks of its share; the partial sums are added at the end.
+def _backward_params(dout, xp, w_shape, stride, dilation, pack, pads=None):
+    """(dw (KH, KW, C, F), db (F,)): dw = sum over blocks of columns^T @ dout, and db = the sum
+    of dout's rows, each block's taken while the block is in cache (``pads``: see
+    :class:`_PaddedSource`). Each thread sums the blocks of its share; the partial sums are
+    added at the end.
     """
     N, Ho, Wo, F = dout.shape
     KH, KW, C, _ = w_shape
@@ -377,27 +390,43 @@ def _backward_weight(dout, xp, w_shape, stride, dilation, pack, pads=None):
         xs, d2 = np.ascontiguousarray(xs).reshape(-1, C), dout.reshape(-1, F)   # (N Ho Wo, C), (N Ho Wo, F)
         M = xs.shape[0]
         n = _min_blocks(M * C * F)
-        bands = [slice(M * i // n, M * (i + 1) // n) for i in range(n)]
-        # each thread sums xs^T @ dout over its bands of pixels (the long axis):
-        # it reads only its own share of both arrays
-        parts = run_on_threads(lambda share: sum(np.matmul(xs[r].T, d2[r]) for r in share), bands)
-        return sum(parts).reshape(w_shape)
+        # each thread sums xs^T @ dout over its pixels (the long axis), a chunk of rows
+        # at a time so that the chunk of dout is still in cache for its bias sum
+        rows = max(1, COLUMNS_BUDGET // 4 // (F * xs.itemsize))
+        chunks = [slice(r, min(M, r + rows)) for r in range(0, M, rows)]
+
+        def sums(share):
+            ones = np.ones((1, rows), dtype=dout.dtype)
+            dwmat, db = np.zeros((C, F), dtype=dout.dtype), np.zeros((1, F), dtype=dout.dtype)
+            for r in share:
+                dwmat += np.matmul(xs[r].T, d2[r])                # (C, F)
+                db += np.matmul(ones[:, :r.stop - r.start], d2[r])  # (1, F)
+            return dwmat, db
+
+        parts = run_on_threads(sums, chunks) if n > 1 else [sums(chunks)]
+        return sum(p[0] for p in parts).reshape(w_shape), sum(p[1] for p in parts).reshape(F)
     K = KH * KW * C
     blocks = _blocks(N, Ho, Wo * K * xp.itemsize, min_blocks=_min_blocks(N * Ho * Wo * K * F))
 
     def work(share):
         source = _PaddedSource(xp, pads)
-        workspace = scratch("im2col", _most_rows(share, Wo) * K, xp.dtype)
+        most = _most_rows(share, Wo)
+        workspace = scratch("im2col", most * K, xp.dtype)
+        ones = np.ones((1, most), dtype=dout.dtype)
         dwmat, part = np.zeros((K, F), dtype=dout.dtype), np.empty((K, F), dtype=dout.dtype)
+        db = np.zeros((1, F), dtype=dout.dtype)
         for n0, n1, h0, h1 in share:
             rows = (n1 - n0) * (h1 - h0) * Wo
             cols = workspace[:rows * K].reshape(rows, K)         # (rows, KH KW C)
             src, first = source.images(n0, n1)
             pack(src, first, first + n1 - n0, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
-            dwmat += np.matmul(cols.T, _flat(dout[n0:n1, h0:h1], F), out=part)   # (KH KW C, F)
-        return dwmat
+            g = _flat(dout[n0:n1, h0:h1], F)                     # (rows, F)
+            dwmat += np.matmul(cols.T, g, out=part)              # (KH KW C, F)
+            db += np.matmul(ones[:, :rows], g)                   # (1, F)
+        return dwmat, db
 
-    return sum(run_on_threads(work, blocks)).reshape(w_shape)
+    parts = run_on_threads(work, blocks)
+    return sum(p[0] for p in parts).reshape(w_shape), sum(p[1] for p in parts).reshape(F)
 
 
 def _crop(dxp: np.ndarray, pads, bias=None) -> np.ndarray:
@@ -516,10 +545,10 @@ def conv2d_backward_input_numpy(dout, w, xp_shape, stride, dilation, pads=None, 
     return _backward_input(dout, w, xp_shape, stride, dilation, _pack_numpy, _scatter_numpy, pads=pads, bias=bias)
 
 
-@register("conv2d_backward_weight", "numpy")
-def conv2d_backward_weight_numpy(dout, xp, w_shape, stride, dilation, pads=None):
-    """columns^T @ dout, accumulated over blocks."""
-    return _backward_weight(dout, xp, w_shape, stride, dilation, _pack_numpy, pads=pads)
+@register("conv2d_backward_params", "numpy")
+def conv2d_backward_params_numpy(dout, xp, w_shape, stride, dilation, pads=None):
+    """(columns^T @ dout, dout's row sums), accumulated over blocks."""
+    return _backward_params(dout, xp, w_shape, stride, dilation, _pack_numpy, pads=pads)
 
 
 def _winograd_fits(w_shape, stride, dilation) -> bool:
@@ -565,10 +594,10 @@ def conv2d_backward_input_numba(dout, w, xp_shape, stride, dilation, pads=None, 
                            narrow_scatter=True, pads=pads, bias=bias, add=_add_bias_numba)
 
 
-@register("conv2d_backward_weight", "numba", fastest=True)
-def conv2d_backward_weight_numba(dout, xp, w_shape, stride, dilation, pads=None):
-    """Winograd for 3x3 stride 1, else columns (numba-packed)^T @ dout, accumulated over blocks."""
+@register("conv2d_backward_params", "numba", fastest=True)
+def conv2d_backward_params_numba(dout, xp, w_shape, stride, dilation, pads=None):
+    """Winograd for 3x3 stride 1, else as the numpy kernel: (dw, db)."""
     if _winograd_fits(w_shape, stride, dilation):
         t, l, _, _ = _top_left(xp.shape, pads)
-        return winograd.conv3x3_backward_weight(dout, xp, t, l)
-    return _backward_weight(dout, xp, w_shape, stride, dilation, _pack_numpy, pads=pads)
+        return winograd.conv3x3_backward_params(dout, xp, t, l)
+    return _backward_params(dout, xp, w_shape, stride, dilation, _pack_numpy, pads=pads)

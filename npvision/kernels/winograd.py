@@ -52,7 +52,7 @@ import numpy as np
 from ._jit import njit
 from .blas import run_on_threads, scratch
 
-__all__ = ["conv3x3_forward", "conv3x3_backward_weight", "weight_transform"]
+__all__ = ["conv3x3_forward", "conv3x3_backward_params", "weight_transform"]
 
 #: tiles per block: V and M of a 64-channel block (2 x 16 x 128 x 64 float32) take 1 MiB, in L2.
 TILES_PER_BLOCK = 128
@@ -164,14 +164,15 @@ def _output_tiles(M, bias, g0, g1, TH, TW, out):
 
 
 @njit(nogil=True)
-def _gradient_tiles(dr, F, g0, g1, TH, TW, zero, Z, dM):
+def _gradient_tiles(dr, F, g0, g1, TH, TW, zero, Z, dM, sums):
     """dM[k, t, f] = (A dY A^T)[k]: each tile's 2x2 output gradient dY spread onto 4x4.
 
     dr: dout seen as (N, Ho, Wo F); zero: Wo F zeros. Z: scratch (4, 2 TW F).
     As in :func:`_input_tiles`, rows first: A dY has the rows
     (dY0, dY0 + dY1, dY0 - dY1, -dY1), made for a whole tile row at once (a
     missing last row or column is zero); then each row pair (u0, u1) of a tile
-    becomes (u0, u0 + u1, u0 - u1, -u1), which is (.) A^T.
+    becomes (u0, u0 + u1, u0 - u1, -u1), which is (.) A^T. ``sums`` (Wo F)
+    accumulates the rows of dout on the way (the bias gradient, once summed over Wo).
     """
     Ho = dr.shape[1]
     L = dr.shape[2]                                              # Wo F; Z's last F columns stay zero if Wo is odd
@@ -187,6 +188,7 @@ def _gradient_tiles(dr, F, g0, g1, TH, TW, zero, Z, dM):
             z1[i] = d0[i] + d1[i]
             z2[i] = d0[i] - d1[i]
             z3[i] = -d1[i]
+            sums[i] += d0[i] + d1[i]
         t0 = (g - g0) * TW
         for tx in range(TW):                                     # (A dY) A^T: columns
             o = 2 * tx * F
@@ -247,8 +249,9 @@ def conv3x3_forward(x, w, top, left, Ho, Wo, out=None, bias=None):
     return out
 
 
-def conv3x3_backward_weight(dout, x, top, left):
-    """dw (3, 3, C, F) of :func:`conv3x3_forward`: ``dU[k] = sum_t V[k]^T dM[k]``, then ``G^T dU G``."""
+def conv3x3_backward_params(dout, x, top, left):
+    """(dw (3, 3, C, F), db (F,)) of :func:`conv3x3_forward`: ``dU[k] = sum_t V[k]^T dM[k]``,
+    then ``dw = G^T dU G``; ``db`` sums dout's rows as the gradient tiles read them."""
     N, H, W, C = x.shape
     _, Ho, Wo, F = dout.shape
     TH, TW = -(-Ho // 2), -(-Wo // 2)
@@ -262,12 +265,15 @@ def conv3x3_backward_weight(dout, x, top, left):
         Z, V, dM, Zg = _workspace(x.dtype, (4, (2 * TW + 2) * C), (16, T, C), (16, T, F), (4, 2 * TW * F))
         dU = np.zeros((16, C, F), dtype=x.dtype)
         part = np.empty_like(dU)
+        sums = np.zeros(Wo * F, dtype=x.dtype)                   # dout summed over rows, per (column, f)
         for g0, g1 in share:
             t = (g1 - g0) * TW
             _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, Z, V)
-            _gradient_tiles(dr, F, g0, g1, TH, TW, zero_g, Zg, dM)
+            _gradient_tiles(dr, F, g0, g1, TH, TW, zero_g, Zg, dM, sums)
             np.matmul(V[:, :t].transpose(0, 2, 1), dM[:, :t], out=part)  # 16 products (C, t) @ (t, F)
             dU += part
-        return dU
+        return dU, sums
 
-    return _weight_gradient(sum(run_on_threads(work, blocks)))
+    parts = run_on_threads(work, blocks)
+    db = sum(p[1] for p in parts).reshape(Wo, F).sum(axis=0)   # (F,)
+    return _weight_gradient(sum(p[0] for p in parts)), db
