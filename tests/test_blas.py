@@ -85,3 +85,31 @@ def test_scratch_is_reused_grows_and_belongs_to_one_thread():
     t.start()
     t.join()
     assert not np.shares_memory(seen[0], c)                      # another thread: its own buffer
+
+
+def test_kernels_called_from_several_threads_at_once_agree_with_one_at_a_time(monkeypatch):
+    """Users' own threads share npvision's pool and each thread's scratch buffers: convolutions
+    (Winograd and im2col paths, split into several blocks) run concurrently give the serial results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import npvision.functional as F
+    import npvision.kernels.conv as KC
+    import npvision.kernels.winograd as WG
+    monkeypatch.setattr(KC, "PARALLEL_MACS", 1)                  # always split into blocks
+    monkeypatch.setattr(WG, "TILES_PER_BLOCK", 4)
+    rng = np.random.default_rng(3)
+    cases = [(rng.standard_normal((3, 9, 7, 24)), rng.standard_normal((3, 3, 24, 24)), 1, 1),   # Winograd
+             (rng.standard_normal((3, 9, 7, 5)), rng.standard_normal((3, 3, 5, 6)), 2, 1),     # im2col, strided
+             (rng.standard_normal((3, 9, 7, 5)), rng.standard_normal((1, 1, 5, 6)), 1, 0)]     # 1x1
+
+    def run(case):
+        x, w, s, p = case
+        out, cache = F.conv2d_forward(x, w, np.ones(w.shape[3]), stride=s, padding=p)
+        return (out,) + F.conv2d_backward(np.cos(out), cache)
+
+    serial = [run(c) for c in cases]
+    with ThreadPoolExecutor(4) as ex:
+        together = list(ex.map(run, cases * 4))
+    for i, got in enumerate(together):
+        for a, b in zip(got, serial[i % len(cases)]):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
