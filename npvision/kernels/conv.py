@@ -86,7 +86,7 @@ from .._padding import crop_hw, pad_hw, padded_shape
 from .blas import matmul, run_on_threads, scratch, threads
 from . import winograd
 from . import register
-from ._jit import njit, prange
+from ._jit import njit
 
 __all__: list[str] = []
 
@@ -265,12 +265,12 @@ def _scatter_numpy(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw):
             dxp[n0:n1, y0:y0 + (hb - 1) * sh + 1:sh, x0:x0 + (Wo - 1) * sw + 1:sw, :] += taps[:, :, :, kh, kw, :]
 
 
-@njit(parallel=True)
+@njit(nogil=True)
 def _scatter_numba_impl(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw):
+    # Windows of one image overlap: one thread scatters all of an image's blocks.
     C = dxp.shape[3]
     hb = h1 - h0
-    # Windows of one image overlap, so only images run in parallel.
-    for n in prange(n0, n1):
+    for n in range(n0, n1):
         for i in range(h0, h1):
             for j in range(Wo):
                 row = ((n - n0) * hb + (i - h0)) * Wo + j
@@ -519,13 +519,24 @@ def _backward_input(dout, w, xp_shape, stride, dilation, pack, scatter, narrow_s
         run_on_threads(place, _blocks(N, Ho, Wo * K * dout.itemsize, min_blocks=_min_blocks(N * Ho * Wo * F * K)))
         return _crop(dxp, pads, None if exact else bias)
     dxp = np.zeros(xp_shape, dtype=dout.dtype)
-    blocks = _blocks(N, Ho, Wo * K * dout.itemsize)
-    workspace = scratch("scatter", _most_rows(blocks, Wo) * K, dout.dtype)
-    for n0, n1, h0, h1 in blocks:
-        rows = (n1 - n0) * (h1 - h0) * Wo
-        dcols = workspace[:rows * K].reshape(rows, K)            # (rows, KH KW C)
-        matmul(_flat(dout[n0:n1, h0:h1], F), wmat_t, out=dcols)
-        scatter(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw)
+    blocks = _blocks(N, Ho, Wo * K * dout.itemsize, min_blocks=_min_blocks(N * Ho * Wo * F * K))
+    # The windows of one image overlap, so all the blocks of an image go to the same
+    # thread (images never share a pixel); each thread multiplies a block and scatters
+    # it while the block is in its cache.
+    images = {}
+    for block in blocks:
+        images.setdefault(block[:2], []).append(block)
+
+    def work(share):
+        workspace = scratch("scatter", _most_rows([b for bs in share for b in bs], Wo) * K, dout.dtype)
+        for image_blocks in share:
+            for n0, n1, h0, h1 in image_blocks:
+                rows = (n1 - n0) * (h1 - h0) * Wo
+                dcols = workspace[:rows * K].reshape(rows, K)    # (rows, KH KW C)
+                np.matmul(_flat(dout[n0:n1, h0:h1], F), wmat_t, out=dcols)
+                scatter(dcols, dxp, n0, n1, h0, h1, Wo, KH, KW, sh, sw, dh, dw)
+
+    run_on_threads(work, list(images.values()))
     return _crop(dxp, pads, bias)
 
 
