@@ -136,8 +136,8 @@ KERNEL_CASES = [  # (xp shape, pool, stride)
 @pytest.mark.parametrize("shape,pool,stride", KERNEL_CASES)
 def test_kernels_agree_with_naive(backend, dtype, shape, pool, stride, split, monkeypatch):
     if split:                       # the numba kernels run on shares of the batch even for these sizes
-        import npvision.kernels.pool as KP
-        monkeypatch.setattr(KP, "PARALLEL_SIZE", 1)
+        from npvision.kernels import blas
+        monkeypatch.setattr(blas, "PARALLEL_SIZE", 1)
     rng = np.random.default_rng(3)
     xp = rng.standard_normal(shape).astype(dtype)
     xp[0, 0, :2, 0] = 4.0                                           # a tie

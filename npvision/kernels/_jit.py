@@ -12,19 +12,20 @@ puts their dispatchers into its globals, where numba looks for them.
 With ``NUMBA_DISABLE_JIT=1`` numba hands back the plain Python function, so a
 student can step into any kernel with a debugger.
 
-Threading: numba's parallel loops run on its ``workqueue`` layer unless the
-user picked a layer with ``NUMBA_THREADING_LAYER``. Measured on a 2-core VM:
+Threading. npvision's own kernels are serial ``nogil`` loops that
+:mod:`npvision.kernels.blas` runs on npvision's threads, a block or a share of
+the batch each; none of them uses numba's parallel loops any more. ``prange``
+still works here for code of your own, on numba's ``workqueue`` layer unless
+you pick one with ``NUMBA_THREADING_LAYER``. Measured on a 2-core VM:
 
-* workqueue starts a parallel loop in 30-140 us (a dozen futex calls).
-* OpenMP starts one in 2-4 us, which makes a depthwise conv's fwd+bwd about
-  10% faster. (Pooling no longer uses numba's parallel loops: its serial
-  kernels run on npvision's own threads, see :mod:`npvision.kernels.pool`.)
-  But GNU OpenMP's threads spin after each loop, and on 2 cores that slows
-  whatever runs next: a conv stem, which then alternated compiled im2col
-  packing with small BLAS products, ran at 8 ms instead of 1 ms.
-* ``OMP_WAIT_POLICY=passive`` stops the spinning, but it applies to the whole
-  process's OpenMP runtime. PyTorch ships the same ``libgomp.so.1`` and would
-  share it: its small convolutions' fwd+bwd then ran 3x slower.
+* workqueue starts a parallel loop in 30-140 us, and 0.1-0.25 ms when its
+  threads have gone to sleep: as long as a 2x2 max-pool takes, which is why
+  the kernels left ``prange``.
+* OpenMP starts one in 2-4 us, but GNU OpenMP's threads spin after each loop,
+  and on 2 cores that slows whatever runs next (a conv stem ran at 8 ms
+  instead of 1 ms). ``OMP_WAIT_POLICY=passive`` stops the spinning for the
+  whole process, and PyTorch, which ships the same ``libgomp.so.1``, then ran
+  its small convolutions 3x slower.
 
 So npvision does not choose OpenMP for you. A process that never loads
 PyTorch can set ``NUMBA_THREADING_LAYER=omp OMP_WAIT_POLICY=passive`` before

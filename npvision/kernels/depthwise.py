@@ -40,7 +40,8 @@ import numpy as np
 
 from .._padding import crop_hw, pad_hw, padded_shape
 from . import register
-from ._jit import njit, prange
+from ._jit import njit
+from .blas import over_batch
 
 
 def _out_hw(xp_shape, w_shape, stride, dilation) -> tuple[int, int]:
@@ -222,12 +223,12 @@ def _end_inside(offset, step, size, n_out):
     return max(0, min(n_out, (size - 1 - offset) // step + 1))
 
 
-@njit(parallel=True, fastmath={"contract"})
+@njit(nogil=True, fastmath={"contract"})
 def _dw_fwd(x, w, b, s_h, s_w, d_h, d_w, p_t, p_l, out):
     n_b, n_h, n_w, n_c = out.shape
     h_in, w_in = x.shape[1], x.shape[2]
     k_h, k_w = w.shape[0], w.shape[1]
-    for t in prange(n_b * n_h):                  # one output row (n, i) per task
+    for t in range(n_b * n_h):                  # one output row (n, i) per task
         n = t // n_h
         i = t % n_h
         for j in range(n_w):
@@ -255,7 +256,7 @@ def _tap_index(r, size, k):
     return 0, 3
 
 
-@njit(parallel=True, fastmath={"contract"})
+@njit(nogil=True, fastmath={"contract"})
 def _dw_fwd_3x3(x, wz, b, s_h, s_w, d_h, d_w, p_t, p_l, out):
     """The 3x3 kernel of MobileNet and EfficientNet: the nine products of an output channel are
     summed in registers and the output written once (the loop over taps above reads and writes
@@ -267,7 +268,7 @@ def _dw_fwd_3x3(x, wz, b, s_h, s_w, d_h, d_w, p_t, p_l, out):
     """
     n_b, n_h, n_w, n_c = out.shape
     h_in, w_in = x.shape[1], x.shape[2]
-    for t in prange(n_b * n_h):                  # one output row (n, i) per task
+    for t in range(n_b * n_h):                  # one output row (n, i) per task
         n = t // n_h
         i = t % n_h
         o = out[n, i]                            # (Wo, C)
@@ -293,17 +294,17 @@ def _correlate(x, w, b, stride, dilation, top_left, out):
     if w.shape[:2] == (3, 3):
         wz = np.zeros((4, 4, w.shape[2]), dtype=w.dtype)                  # (4, 4, C)
         wz[:3, :3] = w
-        _dw_fwd_3x3(x, wz, b, *args)
+        over_batch(len(x), x.size, lambda s: _dw_fwd_3x3(x[s], wz, b, *args[:-1], out[s]))
     else:
-        _dw_fwd(x, w, b, *args)
+        over_batch(len(x), x.size, lambda s: _dw_fwd(x[s], w, b, *args[:-1], out[s]))
 
 
-@njit(parallel=True, fastmath={"contract"})
+@njit(nogil=True, fastmath={"contract"})
 def _dw_bwd_input(dout, w, s_h, s_w, d_h, d_w, p_t, p_l, dx):
     n_b, h_in, w_in, n_c = dx.shape
     n_h, n_w = dout.shape[1], dout.shape[2]
     k_h, k_w = w.shape[0], w.shape[1]
-    for t in prange(n_b * h_in):                 # one input row (n, r) of dx per task
+    for t in range(n_b * h_in):                 # one input row (n, r) of dx per task
         n = t // h_in
         r = t % h_in
         for q in range(w_in):
@@ -322,14 +323,14 @@ def _dw_bwd_input(dout, w, s_h, s_w, d_h, d_w, p_t, p_l, dx):
                         dx[n, r, q, c] += dout[n, i, j, c] * w[kh, kw, c]
 
 
-@njit(parallel=True, fastmath={"contract"})
+@njit(nogil=True, fastmath={"contract"})
 def _dw_bwd_params(dout, x, s_h, s_w, d_h, d_w, p_t, p_l, partial, partial_b):
     """``partial[n]`` is sample n's share of dw (KH, KW, C), ``partial_b[n]`` its share of db (C);
     summed over n afterwards."""
     n_b, n_h, n_w, n_c = dout.shape
     h_in, w_in = x.shape[1], x.shape[2]
     k_h, k_w = partial.shape[1], partial.shape[2]
-    for n in prange(n_b):
+    for n in range(n_b):
         for i in range(n_h):
             for j in range(n_w):
                 for c in range(n_c):
@@ -346,7 +347,7 @@ def _dw_bwd_params(dout, x, s_h, s_w, d_h, d_w, p_t, p_l, partial, partial_b):
                             partial[n, kh, kw, c] += x[n, r, q, c] * dout[n, i, j, c]
 
 
-@njit(parallel=True, fastmath={"contract"})
+@njit(nogil=True, fastmath={"contract"})
 def _dw_bwd_params_rows(dout, x, s_h, d_h, d_w, p_t, p_l, partial, partial_b):
     """Horizontal stride 1 only: as :func:`_dw_bwd_params`, over whole rows at a time.
 
@@ -359,7 +360,7 @@ def _dw_bwd_params_rows(dout, x, s_h, d_h, d_w, p_t, p_l, partial, partial_b):
     n_b, n_h, n_w, n_c = dout.shape
     h_in, w_in = x.shape[1], x.shape[2]
     k_h, k_w = partial.shape[1], partial.shape[2]
-    for n in prange(n_b):
+    for n in range(n_b):
         acc = np.zeros((k_h, k_w, n_w * n_c), dtype=partial.dtype)      # (KH, KW, Wo*C)
         acc_b = np.zeros(n_w * n_c, dtype=partial.dtype)                 # (Wo*C,)
         for i in range(n_h):
@@ -427,8 +428,8 @@ def depthwise_conv2d_backward_input_numba(dout, w, x_shape, stride, dilation, pa
         _correlate(dout, np.ascontiguousarray(wm[::-1, ::-1]), np.zeros(n_c * mult, dtype=dout.dtype),
                    (1, 1), dilation, full_pads, dx)
     else:
-        _dw_bwd_input(dout, wm, stride[0], stride[1], dilation[0], dilation[1],
-                      pads[0][0], pads[1][0], dx)
+        over_batch(len(dx), dx.size, lambda s: _dw_bwd_input(dout[s], wm, stride[0], stride[1], dilation[0],
+                                                            dilation[1], pads[0][0], pads[1][0], dx[s]))
     if mult > 1:
         dx = dx.reshape(n_b, h, w_, n_c, mult).sum(axis=4)                  # (N, H, W, C)
     return dx
@@ -441,10 +442,11 @@ def depthwise_conv2d_backward_params_numba(dout, x, w_shape, stride, dilation, p
     partial = np.zeros((dout.shape[0], k_h, k_w, n_c * mult), dtype=dout.dtype)  # (N, KH, KW, C*M)
     partial_b = np.zeros((dout.shape[0], n_c * mult), dtype=dout.dtype)          # (N, C*M)
     xm = _repeat_channels(x, mult)
-    if stride[1] == 1:
-        _dw_bwd_params_rows(dout, xm, stride[0], dilation[0], dilation[1], pads[0][0], pads[1][0],
-                            partial, partial_b)
+    (s_h, s_w), (d_h, d_w), p_t, p_l = stride, dilation, pads[0][0], pads[1][0]
+    if s_w == 1:
+        over_batch(len(dout), dout.size, lambda s: _dw_bwd_params_rows(
+            dout[s], xm[s], s_h, d_h, d_w, p_t, p_l, partial[s], partial_b[s]))
     else:
-        _dw_bwd_params(dout, xm, stride[0], stride[1], dilation[0], dilation[1], pads[0][0], pads[1][0],
-                       partial, partial_b)
+        over_batch(len(dout), dout.size, lambda s: _dw_bwd_params(
+            dout[s], xm[s], s_h, s_w, d_h, d_w, p_t, p_l, partial[s], partial_b[s]))
     return partial.sum(axis=0).reshape(w_shape), partial_b.sum(axis=0)       # (KH, KW, C, M), (C*M,)

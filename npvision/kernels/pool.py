@@ -40,7 +40,7 @@ import numpy as np
 
 from . import register
 from ._jit import njit
-from .blas import run_on_threads, threads
+from .blas import over_batch
 
 
 def argmax_dtype(pool: tuple[int, int]) -> np.dtype:
@@ -252,24 +252,12 @@ def avg_pool2d_backward_numpy(dout, xp_shape, pool, stride):
 # ---------------------------------------------------------------------------
 # numba: compiled loops, channels innermost (contiguous, vectorized)
 # ---------------------------------------------------------------------------
-# Each kernel is a serial loop; _by_images runs it on npvision's threads, one
-# share of the batch each (images never share a window, so the shares never
-# write the same element). numba's own parallel loops cost more to start
-# (0.1-0.25 ms measured, on the workqueue layer) than these memory-bound loops
-# take: a 2x2 max-pool forward of N32 C64 32x32 took 0.49 ms with prange,
-# 0.35 ms on one thread and 0.36 ms split in two.
-
-#: arrays (the kernel's input) of fewer numbers than this run on the calling thread.
-PARALLEL_SIZE = 1 << 20
-
-
-def _by_images(N: int, size: int, run) -> None:
-    """``run(images)`` for contiguous slices ``images`` of the batch's N images, in parallel
-    on npvision's threads when the input has ``size >= PARALLEL_SIZE`` numbers."""
-    n = min(N, threads()) if size >= PARALLEL_SIZE else 1
-    bands = [slice(N * i // n, N * (i + 1) // n) for i in range(max(n, 1))]
-    run_on_threads(lambda share: [run(images) for images in share], bands)
-
+# Each kernel is a serial loop that blas.over_batch runs on npvision's threads, one
+# share of the batch each (images never share a window, so the shares never write
+# the same element). numba's own parallel loops cost more to start (0.1-0.25 ms
+# measured, on the workqueue layer) than these memory-bound loops take: a 2x2
+# max-pool forward of N32 C64 32x32 took 0.49 ms with prange, 0.35 ms on one
+# thread and 0.36 ms split in two.
 
 @njit(nogil=True)
 def _max_pool_fwd(xp, ph, pw, sh, sw, out, argmax):
@@ -377,7 +365,7 @@ def max_pool2d_forward_numba(xp, pool, stride):
     ho, wo = _out_hw(xp.shape, pool, stride)
     out = np.empty((xp.shape[0], ho, wo, xp.shape[3]), dtype=xp.dtype)
     argmax = np.empty(out.shape, dtype=argmax_dtype(pool))
-    _by_images(len(xp), xp.size,
+    over_batch(len(xp), xp.size,
                lambda s: _max_pool_fwd(xp[s], pool[0], pool[1], stride[0], stride[1], out[s], argmax[s]))
     return out, argmax
 
@@ -388,7 +376,7 @@ def max_pool2d_backward_numba(dout, argmax, xp_shape, pool, stride):
     (ph, pw), (sh, sw) = pool, stride
     if sh < ph or sw < pw:                     # overlapping windows: accumulate
         dxp = np.zeros(xp_shape, dtype=dout.dtype)
-        _by_images(len(dxp), dxp.size, lambda s: _max_pool_bwd(dout[s], argmax[s], ph, pw, sh, sw, dxp[s]))
+        over_batch(len(dxp), dxp.size, lambda s: _max_pool_bwd(dout[s], argmax[s], ph, pw, sh, sw, dxp[s]))
         return dxp
     # Disjoint windows (the usual 2x2, stride 2): every covered element is
     # written exactly once, so only the uncovered ones need zeros first.
@@ -399,7 +387,7 @@ def max_pool2d_backward_numba(dout, argmax, xp_shape, pool, stride):
         dxp[:, :, wo * sw:] = 0                 # columns right of the last window
     else:
         dxp = np.zeros(xp_shape, dtype=dout.dtype)   # gaps between windows
-    _by_images(len(dxp), dxp.size, lambda s: _max_pool_bwd_disjoint(dout[s], argmax[s], ph, pw, sh, sw, dxp[s]))
+    over_batch(len(dxp), dxp.size, lambda s: _max_pool_bwd_disjoint(dout[s], argmax[s], ph, pw, sh, sw, dxp[s]))
     return dxp
 
 
@@ -407,7 +395,7 @@ def max_pool2d_backward_numba(dout, argmax, xp_shape, pool, stride):
 def max_unpool2d_backward_numba(dyp, argmax, pool, stride):
     """Compiled gather of ``dyp`` at the stored argmax positions."""
     dx = np.empty(argmax.shape, dtype=dyp.dtype)
-    _by_images(len(dx), dyp.size, lambda s: _max_unpool_bwd(dyp[s], argmax[s], pool[1], stride[0], stride[1], dx[s]))
+    over_batch(len(dx), dyp.size, lambda s: _max_unpool_bwd(dyp[s], argmax[s], pool[1], stride[0], stride[1], dx[s]))
     return dx
 
 
@@ -417,7 +405,7 @@ def avg_pool2d_forward_numba(xp, pool, stride):
     ho, wo = _out_hw(xp.shape, pool, stride)
     out = np.empty((xp.shape[0], ho, wo, xp.shape[3]), dtype=xp.dtype)
     scale = xp.dtype.type(1.0 / (pool[0] * pool[1]))    # in the array's dtype: float32 math stays float32
-    _by_images(len(xp), xp.size, lambda s: _avg_pool_fwd(xp[s], pool[0], pool[1], stride[0], stride[1], scale, out[s]))
+    over_batch(len(xp), xp.size, lambda s: _avg_pool_fwd(xp[s], pool[0], pool[1], stride[0], stride[1], scale, out[s]))
     return out
 
 
@@ -426,5 +414,5 @@ def avg_pool2d_backward_numba(dout, xp_shape, pool, stride):
     """Compiled scatter of ``dout / (PH * PW)`` over each window."""
     dxp = np.zeros(xp_shape, dtype=dout.dtype)
     scale = dout.dtype.type(1.0 / (pool[0] * pool[1]))
-    _by_images(len(dxp), dxp.size, lambda s: _avg_pool_bwd(dout[s], pool[0], pool[1], stride[0], stride[1], scale, dxp[s]))
+    over_batch(len(dxp), dxp.size, lambda s: _avg_pool_bwd(dout[s], pool[0], pool[1], stride[0], stride[1], scale, dxp[s]))
     return dxp
