@@ -118,14 +118,8 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0, output_padding=0
     wk = np.ascontiguousarray(w, dtype=x.dtype)
     # The input gradient of the conv (C_out -> C_in channels) whose output grid is x.
     bk = None if b is None else b.astype(x.dtype, copy=False)
-    (t, _), (l, _) = pads
-    if (H_out, W_out) == (Hp, Wp):                               # nothing to crop: the kernel adds b
-        out = kernels.get("conv2d_backward_input")(xc, wk, (N, Hp, Wp, C_out), stride, dilation, None, bk)
-    else:
-        full = kernels.get("conv2d_backward_input")(xc, wk, (N, Hp, Wp, C_out), stride, dilation)  # (N, Hp, Wp, C_out)
-        out = np.ascontiguousarray(full[:, t:t + H_out, l:l + W_out, :])
-        if bk is not None:
-            out += bk
+    # Given the pads, the kernel returns the cropped (N, H_out, W_out, C_out) and adds b itself.
+    out = kernels.get("conv2d_backward_input")(xc, wk, (N, Hp, Wp, C_out), stride, dilation, pads, bk)
     cache = dict(x=xc, w=wk, w_dtype=w.dtype, b_dtype=None if b is None else b.dtype,
                  pads=pads, stride=stride, dilation=dilation, out_shape=out.shape)
     return out, cache

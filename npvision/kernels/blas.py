@@ -59,7 +59,7 @@ def _find_controllers():
     except Exception:  # pragma: no cover - threadpoolctl missing or unable to read the library
         found = []
     _controllers = found
-    _max_threads = max([c.num_threads for c in found], default=1) if found else 1
+    _max_threads = max([c.num_threads for c in found], default=1)
 
 
 def threads() -> int:
@@ -103,6 +103,11 @@ def _split_here() -> int:
     return 1 if getattr(_local, "in_share", False) else threads()
 
 
+def _bands(length: int, n: int) -> list:
+    """``n`` contiguous slices of ``range(length)``, of nearly equal size."""
+    return [slice(length * i // n, length * (i + 1) // n) for i in range(n)]
+
+
 def run_on_threads(work, items: list) -> list:
     """``[work(share) for share in shares]``: ``items`` cut into one contiguous share per thread.
 
@@ -125,8 +130,7 @@ def run_on_threads(work, items: list) -> list:
 
                     _pool = ThreadPoolExecutor(max_workers=max(1, _max_threads - 1),
                                                thread_name_prefix="npvision")
-        cuts = [len(items) * i // n for i in range(n + 1)]
-        shares = [items[cuts[i]:cuts[i + 1]] for i in range(n)]
+        shares = [items[s] for s in _bands(len(items), n)]
         futures = [_pool.submit(_run_share, work, share) for share in shares[1:]]
         try:
             first = _run_share(work, shares[0])
@@ -148,9 +152,8 @@ def over_batch(N: int, size: int, run) -> None:
     thread. numba's own parallel loops (``prange``) cost more to start here
     (0.1-0.25 ms on its workqueue layer) than a 2x2 max-pool takes.
     """
-    n = min(N, _split_here()) if size >= PARALLEL_SIZE else 1
-    bands = [slice(N * i // n, N * (i + 1) // n) for i in range(max(n, 1))]
-    run_on_threads(lambda share: [run(images) for images in share], bands)
+    n = min(N, _split_here()) if size >= PARALLEL_SIZE else 1     # size >= 1 here means N >= 1
+    run_on_threads(lambda share: [run(images) for images in share], _bands(N, n))
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -164,13 +167,9 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
         if out is None:
             out = np.empty((M, N), dtype=np.result_type(a, b))
         if M >= 16 * n:                                          # bands of rows
-            cuts = [M * i // n for i in range(n + 1)]
-            run_on_threads(lambda share: [np.matmul(a[s], b, out=out[s]) for s in share],
-                           [slice(cuts[i], cuts[i + 1]) for i in range(n)])
+            run_on_threads(lambda share: [np.matmul(a[s], b, out=out[s]) for s in share], _bands(M, n))
         else:                                                    # few rows: bands of columns
-            cuts = [N * i // n for i in range(n + 1)]
-            run_on_threads(lambda share: [np.matmul(a, b[:, s], out=out[:, s]) for s in share],
-                           [slice(cuts[i], cuts[i + 1]) for i in range(n)])
+            run_on_threads(lambda share: [np.matmul(a, b[:, s], out=out[:, s]) for s in share], _bands(N, n))
     return out
 
 

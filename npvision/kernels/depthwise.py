@@ -290,13 +290,13 @@ def _dw_fwd_3x3(x, wz, b, s_h, s_w, d_h, d_w, p_t, p_l, out):
 
 def _correlate(x, w, b, stride, dilation, top_left, out):
     """Run the compiled forward: ``out`` (N, Ho, Wo, C) from x (N, H, W, C), w (KH, KW, C), b (C,)."""
-    args = (stride[0], stride[1], dilation[0], dilation[1], top_left[0], top_left[1], out)
+    args = (stride[0], stride[1], dilation[0], dilation[1], top_left[0], top_left[1])
     if w.shape[:2] == (3, 3):
         wz = np.zeros((4, 4, w.shape[2]), dtype=w.dtype)                  # (4, 4, C)
         wz[:3, :3] = w
-        over_batch(len(x), x.size, lambda s: _dw_fwd_3x3(x[s], wz, b, *args[:-1], out[s]))
+        over_batch(len(x), x.size, lambda s: _dw_fwd_3x3(x[s], wz, b, *args, out[s]))
     else:
-        over_batch(len(x), x.size, lambda s: _dw_fwd(x[s], w, b, *args[:-1], out[s]))
+        over_batch(len(x), x.size, lambda s: _dw_fwd(x[s], w, b, *args, out[s]))
 
 
 @njit(nogil=True, fastmath={"contract"})
