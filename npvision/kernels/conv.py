@@ -389,7 +389,6 @@ def _backward_params(dout, xp, w_shape, stride, dilation, pack, pads=None):
         xs = xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :]      # (N, Ho, Wo, C)
         xs, d2 = np.ascontiguousarray(xs).reshape(-1, C), dout.reshape(-1, F)   # (N Ho Wo, C), (N Ho Wo, F)
         M = xs.shape[0]
-        n = _min_blocks(M * C * F)
         # each thread sums xs^T @ dout over its pixels (the long axis), a chunk of rows
         # at a time so that the chunk of dout is still in cache for its bias sum
         rows = max(1, COLUMNS_BUDGET // 4 // (F * xs.itemsize))
@@ -403,8 +402,8 @@ def _backward_params(dout, xp, w_shape, stride, dilation, pack, pads=None):
                 db += np.matmul(ones[:, :r.stop - r.start], d2[r])  # (1, F)
             return dwmat, db
 
-        parts = run_on_threads(sums, chunks) if n > 1 else [sums(chunks)]
-        return sum(p[0] for p in parts).reshape(w_shape), sum(p[1] for p in parts).reshape(F)
+        parts = run_on_threads(sums, chunks) if _min_blocks(M * C * F) > 1 else [sums(chunks)]
+        return _add_parts(parts, w_shape)
     K = KH * KW * C
     blocks = _blocks(N, Ho, Wo * K * xp.itemsize, min_blocks=_min_blocks(N * Ho * Wo * K * F))
 
@@ -425,8 +424,12 @@ def _backward_params(dout, xp, w_shape, stride, dilation, pack, pads=None):
             db += np.matmul(ones[:, :rows], g)                   # (1, F)
         return dwmat, db
 
-    parts = run_on_threads(work, blocks)
-    return sum(p[0] for p in parts).reshape(w_shape), sum(p[1] for p in parts).reshape(F)
+    return _add_parts(run_on_threads(work, blocks), w_shape)
+
+
+def _add_parts(parts, w_shape):
+    """(dw, db) from the threads' partial sums ``[(dw part, db part (1, F)), ...]``."""
+    return sum(p[0] for p in parts).reshape(w_shape), sum(p[1] for p in parts).reshape(w_shape[3])
 
 
 def _crop(dxp: np.ndarray, pads, bias=None) -> np.ndarray:
