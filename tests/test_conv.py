@@ -122,6 +122,25 @@ def test_backward_can_skip_input_gradient_and_keeps_dtypes():
 
 # --------------------------------------------------------------- backends agree with naive
 
+NUMBA_PATHS = ["numba", "numba-winograd", "numba-direct", "numba-im2col"]
+
+
+def _numba_path(backend: str, monkeypatch) -> str:
+    """The backend to ask for, with one of the numba backend's paths forced for the test:
+    ``numba-winograd`` every 3x3 stride-1 case through Winograd however few its channels,
+    ``numba-direct`` every stride-1 case through the planar direct loops however many,
+    ``numba-im2col`` neither of them."""
+    if backend in ("numba-winograd", "numba-im2col"):
+        monkeypatch.setattr(KC, "DIRECT_MAX_CHANNELS", 0)
+    if backend == "numba-winograd":
+        monkeypatch.setattr(KC, "WINOGRAD_MIN_CHANNELS", 1)
+    if backend == "numba-im2col":
+        monkeypatch.setattr(KC, "WINOGRAD_MIN_CHANNELS", 10**9)
+    if backend == "numba-direct":
+        monkeypatch.setattr(KC, "DIRECT_MAX_CHANNELS", 10**9)
+        monkeypatch.setattr(KC, "DIRECT_MAX_PAIRS", 10**9)
+    return backend.split("-")[0]
+
 AWKWARD = [
     # (x_padded shape, w shape, stride, dilation)
     ((2, 7, 6, 3), (3, 2, 3, 4), (1, 1), (1, 1)),
@@ -138,13 +157,11 @@ AWKWARD = [
 
 @pytest.mark.parametrize("budget", [None, 1, 600])
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-10)])
-@pytest.mark.parametrize("backend", ["numpy", "numba", "numba-winograd"])
+@pytest.mark.parametrize("backend", ["numpy"] + NUMBA_PATHS)
 def test_kernels_match_naive(backend, dtype, tol, budget, monkeypatch):
     if budget is not None:          # force the blocked paths: one image per block, or bands of rows
         monkeypatch.setattr(KC, "COLUMNS_BUDGET", budget)
-    if backend == "numba-winograd":  # every 3x3 stride-1 case through Winograd, however few channels
-        monkeypatch.setattr(KC, "WINOGRAD_MIN_CHANNELS", 1)
-        backend = "numba"
+    backend = _numba_path(backend, monkeypatch)
     rng = np.random.default_rng(3)
     for xs, ws, s, d in AWKWARD:
         xp = rng.standard_normal(xs).astype(dtype)
@@ -181,12 +198,10 @@ def test_functional_backends_match_naive(backend):
 
 
 @pytest.mark.parametrize("ws, s", [((3, 3, 4, 5), (1, 1)), ((3, 2, 4, 5), (2, 1)), ((1, 1, 4, 5), (1, 1))])
-@pytest.mark.parametrize("backend", ["naive", "numpy", "numba", "numba-winograd"])
+@pytest.mark.parametrize("backend", ["naive", "numpy"] + NUMBA_PATHS)
 def test_forward_kernels_add_the_bias(backend, ws, s, monkeypatch):
     """Each forward kernel adds the bias itself (block by block, or in Winograd's output transform)."""
-    if backend == "numba-winograd":
-        monkeypatch.setattr(KC, "WINOGRAD_MIN_CHANNELS", 1)
-        backend = "numba"
+    backend = _numba_path(backend, monkeypatch)
     rng = np.random.default_rng(5)
     x, w, b = rng.standard_normal((2, 7, 6, 4)), rng.standard_normal(ws), rng.standard_normal(5)
     pads = ((1, 0), (2, 1))
@@ -203,12 +218,10 @@ def test_forward_kernels_add_the_bias(backend, ws, s, monkeypatch):
     ((2, 9, 8, 4), (2, 2, 4, 5), (2, 2), None),                 # k = stride, a leftover row
     ((2, 5, 6, 4), (1, 1, 4, 5), (1, 1), None),                 # 1x1
 ])
-@pytest.mark.parametrize("backend", ["naive", "numpy", "numba", "numba-winograd"])
+@pytest.mark.parametrize("backend", ["naive", "numpy"] + NUMBA_PATHS)
 def test_input_gradient_kernels_add_the_bias(backend, xs, ws, s, pads, monkeypatch):
     """The input-gradient op is a transpose conv's forward: given ``bias`` it adds it to every pixel."""
-    if backend == "numba-winograd":
-        monkeypatch.setattr(KC, "WINOGRAD_MIN_CHANNELS", 1)
-        backend = "numba"
+    backend = _numba_path(backend, monkeypatch)
     rng = np.random.default_rng(6)
     w, b = rng.standard_normal(ws), rng.standard_normal(ws[2])
     out = kernels.get("conv2d_forward", "naive")(rng.standard_normal(xs), w, s, (1, 1))
@@ -234,21 +247,19 @@ def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(backend, ws, kw):
 
 def test_every_conv_op_has_three_backends():
     table = kernels.ops()
-    for op in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_params"):
+    for op in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_params", "conv2d_backward"):
         assert table[op] == ("naive", "numba", "numpy")
 
 
 @pytest.mark.parametrize("budget", [None, 600])
-@pytest.mark.parametrize("backend", ["naive", "numpy", "numba", "numba-winograd"])
+@pytest.mark.parametrize("backend", ["naive", "numpy"] + NUMBA_PATHS)
 def test_kernels_given_the_padding_pad_blocks_and_return_the_interior(backend, budget, monkeypatch):
     """With ``pads`` the input-gradient kernels return dx (the interior) directly; it must be
     exactly the crop of the padded gradient (and the forward / weight kernels take x unpadded), for pads of every size including more padding
     than the kernel reaches (rows no window reads) and none at all."""
     if budget is not None:
         monkeypatch.setattr(KC, "COLUMNS_BUDGET", budget)
-    if backend == "numba-winograd":
-        monkeypatch.setattr(KC, "WINOGRAD_MIN_CHANNELS", 1)
-        backend = "numba"
+    backend = _numba_path(backend, monkeypatch)
     rng = np.random.default_rng(4)
     all_pads = [((1, 1), (1, 1)), ((2, 0), (0, 3)), ((0, 0), (0, 0)), ((3, 4), (1, 2))]
     for (xs, ws, s, d), pads in zip(AWKWARD, all_pads * 3):

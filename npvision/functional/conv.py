@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import kernels
 from .._checks import as_float_array, check_channels, int_pair, resolve_padding
-from .._padding import pad_hw, padded_shape
+from .._padding import pad_hw
 
 __all__ = ["zero_pad", "conv_single_step", "conv2d_forward", "conv2d_backward"]
 
@@ -142,13 +142,9 @@ def conv2d_backward(dout, cache, need_input_grad=True):
     stride, dilation = cache["stride"], cache["dilation"]
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
 
-    # dw (KH, KW, C_in, C_out) and db (C_out,): db = sum of dout over n, i, j, taken in the same pass
-    dw, db = kernels.get("conv2d_backward_params")(dout, np.ascontiguousarray(x), w.shape, stride, dilation, pads)
+    # dw (KH, KW, C_in, C_out), db (C_out,) = sum of dout over n, i, j, and dx (N, H, W, C_in)
+    dx, dw, db = kernels.get("conv2d_backward")(dout, np.ascontiguousarray(x), w, stride, dilation, pads,
+                                                need_input_grad)
     dw = dw.astype(cache["w_dtype"], copy=False)
     db = None if cache["b_shape"] is None else db.astype(cache["b_dtype"]).reshape(cache["b_shape"])
-    xp_shape = padded_shape(x.shape, pads)                       # (N, Hp, Wp, C_in)
-
-    dx = None
-    if need_input_grad:
-        dx = kernels.get("conv2d_backward_input")(dout, w, xp_shape, stride, dilation, pads)  # (N, H, W, C_in)
     return dx, dw, db

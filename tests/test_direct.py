@@ -1,0 +1,201 @@
+"""npvision.kernels.direct: the planar direct loops equal the naive convolution, and the numba
+backend uses them for stride-1 convolutions with few channels."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import npvision
+import npvision.functional as F
+import npvision.kernels.conv as KC
+import npvision.kernels.direct as DK
+from npvision import kernels
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def rel(a, b):
+    return float(np.max(np.abs(a - b)) / max(1e-30, np.max(np.abs(b))))
+
+
+def naive(x, w, dout, pads, dilation, bias=None, dx_bias=None):
+    """(out, dw, db, dxp cropped to x) from the naive kernels on the padded input."""
+    (t, b), (l, r) = pads
+    xp = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))
+    out = kernels.get("conv2d_forward", "naive")(xp, w, (1, 1), dilation)
+    if bias is not None:
+        out = out + bias
+    if dout is None:
+        return out, None, None, None
+    dw, db = kernels.get("conv2d_backward_params", "naive")(dout, xp, w.shape, (1, 1), dilation)
+    dx = kernels.get("conv2d_backward_input", "naive")(dout, w, xp.shape, (1, 1), dilation, pads)
+    return out, dw, db, dx if dx_bias is None else dx + dx_bias
+
+
+GEOMETRY = [
+    # (N, H, W, C, F, KH, KW, dilation, ((top, bottom), (left, right)))
+    (2, 7, 9, 3, 4, 3, 3, (1, 1), ((1, 1), (1, 1))),      # an RGB stem, "same" padding
+    (3, 8, 6, 1, 6, 5, 5, (1, 1), ((2, 2), (2, 2))),      # LeNet's first layer: a sweep of 3 taps, then 2
+    (2, 6, 7, 2, 3, 4, 4, (1, 1), ((1, 2), (2, 1))),      # a sweep of 3, then 1; odd F
+    (2, 9, 11, 3, 5, 3, 5, (2, 1), ((0, 2), (3, 1))),     # dilated rows, uneven padding
+    (1, 5, 7, 3, 4, 1, 4, (1, 2), ((1, 0), (0, 2))),      # one kernel row, dilated columns
+    (2, 6, 6, 3, 2, 7, 7, (1, 1), ((3, 3), (3, 3))),      # 7x7: sweeps of 3, 3 and 1
+    (2, 5, 5, 4, 3, 3, 2, (1, 1), ((0, 0), (0, 0))),      # no padding; KW = 2 (one sweep of 2)
+    (1, 4, 4, 2, 1, 3, 3, (1, 1), ((4, 3), (1, 5))),      # padding beyond the kernel's reach; one filter
+    (2, 1, 6, 3, 4, 3, 3, (1, 1), ((1, 1), (1, 1))),      # a single input row
+    (1, 3, 3, 5, 7, 3, 3, (1, 1), ((0, 0), (0, 0))),      # a single output pixel
+]
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("geometry", GEOMETRY)
+def test_direct_ops_equal_the_naive_loops(geometry, dtype, tol):
+    N, H, W, C, Fo, KH, KW, dil, pads = geometry
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, H, W, C)).astype(dtype)
+    w = rng.standard_normal((KH, KW, C, Fo)).astype(dtype)
+    b, c = rng.standard_normal(Fo).astype(dtype), rng.standard_normal(C).astype(dtype)
+    ref_out, _, _, _ = naive(x, w, None, pads, dil, bias=b)
+    dout = rng.standard_normal(ref_out.shape).astype(dtype)
+    _, ref_dw, ref_db, ref_dx = naive(x, w, dout, pads, dil, dx_bias=c)
+    (t, bb), (l, r) = pads
+    xp_shape = (N, H + t + bb, W + l + r, C)
+    out = DK.conv_forward(x, w, dil, pads, b)
+    dw, db = DK.conv_backward_params(dout, x, w.shape, dil, pads)
+    dx = DK.conv_backward_input(dout, w, xp_shape, dil, pads, c)
+    dx2, dw2, db2 = DK.conv_backward(dout, x, w, dil, pads)     # both gradients from one pass
+    none, dw3, db3 = DK.conv_backward(dout, x, w, dil, pads, need_input_grad=False)
+    assert none is None
+    for name, got, want in (("out", out, ref_out), ("dw", dw, ref_dw), ("db", db, ref_db), ("dx", dx, ref_dx),
+                            ("dx2", dx2 + c, ref_dx), ("dw2", dw2, ref_dw), ("db2", db2, ref_db),
+                            ("dw3", dw3, ref_dw), ("db3", db3, ref_db)):
+        assert got.dtype == dtype and got.shape == want.shape, name
+        assert rel(got, want) < tol, (name, rel(got, want))
+    assert out.flags.c_contiguous and dx.flags.c_contiguous and dx2.flags.c_contiguous
+
+
+def test_without_pads_the_input_gradient_is_the_whole_padded_gradient():
+    rng = np.random.default_rng(1)
+    xp = rng.standard_normal((2, 6, 7, 3))
+    w = rng.standard_normal((3, 2, 3, 4))
+    out = kernels.get("conv2d_forward", "naive")(xp, w, (1, 1), (1, 2))
+    np.testing.assert_allclose(DK.conv_forward(xp, w, (1, 2)), out, rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    want = kernels.get("conv2d_backward_input", "naive")(dout, w, xp.shape, (1, 1), (1, 2))
+    np.testing.assert_allclose(DK.conv_backward_input(dout, w, xp.shape, (1, 2)), want, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9), c=st.integers(1, 4), f=st.integers(1, 5),
+       kh=st.integers(1, 5), kw=st.integers(1, 6), dh=st.integers(1, 2), dw=st.integers(1, 2),
+       pads=st.tuples(*[st.integers(0, 4)] * 4), seed=st.integers(0, 2**16))
+def test_direct_ops_equal_naive_on_random_geometry(n, h, w, c, f, kh, kw, dh, dw, pads, seed):
+    t, b, l, r = pads
+    if h + t + b < dh * (kh - 1) + 1 or w + l + r < dw * (kw - 1) + 1:
+        return                                                   # no output: not a convolution
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w, c))
+    wt = rng.standard_normal((kh, kw, c, f))
+    pp = ((t, b), (l, r))
+    ref_out, _, _, _ = naive(x, wt, None, pp, (dh, dw))
+    dout = rng.standard_normal(ref_out.shape)
+    _, ref_dw, ref_db, ref_dx = naive(x, wt, dout, pp, (dh, dw))
+    got = (DK.conv_forward(x, wt, (dh, dw), pp),) + DK.conv_backward_params(dout, x, wt.shape, (dh, dw), pp) \
+        + (DK.conv_backward_input(dout, wt, (n, h + t + b, w + l + r, c), (dh, dw), pp),)
+    for g, want in zip(got, (ref_out, ref_dw, ref_db, ref_dx)):
+        assert g.shape == want.shape
+        np.testing.assert_allclose(g, want, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("KW", [2, 4, 5])
+def test_an_infinite_pixel_reaches_only_the_outputs_whose_windows_hold_it(KW):
+    """The taps are swept three at a time; a short last sweep must not read a pixel outside the
+    window (an inf there, times a zero weight, would be a NaN where the answer is finite)."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1, 6, 9, 2))
+    x[0, 3, 6, 1] = np.inf
+    w = rng.uniform(0.5, 1.0, (3, KW, 2, 3))                     # positive: the inf stays +inf
+    pads = ((1, 1), (KW // 2, (KW - 1) // 2))
+    want, _, _, _ = naive(x, w, None, pads, (1, 1))
+    got = DK.conv_forward(x, w, (1, 1), pads)
+    assert np.isinf(want).any() and not np.isnan(want).any()
+    np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
+    np.testing.assert_allclose(got[np.isfinite(want)], want[np.isfinite(want)], rtol=1e-12)
+    # the input gradient: an inf in dout
+    dout = rng.standard_normal(want.shape)
+    dout[0, 2, 4, 0] = np.inf
+    xp_shape = (1, 8, 9 + KW - 1, 2)
+    want_dx = kernels.get("conv2d_backward_input", "naive")(dout, w, xp_shape, (1, 1), (1, 1), pads)
+    got_dx = DK.conv_backward_input(dout, w, xp_shape, (1, 1), pads)
+    np.testing.assert_array_equal(np.isnan(got_dx), np.isnan(want_dx))
+    np.testing.assert_array_equal(np.isfinite(got_dx), np.isfinite(want_dx))
+
+
+@pytest.mark.parametrize("w_shape, stride, fits", [
+    ((3, 3, 3, 16), (1, 1), True),       # an RGB stem
+    ((5, 5, 1, 6), (1, 1), True),        # LeNet's first layer
+    ((3, 3, 16, 16), (1, 1), True),      # a narrow ResNet stage
+    ((3, 3, 4, 32), (1, 1), True),       # C F = 128
+    ((3, 3, 8, 32), (1, 1), False),      # C F = 256 and F > 16: im2col's product is wide enough
+    ((3, 3, 3, 64), (1, 1), False),      # VGG's stem: the same
+    ((3, 3, 32, 16), (1, 1), False),     # too many input channels
+    ((3, 3, 3, 16), (2, 2), False),      # strided
+    ((1, 1, 3, 16), (1, 1), False),      # 1x1: a plain product
+])
+def test_the_numba_backend_picks_the_direct_loops_for_few_channels(w_shape, stride, fits):
+    assert KC._direct_fits(w_shape, stride) is fits
+
+
+@pytest.mark.parametrize("padding", [1, 0, "same", ((3, 0), (2, 4))])
+def test_numba_backend_routes_a_stem_through_the_direct_loops(padding, monkeypatch):
+    """conv2d forward and backward on a 3-channel input go through the direct ops (the backward
+    through the one that makes both gradients), and equal naive."""
+    calls = []
+    for name in ("conv_forward", "conv_backward"):
+        real = getattr(DK, name)
+        monkeypatch.setattr(DK, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 7, 6, 3))
+    w, b = rng.standard_normal((3, 3, 3, 8)), rng.standard_normal(8)
+    results = {}
+    for backend in ("naive", "numba", "auto"):
+        with npvision.use_backend(backend):
+            out, cache = F.conv2d_forward(x, w, b, padding=padding)
+            dout = np.linspace(-1, 1, out.size).reshape(out.shape)
+            results[backend] = (out,) + F.conv2d_backward(dout, cache)
+    assert calls == ["conv_forward", "conv_backward"] * 2          # numba, then auto
+    for backend in ("numba", "auto"):
+        for got, want in zip(results[backend], results["naive"]):
+            assert rel(got, want) < 1e-12
+
+
+def test_direct_loops_run_without_jit():
+    """NUMBA_DISABLE_JIT=1: the planar loops run as plain Python (a student can step into them)."""
+    script = textwrap.dedent("""
+        import numpy as np
+        import npvision.kernels.direct as DK
+        from npvision import kernels
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((2, 4, 5, 3)); w = rng.standard_normal((3, 4, 3, 3))
+        pads = ((1, 1), (2, 1))
+        xp = np.pad(x, ((0, 0), (1, 1), (2, 1), (0, 0)))
+        ref = kernels.get("conv2d_forward", "naive")(xp, w, (1, 1), (1, 1))
+        dout = rng.standard_normal(ref.shape)
+        ref_dw, ref_db = kernels.get("conv2d_backward_params", "naive")(dout, xp, w.shape, (1, 1), (1, 1))
+        ref_dx = kernels.get("conv2d_backward_input", "naive")(dout, w, xp.shape, (1, 1), (1, 1), pads)
+        out = DK.conv_forward(x, w, (1, 1), pads)
+        dw, db = DK.conv_backward_params(dout, x, w.shape, (1, 1), pads)
+        dx = DK.conv_backward_input(dout, w, xp.shape, (1, 1), pads)
+        assert not hasattr(DK._forward_images._dispatcher, "overloads")   # plain Python, not compiled
+        print(max(float(np.max(np.abs(a - b))) for a, b in
+                  ((out, ref), (dw, ref_dw), (db, ref_db), (dx, ref_dx))))
+    """)
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=ROOT)
+    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert float(res.stdout.strip()) < 1e-12
