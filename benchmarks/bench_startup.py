@@ -100,10 +100,12 @@ def _kernel_args(op: str):
         "avg_pool2d_backward": lambda: (dpool, xp.shape, pool, pool),
     }
     # conv kernels take the padded input (their optional pads are left out); depthwise kernels
-    # take the unpadded input and the padding, here none.
+    # take the unpadded input and the padding, here none. A 3-channel input: the numba
+    # backend's convolutions take the direct planar loops.
     table["conv2d_forward"] = lambda: (xp, w, one, one)
     table["conv2d_backward_input"] = lambda: (dout, w, xp.shape, one, one)
     table["conv2d_backward_params"] = lambda: (dout, xp, w.shape, one, one)
+    table["conv2d_backward"] = lambda: (dout, xp, w, one, one)
     no_pad = ((0, 0), (0, 0))
     table["depthwise_conv2d_forward"] = lambda: (xp, w, None, one, one, no_pad)
     table["depthwise_conv2d_backward_input"] = lambda: (dout, w, xp.shape, one, one, no_pad)
