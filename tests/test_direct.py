@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import npvision
-import npvision.functional as F
 import npvision.kernels.conv as KC
 import npvision.kernels.direct as DK
 from npvision import kernels
+
+from _conv_helpers import conv_by_backend, spy_on
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -155,19 +155,11 @@ def test_the_numba_backend_picks_the_direct_loops_for_few_channels(w_shape, stri
 def test_numba_backend_routes_a_stem_through_the_direct_loops(padding, monkeypatch):
     """conv2d forward and backward on a 3-channel input go through the direct ops (the backward
     through the one that makes both gradients), and equal naive."""
-    calls = []
-    for name in ("conv_forward", "conv_backward"):
-        real = getattr(DK, name)
-        monkeypatch.setattr(DK, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    calls = spy_on(monkeypatch, DK, ("conv_forward", "conv_backward"))
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 7, 6, 3))
     w, b = rng.standard_normal((3, 3, 3, 8)), rng.standard_normal(8)
-    results = {}
-    for backend in ("naive", "numba", "auto"):
-        with npvision.use_backend(backend):
-            out, cache = F.conv2d_forward(x, w, b, padding=padding)
-            dout = np.linspace(-1, 1, out.size).reshape(out.shape)
-            results[backend] = (out,) + F.conv2d_backward(dout, cache)
+    results = conv_by_backend(x, w, b, padding)
     assert calls == ["conv_forward", "conv_backward"] * 2          # numba, then auto
     for backend in ("numba", "auto"):
         for got, want in zip(results[backend], results["naive"]):

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import npvision
-import npvision.functional as F
 import npvision.kernels.conv as KC
 import npvision.kernels.winograd as WG
 from npvision import kernels
+
+from _conv_helpers import conv_by_backend, spy_on
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -99,20 +99,12 @@ def test_weight_transform_is_g_times_filter_times_g_transpose():
 @pytest.mark.parametrize("padding", [1, 0, "same", ((3, 0), (2, 4))])
 def test_numba_backend_routes_3x3_stride_1_through_winograd(padding, monkeypatch):
     """conv2d forward and backward on 32 channels go through Winograd, and equal naive."""
-    calls = []
-    for name in ("conv3x3_forward", "conv3x3_backward_params"):
-        real = getattr(WG, name)
-        monkeypatch.setattr(WG, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    calls = spy_on(monkeypatch, WG, ("conv3x3_forward", "conv3x3_backward_params"))
     rng = np.random.default_rng(2)
     C = KC.WINOGRAD_MIN_CHANNELS
     x = rng.standard_normal((2, 7, 6, C))
     w, b = rng.standard_normal((3, 3, C, C)), rng.standard_normal(C)
-    results = {}
-    for backend in ("naive", "numba", "auto"):
-        with npvision.use_backend(backend):
-            out, cache = F.conv2d_forward(x, w, b, padding=padding)
-            dout = np.linspace(-1, 1, out.size).reshape(out.shape)
-            results[backend] = (out,) + F.conv2d_backward(dout, cache)
+    results = conv_by_backend(x, w, b, padding)
     # forward, dx (a forward on dout) and dw, for numba and for auto
     assert calls.count("conv3x3_forward") == 4 and calls.count("conv3x3_backward_params") == 2
     for backend in ("numba", "auto"):
