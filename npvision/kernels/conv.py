@@ -569,6 +569,7 @@ def _both_gradients(backend: str):
 register("conv2d_backward", "naive")(_both_gradients("naive"))
 register("conv2d_backward", "numpy")(_both_gradients("numpy"))
 
+
 @register("conv2d_forward", "numpy")
 def conv2d_forward_numpy(xp, w, stride, dilation, pads=None, bias=None):
     """im2col by a strided view, then one GEMM per block."""

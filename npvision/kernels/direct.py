@@ -128,8 +128,10 @@ def _correlate(src, w, offsets, q0, L, bias, out):
                     if KW - kw >= 3:
                         s1 = s[q0 + offsets[kh, kw + 1]:]
                         s2 = s[q0 + offsets[kh, kw + 2]:]
-                        v0, v1, v2, v3 = w[kh, kw + 1, a, b], w[kh, kw + 1, a, b + 1], w[kh, kw + 1, a, b + 2], w[kh, kw + 1, a, b + 3]
-                        z0, z1, z2, z3 = w[kh, kw + 2, a, b], w[kh, kw + 2, a, b + 1], w[kh, kw + 2, a, b + 2], w[kh, kw + 2, a, b + 3]
+                        v0, v1, v2, v3 = (w[kh, kw + 1, a, b], w[kh, kw + 1, a, b + 1],
+                                          w[kh, kw + 1, a, b + 2], w[kh, kw + 1, a, b + 3])
+                        z0, z1, z2, z3 = (w[kh, kw + 2, a, b], w[kh, kw + 2, a, b + 1],
+                                          w[kh, kw + 2, a, b + 2], w[kh, kw + 2, a, b + 3])
                         for q in range(L):
                             x0, x1, x2 = s0[q], s1[q], s2[q]
                             o0[q] += u0 * x0 + v0 * x1 + z0 * x2
@@ -138,7 +140,8 @@ def _correlate(src, w, offsets, q0, L, bias, out):
                             o3[q] += u3 * x0 + v3 * x1 + z3 * x2
                     elif KW - kw == 2:
                         s1 = s[q0 + offsets[kh, kw + 1]:]
-                        v0, v1, v2, v3 = w[kh, kw + 1, a, b], w[kh, kw + 1, a, b + 1], w[kh, kw + 1, a, b + 2], w[kh, kw + 1, a, b + 3]
+                        v0, v1, v2, v3 = (w[kh, kw + 1, a, b], w[kh, kw + 1, a, b + 1],
+                                          w[kh, kw + 1, a, b + 2], w[kh, kw + 1, a, b + 3])
                         for q in range(L):
                             x0, x1 = s0[q], s1[q]
                             o0[q] += u0 * x0 + v0 * x1
@@ -237,7 +240,8 @@ def _forward_images(x, n0, n1, top, left, P, w, offsets, bias, X, Y, out):
 
 @njit(nogil=True)
 def _params_images(x, dout, n0, n1, top, left, mh, mw, P, offsets, zero, X, E, dw, db):
-    """dw, db += the sums of images [n0, n1) (dout's planes framed by mh rows and mw columns of zeros)."""
+    """dw, db += the sums of images [n0, n1) (dout's planes framed by mh rows and mw columns
+    of zeros)."""
     L = dout.shape[1] * P
     for n in range(n0, n1):
         _to_planes(x, n, top, left, P, X)
