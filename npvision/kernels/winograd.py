@@ -97,7 +97,6 @@ def _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, Z, V):
     """
     H = xr.shape[1]
     W = xr.shape[2] // C
-    L = (2 * TW + 2) * C
     lo = min(max(0, left), 2 * TW + 2) * C                       # padded columns lo//C .. hi//C-1 hold x
     hi = max(min(2 * TW + 2, left + W), 0) * C
     hi = max(hi, lo)
