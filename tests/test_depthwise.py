@@ -93,6 +93,10 @@ KERNEL_CASES = [  # (x shape, w shape, stride, dilation, pads ((top, bottom), (l
     ((1, 9, 8, 4), (3, 3, 4, 1), (2, 2), (1, 1), ((0, 1), (1, 0))),   # stride 2, TF-style "same"
     ((1, 5, 6, 3), (3, 3, 3, 1), (1, 1), (1, 1), ((3, 4), (4, 3))),   # padding beyond the kernel's reach
     ((2, 7, 9, 2), (3, 3, 2, 1), (1, 2), (2, 1), ((1, 2), (1, 1))),   # mixed stride and dilation
+    # 3x3 at stride 1 and dilation 1 runs four output rows at a time
+    ((2, 11, 10, 9), (3, 3, 9, 1), (1, 1), (1, 1), ((1, 1), (1, 1))),  # 11 rows: a last block of 3
+    ((1, 6, 2, 4), (3, 3, 4, 2), (1, 1), (1, 1), ((2, 0), (2, 1))),    # no column clear of the padding
+    ((2, 5, 7, 3), (3, 3, 3, 1), (1, 1), (1, 1), ((0, 0), (0, 0))),    # "valid": dx pads by 2
 ]
 
 

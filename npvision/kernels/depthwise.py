@@ -199,8 +199,10 @@ def depthwise_conv2d_backward_params_numpy(dout, x, w_shape, stride, dilation, p
 # Padding is never materialized. Output row i reads input row
 # r = i*SH - top + kh*DH, skipped when it falls outside 0..H-1; along a row,
 # output column j reads q = j*SW - left + kw*DW, and only the j with q inside
-# 0..W-1 are visited (the range [j_lo, j_hi) below). 3x3 kernels have a loop of
-# their own that keeps the nine products in registers (_dw_fwd_3x3).
+# 0..W-1 are visited (the range [j_lo, j_hi) below). 3x3 kernels have loops of
+# their own that keep the nine products in registers: _dw_fwd_3x3 at any stride
+# and dilation, and, at stride 1 and dilation 1, _dw_fwd_3x3_s1 and
+# _dw_bwd_params_3x3_s1, which work on four output rows at a time.
 #
 # The gradient of x at stride 1 is the forward loop again, run on dout with the
 # kernel flipped. At other strides each task owns whole rows of dx and *gathers*
@@ -209,7 +211,8 @@ def depthwise_conv2d_backward_params_numpy(dout, x, w_shape, stride, dilation, p
 # sample, then over the batch.
 #
 # fastmath "contract" lets each multiply-add be one fused (FMA) instruction;
-# nothing is reordered.
+# nothing is reordered: where a sum is split into parts (the 3x3 loops), the
+# source says so with parentheses.
 
 @njit(inline="always")
 def _first_inside(offset, step):
@@ -258,9 +261,11 @@ def _tap_index(r, size, k):
 
 @njit(nogil=True, fastmath={"contract"})
 def _dw_fwd_3x3(x, wz, b, s_h, s_w, d_h, d_w, p_t, p_l, out):
-    """The 3x3 kernel of MobileNet and EfficientNet: the nine products of an output channel are
-    summed in registers and the output written once (the loop over taps above reads and writes
-    each output nine times, and runs at half the speed).
+    """The 3x3 kernel of MobileNet and EfficientNet, at any stride and dilation: the nine
+    products of an output channel are summed in registers and the output written once (the
+    loop over taps in :func:`_dw_fwd` reads and writes each output nine times, and runs at
+    half the speed). The sum is three sums of three, one per kernel row: three short chains
+    of multiply-adds run faster than one nine long.
 
     ``wz`` ``(4, 4, C)`` holds the weights in ``wz[:3, :3]`` and zeros in row and column 3. A
     tap that falls in the padding reads a real pixel and multiplies it by one of those zeros,
@@ -283,15 +288,133 @@ def _dw_fwd_3x3(x, wz, b, s_h, s_w, d_h, d_w, p_t, p_l, out):
             q1, e1 = _tap_index(j * s_w - p_l + d_w, w_in, 1)
             q2, e2 = _tap_index(j * s_w - p_l + 2 * d_w, w_in, 2)
             for c in range(n_c):
-                o[j, c] = (b[c] + x0[q0, c] * wz[a0, e0, c] + x0[q1, c] * wz[a0, e1, c] + x0[q2, c] * wz[a0, e2, c]
-                           + x1[q0, c] * wz[a1, e0, c] + x1[q1, c] * wz[a1, e1, c] + x1[q2, c] * wz[a1, e2, c]
-                           + x2[q0, c] * wz[a2, e0, c] + x2[q1, c] * wz[a2, e1, c] + x2[q2, c] * wz[a2, e2, c])
+                o[j, c] = ((b[c] + x0[q0, c] * wz[a0, e0, c] + x0[q1, c] * wz[a0, e1, c]
+                            + x0[q2, c] * wz[a0, e2, c])
+                           + (x1[q0, c] * wz[a1, e0, c] + x1[q1, c] * wz[a1, e1, c] + x1[q2, c] * wz[a1, e2, c])
+                           + (x2[q0, c] * wz[a2, e0, c] + x2[q1, c] * wz[a2, e1, c] + x2[q2, c] * wz[a2, e2, c]))
+
+
+@njit(inline="always")
+def _inside_columns(w_in, n_w, p_l):
+    """``(j_lo, j_hi)``: the output columns whose three taps (stride 1, dilation 1) all read
+    input columns ``j - p_l .. j - p_l + 2`` inside ``0..w_in-1``."""
+    j_lo = min(max(0, p_l), n_w)
+    return j_lo, max(j_lo, min(n_w, w_in - 2 + p_l))
+
+
+@njit(inline="always")
+def _border_weights(w, w_in, n_w, p_l, j_lo, j_hi):
+    """``(KB, 3, 3, C)``: for each of the KB output columns outside ``j_lo..j_hi-1``, in order,
+    the weights with a zero for every tap whose input column falls in the padding."""
+    wb = np.empty((n_w - (j_hi - j_lo), 3, 3, w.shape[2]), dtype=w.dtype)
+    k = 0
+    for j in range(n_w):
+        if j_lo <= j < j_hi:
+            continue
+        for kh in range(3):
+            for kw in range(3):
+                inside = 0 <= j - p_l + kw < w_in
+                for c in range(w.shape[2]):
+                    wb[k, kh, kw, c] = w[kh, kw, c] if inside else 0
+        k += 1
+    return wb
+
+
+@njit(inline="always")
+def _clamp(q, size):
+    return min(max(q, 0), size - 1)
+
+
+@njit(inline="always")
+def _four_rows(x0, x1, x2, x3, x4, x5, q0, q1, q2, w, b, o0, o1, o2, o3, j):
+    """Output column j of four output rows ``o0..o3`` (Wo, C), from input columns q0, q1, q2
+    of the six input rows ``x0..x5`` (W, C) and the weights w (3, 3, C)."""
+    u0, u1, u2 = x0[q0], x0[q1], x0[q2]             # (C,) each: the input row above o0
+    v0, v1, v2 = x1[q0], x1[q1], x1[q2]
+    s0, s1, s2 = x2[q0], x2[q1], x2[q2]
+    y0, y1, y2 = x3[q0], x3[q1], x3[q2]
+    z0, z1, z2 = x4[q0], x4[q1], x4[q2]
+    e0, e1, e2 = x5[q0], x5[q1], x5[q2]             # ... and the row below o3
+    w00, w01, w02 = w[0, 0], w[0, 1], w[0, 2]       # (C,) each: the nine taps
+    w10, w11, w12 = w[1, 0], w[1, 1], w[1, 2]
+    w20, w21, w22 = w[2, 0], w[2, 1], w[2, 2]
+    p0, p1, p2, p3 = o0[j], o1[j], o2[j], o3[j]
+    for c in range(b.shape[0]):
+        # every value is loaded before the first store: a store may alias a later load as far
+        # as the compiler knows, and loads after it ran the loop at half the speed
+        a00, a01, a02 = w00[c], w01[c], w02[c]
+        a10, a11, a12 = w10[c], w11[c], w12[c]
+        a20, a21, a22 = w20[c], w21[c], w22[c]
+        bc = b[c]
+        u0c, u1c, u2c = u0[c], u1[c], u2[c]
+        v0c, v1c, v2c = v0[c], v1[c], v2[c]
+        s0c, s1c, s2c = s0[c], s1[c], s2[c]
+        y0c, y1c, y2c = y0[c], y1[c], y2[c]
+        z0c, z1c, z2c = z0[c], z1[c], z2[c]
+        e0c, e1c, e2c = e0[c], e1[c], e2[c]
+        p0[c] = ((bc + u0c * a00 + u1c * a01 + u2c * a02)
+                 + (v0c * a10 + v1c * a11 + v2c * a12) + (s0c * a20 + s1c * a21 + s2c * a22))
+        p1[c] = ((bc + v0c * a00 + v1c * a01 + v2c * a02)
+                 + (s0c * a10 + s1c * a11 + s2c * a12) + (y0c * a20 + y1c * a21 + y2c * a22))
+        p2[c] = ((bc + s0c * a00 + s1c * a01 + s2c * a02)
+                 + (y0c * a10 + y1c * a11 + y2c * a12) + (z0c * a20 + z1c * a21 + z2c * a22))
+        p3[c] = ((bc + y0c * a00 + y1c * a01 + y2c * a02)
+                 + (z0c * a10 + z1c * a11 + z2c * a12) + (e0c * a20 + e1c * a21 + e2c * a22))
+
+
+@njit(nogil=True, fastmath={"contract"})
+def _dw_fwd_3x3_s1(x, w, b, p_t, p_l, out):
+    """3x3, stride 1, dilation 1 (the common layer, and every stride-1 input gradient), four
+    output rows at a time.
+
+    Output rows i..i+3 read the six input rows ``i - p_t .. i - p_t + 5``: each input value
+    loaded feeds up to three outputs and each weight four, where :func:`_dw_fwd_3x3` loads nine
+    inputs and nine weights per output. Each output adds up its three kernel rows separately,
+    then adds the three sums: short chains of multiply-adds, not one nine long. Together these
+    run the layer at about 1.7x the speed of :func:`_dw_fwd_3x3`.
+
+    Input rows in the padding are a row of zeros, and output rows past the last go to a spare
+    row that is thrown away. The few columns whose taps reach the padding at each side run the
+    same loop with their column indices clamped into the image and those taps' weights zero.
+    """
+    n_b, n_h, n_w, n_c = out.shape
+    h_in, w_in = x.shape[1], x.shape[2]
+    zeros = np.zeros((w_in, n_c), dtype=x.dtype)            # (W, C): an input row of padding
+    spare = np.empty((n_w, n_c), dtype=out.dtype)           # (Wo, C): output rows past the last
+    j_lo, j_hi = _inside_columns(w_in, n_w, p_l)
+    wb = _border_weights(w, w_in, n_w, p_l, j_lo, j_hi)     # (KB, 3, 3, C)
+    for n in range(n_b):
+        for i in range(0, n_h, 4):
+            o0 = out[n, i]                                   # (Wo, C) each
+            o1 = out[n, i + 1] if i + 1 < n_h else spare
+            o2 = out[n, i + 2] if i + 2 < n_h else spare
+            o3 = out[n, i + 3] if i + 3 < n_h else spare
+            r = i - p_t                                      # input rows r..r+5, (W, C) each
+            x0 = x[n, r] if 0 <= r < h_in else zeros
+            x1 = x[n, r + 1] if 0 <= r + 1 < h_in else zeros
+            x2 = x[n, r + 2] if 0 <= r + 2 < h_in else zeros
+            x3 = x[n, r + 3] if 0 <= r + 3 < h_in else zeros
+            x4 = x[n, r + 4] if 0 <= r + 4 < h_in else zeros
+            x5 = x[n, r + 5] if 0 <= r + 5 < h_in else zeros
+            for j in range(j_lo, j_hi):
+                q = j - p_l                                  # input columns q, q+1, q+2
+                _four_rows(x0, x1, x2, x3, x4, x5, q, q + 1, q + 2, w, b, o0, o1, o2, o3, j)
+            k = 0
+            for j in range(n_w):
+                if j_lo <= j < j_hi:
+                    continue
+                q = j - p_l
+                _four_rows(x0, x1, x2, x3, x4, x5, _clamp(q, w_in), _clamp(q + 1, w_in),
+                           _clamp(q + 2, w_in), wb[k], b, o0, o1, o2, o3, j)
+                k += 1
 
 
 def _correlate(x, w, b, stride, dilation, top_left, out):
     """Run the compiled forward: ``out`` (N, Ho, Wo, C) from x (N, H, W, C), w (KH, KW, C), b (C,)."""
     args = (stride[0], stride[1], dilation[0], dilation[1], top_left[0], top_left[1])
-    if w.shape[:2] == (3, 3):
+    if w.shape[:2] == (3, 3) and args[:4] == (1, 1, 1, 1):
+        over_batch(len(x), x.size, lambda s: _dw_fwd_3x3_s1(x[s], w, b, *top_left, out[s]))
+    elif w.shape[:2] == (3, 3):
         wz = np.zeros((4, 4, w.shape[2]), dtype=w.dtype)                  # (4, 4, C)
         wz[:3, :3] = w
         over_batch(len(x), x.size, lambda s: _dw_fwd_3x3(x[s], wz, b, *args, out[s]))
@@ -394,6 +517,53 @@ def _dw_bwd_params_rows(dout, x, s_h, d_h, d_w, p_t, p_l, partial, partial_b):
                 partial_b[n, c] += acc_b[j * n_c + c]
 
 
+@njit(nogil=True, fastmath={"contract"})
+def _dw_bwd_params_3x3_s1(dout, x, p_t, p_l, partial, partial_b):
+    """As :func:`_dw_bwd_params` for 3x3, stride 1, dilation 1, four rows of dout at a time.
+
+    Rows i..i+3 of dout meet the six input rows ``i - p_t .. i - p_t + 5``; each value loaded
+    from them feeds up to three weight gradients, and each running sum in ``partial`` is read
+    and written once per four products, where one row at a time does so for every product
+    (about twice the speed of :func:`_dw_bwd_params_rows` here). Input rows in the padding are
+    zeros, as are the rows past dout's last; a tap whose input column falls in the padding is
+    skipped.
+    """
+    n_b, n_h, n_w, n_c = dout.shape
+    h_in, w_in = x.shape[1], x.shape[2]
+    zeros = np.zeros((w_in, n_c), dtype=x.dtype)            # (W, C): an input row of padding
+    zeros_g = np.zeros((n_w, n_c), dtype=dout.dtype)        # (Wo, C): a dout row past the last
+    for n in range(n_b):
+        dw, db = partial[n], partial_b[n]                    # (3, 3, C), (C,)
+        for i in range(0, n_h, 4):
+            g0 = dout[n, i]                                  # (Wo, C) each
+            g1 = dout[n, i + 1] if i + 1 < n_h else zeros_g
+            g2 = dout[n, i + 2] if i + 2 < n_h else zeros_g
+            g3 = dout[n, i + 3] if i + 3 < n_h else zeros_g
+            r = i - p_t                                      # input rows r..r+5, (W, C) each
+            x0 = x[n, r] if 0 <= r < h_in else zeros
+            x1 = x[n, r + 1] if 0 <= r + 1 < h_in else zeros
+            x2 = x[n, r + 2] if 0 <= r + 2 < h_in else zeros
+            x3 = x[n, r + 3] if 0 <= r + 3 < h_in else zeros
+            x4 = x[n, r + 4] if 0 <= r + 4 < h_in else zeros
+            x5 = x[n, r + 5] if 0 <= r + 5 < h_in else zeros
+            for j in range(n_w):
+                e0, e1, e2, e3 = g0[j], g1[j], g2[j], g3[j]  # (C,) each: dout at column j
+                for c in range(n_c):
+                    db[c] += (e0[c] + e1[c]) + (e2[c] + e3[c])
+                for kw in range(3):
+                    q = j - p_l + kw                         # the input column tap kw reads
+                    if q < 0 or q >= w_in:
+                        continue
+                    u, v, s, y, z, t = x0[q], x1[q], x2[q], x3[q], x4[q], x5[q]
+                    top, mid, bot = dw[0, kw], dw[1, kw], dw[2, kw]   # (C,) each
+                    for c in range(n_c):
+                        f0, f1, f2, f3 = e0[c], e1[c], e2[c], e3[c]
+                        vc, sc, yc, zc = v[c], s[c], y[c], z[c]
+                        top[c] += (u[c] * f0 + vc * f1) + (sc * f2 + yc * f3)
+                        mid[c] += (vc * f0 + sc * f1) + (yc * f2 + zc * f3)
+                        bot[c] += (sc * f0 + yc * f1) + (zc * f2 + t[c] * f3)
+
+
 def _repeat_channels(x, mult):
     """``(N, H, W, C)`` -> ``(N, H, W, C*M)`` with channel ``c*M + m`` a copy of channel ``c``."""
     return x if mult == 1 else np.repeat(x, mult, axis=3)
@@ -443,7 +613,10 @@ def depthwise_conv2d_backward_params_numba(dout, x, w_shape, stride, dilation, p
     partial_b = np.zeros((dout.shape[0], n_c * mult), dtype=dout.dtype)          # (N, C*M)
     xm = _repeat_channels(x, mult)
     (s_h, s_w), (d_h, d_w), p_t, p_l = stride, dilation, pads[0][0], pads[1][0]
-    if s_w == 1:
+    if (k_h, k_w, s_h, s_w, d_h, d_w) == (3, 3, 1, 1, 1, 1):
+        over_batch(len(dout), dout.size, lambda s: _dw_bwd_params_3x3_s1(
+            dout[s], xm[s], p_t, p_l, partial[s], partial_b[s]))
+    elif s_w == 1:
         over_batch(len(dout), dout.size, lambda s: _dw_bwd_params_rows(
             dout[s], xm[s], s_h, d_h, d_w, p_t, p_l, partial[s], partial_b[s]))
     else:
