@@ -373,22 +373,22 @@ def _dw_fwd_3x3_s1(x, w, b, p_t, p_l, out):
     then adds the three sums: short chains of multiply-adds, not one nine long. Together these
     run the layer at about 1.7x the speed of :func:`_dw_fwd_3x3`.
 
-    Input rows in the padding are a row of zeros, and output rows past the last go to a spare
-    row that is thrown away. The few columns whose taps reach the padding at each side run the
+    Input rows in the padding are a row of zeros, and output rows past the last go to spare
+    rows that are thrown away. The few columns whose taps reach the padding at each side run the
     same loop with their column indices clamped into the image and those taps' weights zero.
     """
     n_b, n_h, n_w, n_c = out.shape
     h_in, w_in = x.shape[1], x.shape[2]
     zeros = np.zeros((w_in, n_c), dtype=x.dtype)            # (W, C): an input row of padding
-    spare = np.empty((n_w, n_c), dtype=out.dtype)           # (Wo, C): output rows past the last
+    spare = np.empty((3, n_w, n_c), dtype=out.dtype)        # output rows past the last
     j_lo, j_hi = _inside_columns(w_in, n_w, p_l)
     wb = _border_weights(w, w_in, n_w, p_l, j_lo, j_hi)     # (KB, 3, 3, C)
     for n in range(n_b):
         for i in range(0, n_h, 4):
             o0 = out[n, i]                                   # (Wo, C) each
-            o1 = out[n, i + 1] if i + 1 < n_h else spare
-            o2 = out[n, i + 2] if i + 2 < n_h else spare
-            o3 = out[n, i + 3] if i + 3 < n_h else spare
+            o1 = out[n, i + 1] if i + 1 < n_h else spare[0]  # one spare row each: rows that
+            o2 = out[n, i + 2] if i + 2 < n_h else spare[1]  # may overlap stop the compiler
+            o3 = out[n, i + 3] if i + 3 < n_h else spare[2]  # vectorizing (4x slower)
             r = i - p_t                                      # input rows r..r+5, (W, C) each
             x0 = x[n, r] if 0 <= r < h_in else zeros
             x1 = x[n, r + 1] if 0 <= r + 1 < h_in else zeros
