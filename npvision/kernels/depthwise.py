@@ -321,6 +321,15 @@ def _border_weights(w, w_in, n_w, p_l, j_lo, j_hi):
 
 
 @njit(inline="always")
+def _six_rows(x, n, r, zeros):
+    """Input rows ``r .. r+5`` of image n, (W, C) each; ``zeros`` for those in the padding."""
+    h_in = x.shape[1]
+    return (x[n, r] if 0 <= r < h_in else zeros, x[n, r + 1] if 0 <= r + 1 < h_in else zeros,
+            x[n, r + 2] if 0 <= r + 2 < h_in else zeros, x[n, r + 3] if 0 <= r + 3 < h_in else zeros,
+            x[n, r + 4] if 0 <= r + 4 < h_in else zeros, x[n, r + 5] if 0 <= r + 5 < h_in else zeros)
+
+
+@njit(inline="always")
 def _clamp(q, size):
     return min(max(q, 0), size - 1)
 
@@ -389,13 +398,7 @@ def _dw_fwd_3x3_s1(x, w, b, p_t, p_l, out):
             o1 = out[n, i + 1] if i + 1 < n_h else spare[0]  # one spare row each: rows that
             o2 = out[n, i + 2] if i + 2 < n_h else spare[1]  # may overlap stop the compiler
             o3 = out[n, i + 3] if i + 3 < n_h else spare[2]  # vectorizing (4x slower)
-            r = i - p_t                                      # input rows r..r+5, (W, C) each
-            x0 = x[n, r] if 0 <= r < h_in else zeros
-            x1 = x[n, r + 1] if 0 <= r + 1 < h_in else zeros
-            x2 = x[n, r + 2] if 0 <= r + 2 < h_in else zeros
-            x3 = x[n, r + 3] if 0 <= r + 3 < h_in else zeros
-            x4 = x[n, r + 4] if 0 <= r + 4 < h_in else zeros
-            x5 = x[n, r + 5] if 0 <= r + 5 < h_in else zeros
+            x0, x1, x2, x3, x4, x5 = _six_rows(x, n, i - p_t, zeros)   # (W, C) each
             for j in range(j_lo, j_hi):
                 q = j - p_l                                  # input columns q, q+1, q+2
                 _four_rows(x0, x1, x2, x3, x4, x5, q, q + 1, q + 2, w, b, o0, o1, o2, o3, j)
@@ -539,13 +542,7 @@ def _dw_bwd_params_3x3_s1(dout, x, p_t, p_l, partial, partial_b):
             g1 = dout[n, i + 1] if i + 1 < n_h else zeros_g
             g2 = dout[n, i + 2] if i + 2 < n_h else zeros_g
             g3 = dout[n, i + 3] if i + 3 < n_h else zeros_g
-            r = i - p_t                                      # input rows r..r+5, (W, C) each
-            x0 = x[n, r] if 0 <= r < h_in else zeros
-            x1 = x[n, r + 1] if 0 <= r + 1 < h_in else zeros
-            x2 = x[n, r + 2] if 0 <= r + 2 < h_in else zeros
-            x3 = x[n, r + 3] if 0 <= r + 3 < h_in else zeros
-            x4 = x[n, r + 4] if 0 <= r + 4 < h_in else zeros
-            x5 = x[n, r + 5] if 0 <= r + 5 < h_in else zeros
+            x0, x1, x2, x3, x4, x5 = _six_rows(x, n, i - p_t, zeros)   # (W, C) each
             for j in range(n_w):
                 e0, e1, e2, e3 = g0[j], g1[j], g2[j], g3[j]  # (C,) each: dout at column j
                 for c in range(n_c):
