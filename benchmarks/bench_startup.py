@@ -106,6 +106,7 @@ def _kernel_args(op: str):
     table["conv2d_backward_input"] = lambda: (dout, w, xp.shape, one, one)
     table["conv2d_backward_params"] = lambda: (dout, xp, w.shape, one, one)
     table["conv2d_backward"] = lambda: (dout, xp, w, one, one)
+    table["conv2d_forward_and_params"] = lambda: (xp, w, dout, one, one)
     no_pad = ((0, 0), (0, 0))
     table["depthwise_conv2d_forward"] = lambda: (xp, w, None, one, one, no_pad)
     table["depthwise_conv2d_backward_input"] = lambda: (dout, w, xp.shape, one, one, no_pad)

@@ -174,8 +174,10 @@ def test_kernels_match_naive(backend, dtype, tol, budget, monkeypatch):
             out = kernels.get("conv2d_forward")(xp, w, s, d)
             dx = kernels.get("conv2d_backward_input")(dout, w, xs, s, d)
             dw, db = kernels.get("conv2d_backward_params")(dout, xp, ws, s, d)
+            out2, dw2 = kernels.get("conv2d_forward_and_params")(xp, w, dout, s, d)   # one packing
         assert rel(ref_db, dout.sum(axis=(0, 1, 2))) < tol            # the naive loop's db is dout's sum
-        for name, got, want in (("out", out, ref), ("dx", dx, ref_dx), ("dw", dw, ref_dw), ("db", db, ref_db)):
+        for name, got, want in (("out", out, ref), ("dx", dx, ref_dx), ("dw", dw, ref_dw), ("db", db, ref_db),
+                                ("out of forward_and_params", out2, ref), ("dw of forward_and_params", dw2, ref_dw)):
             assert got.dtype == dtype and got.shape == want.shape, (name, xs, ws, s, d)
             assert rel(got, want) < tol, (name, xs, ws, s, d, rel(got, want))
 
@@ -247,7 +249,8 @@ def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(backend, ws, kw):
 
 def test_every_conv_op_has_three_backends():
     table = kernels.ops()
-    for op in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_params", "conv2d_backward"):
+    for op in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_params", "conv2d_backward",
+               "conv2d_forward_and_params"):
         assert table[op] == ("naive", "numba", "numpy")
 
 

@@ -153,8 +153,9 @@ def conv_transpose2d_backward(dout, cache):
         hh, ww = max(0, min(H_out, reach_h - t)), max(0, min(W_out, reach_w - l))
         doutp[:, t:t + hh, l:l + ww, :] = dout[:, :hh, :ww, :]
 
-    dx = kernels.get("conv2d_forward")(doutp, w, stride, dilation)        # (N, H, W, C_in)
-    dw, _ = kernels.get("conv2d_backward_params")(x, doutp, w.shape, stride, dilation)  # (its db would sum x)
+    # dx = conv2d_forward(doutp, w) (N, H, W, C_in) and dw = the weight gradient of that conv
+    # with x as its output gradient, both from one set of doutp's im2col columns
+    dx, dw = kernels.get("conv2d_forward_and_params")(doutp, w, x, stride, dilation)
     dw = dw.astype(cache["w_dtype"], copy=False)                            # (KH, KW, C_out, C_in)
     db = None if cache["b_dtype"] is None else channel_sums(dout).astype(cache["b_dtype"])
     return dx, dw, db

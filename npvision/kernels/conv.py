@@ -33,7 +33,11 @@ Ops: ``conv2d_forward(xp, w, stride, dilation, pads=None, bias=None)``,
 has it in cache), and the two together,
 ``conv2d_backward(dout, x, w, stride, dilation, pads=None, need_input_grad=True) -> (dx, dw, db)``
 (``dx`` None when not needed): the last two ops run one after the other, except where one
-pass can serve both (the numba backend's direct loops share ``dout``'s planes).
+pass can serve both (the numba backend's direct loops share ``dout``'s planes). And
+``conv2d_forward_and_params(xp, w, dout, stride, dilation, pads=None) -> (out, dw)``, the
+forward and the weight gradient of one convolution from one set of im2col columns: a
+transpose conv's two gradients (its ``dx`` is this conv's forward of ``dout``, its ``dw``
+this conv's weight gradient with ``dout`` as the input).
 
 The backward kernels take the output grid ``(Ho, Wo)`` from ``dout``; rows and
 columns of ``xp`` that no window reaches get a zero gradient. The input-gradient
@@ -324,7 +328,8 @@ class _PaddedSource:
         return self.images(0, self.shape[0])[0]
 
 
-def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None, bias=None, add=_add_bias_numpy):
+def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None, bias=None, add=_add_bias_numpy,
+                 dout=None):
     """out (N, Ho, Wo, F) = columns(xp) @ w.reshape(KH KW C, F) (+ bias), block by block.
 
     ``out``, if given, is a C-contiguous (N, Ho, Wo, F) array to write into.
@@ -332,6 +337,10 @@ def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None, bias=None, 
     ``bias`` (F,) is added to each block while it is still in cache.
     The blocks are shared out among the threads (:func:`run_on_threads`):
     each thread packs a block into its own workspace and multiplies it there.
+
+    Given ``dout`` (N, Ho, Wo, F), the same columns also give the weight gradient
+    ``dw = columns^T @ dout`` (KH, KW, C, F), and ``(out, dw)`` is returned: one packing
+    for both products (a transpose conv's backward). Not for 1x1 kernels.
     """
     shape = _PaddedSource(xp, pads).shape
     N, Hp, Wp, C = shape
@@ -341,6 +350,7 @@ def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None, bias=None, 
     if out is None:
         out = np.empty((N, Ho, Wo, F), dtype=xp.dtype)
     if KH == KW == 1:                                            # 1x1: the pixels are the columns
+        assert dout is None, "1x1 kernels: run the forward and the weight gradient in turn"
         xp = _PaddedSource(xp, pads).whole()
         xs = np.ascontiguousarray(xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :])  # (N, Ho, Wo, C)
         xs, out2 = xs.reshape(-1, C), out.reshape(-1, F)         # (N Ho Wo, C), (N Ho Wo, F)
@@ -358,11 +368,14 @@ def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None, bias=None, 
         return out
     K = KH * KW * C
     wmat = w.reshape(K, F)                                       # (KH KW C, F)
-    blocks = _blocks(N, Ho, Wo * K * xp.itemsize, min_blocks=_min_blocks(N * Ho * Wo * K * F))
+    macs = N * Ho * Wo * K * F * (1 if dout is None else 2)
+    blocks = _blocks(N, Ho, Wo * K * xp.itemsize, min_blocks=_min_blocks(macs))
 
     def work(share):
         source = _PaddedSource(xp, pads)                         # each thread pads its own images
         workspace = scratch("im2col", _most_rows(share, Wo) * K, xp.dtype)
+        if dout is not None:                                     # this thread's share of dw
+            dwmat, part = np.zeros((K, F), dtype=xp.dtype), np.empty((K, F), dtype=xp.dtype)
         for n0, n1, h0, h1 in share:
             rows = (n1 - n0) * (h1 - h0) * Wo
             cols = workspace[:rows * K].reshape(rows, K)         # (rows, KH KW C)
@@ -371,9 +384,12 @@ def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None, bias=None, 
             block = np.matmul(cols, wmat, out=_flat(out[n0:n1, h0:h1], F))
             if bias is not None:
                 add(block, bias)
+            if dout is not None:
+                dwmat += np.matmul(cols.T, _flat(dout[n0:n1, h0:h1], F), out=part)   # (KH KW C, F)
+        return None if dout is None else dwmat
 
-    run_on_threads(work, blocks)
-    return out
+    parts = run_on_threads(work, blocks)
+    return out if dout is None else (out, sum(parts).reshape(w.shape))
 
 
 def _most_rows(blocks, Wo: int) -> int:
@@ -570,6 +586,28 @@ register("conv2d_backward", "naive")(_both_gradients("naive"))
 register("conv2d_backward", "numpy")(_both_gradients("numpy"))
 
 
+def _forward_then_params(backend: str):
+    """The ``conv2d_forward_and_params`` op of ``backend``: its forward and weight-gradient ops
+    in turn."""
+    def conv2d_forward_and_params(xp, w, dout, stride, dilation, pads=None):
+        """(out, dw): ``conv2d_forward``, then the dw of ``conv2d_backward_params``."""
+        out = get("conv2d_forward", backend)(xp, w, stride, dilation, pads)
+        dw, _ = get("conv2d_backward_params", backend)(dout, xp, w.shape, stride, dilation, pads)
+        return out, dw
+    return conv2d_forward_and_params
+
+
+register("conv2d_forward_and_params", "naive")(_forward_then_params("naive"))
+
+
+@register("conv2d_forward_and_params", "numpy")
+def conv2d_forward_and_params_numpy(xp, w, dout, stride, dilation, pads=None):
+    """(out, dw) from one im2col packing per block (1x1 kernels: the two ops in turn)."""
+    if w.shape[:2] == (1, 1):
+        return _forward_then_params("numpy")(xp, w, dout, stride, dilation, pads)
+    return _im2col_gemm(xp, w, stride, dilation, _pack_numpy, pads=pads, dout=dout)
+
+
 @register("conv2d_forward", "numpy")
 def conv2d_forward_numpy(xp, w, stride, dilation, pads=None, bias=None):
     """im2col by a strided view, then one GEMM per block."""
@@ -662,6 +700,15 @@ def conv2d_backward_numba(dout, x, w, stride, dilation, pads=None, need_input_gr
     if _direct_fits(w.shape, stride):
         return direct.conv_backward(dout, x, w, dilation, pads, need_input_grad)
     return _both_gradients("numba")(dout, x, w, stride, dilation, pads, need_input_grad)
+
+
+@register("conv2d_forward_and_params", "numba", fastest=True)
+def conv2d_forward_and_params_numba(xp, w, dout, stride, dilation, pads=None):
+    """(out, dw) from one im2col packing per block, where the forward is im2col's; the two ops
+    in turn where Winograd or the direct loops take the shape, and for 1x1 kernels."""
+    if w.shape[:2] == (1, 1) or _direct_fits(w.shape, stride) or _winograd_fits(w.shape, stride, dilation):
+        return _forward_then_params("numba")(xp, w, dout, stride, dilation, pads)
+    return _im2col_gemm(xp, w, stride, dilation, _pack_numpy, pads=pads, dout=dout)
 
 
 @register("conv2d_backward_params", "numba", fastest=True)
