@@ -287,6 +287,9 @@ def test_kernels_given_the_padding_pad_blocks_and_return_the_interior(backend, b
         for got, want in zip(kernels.get("conv2d_backward_params", backend)(dout, x, ws, s, d, pads),
                              kernels.get("conv2d_backward_params", "naive")(dout, xp, ws, s, d)):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+        for got, want in zip(kernels.get("conv2d_forward_and_params", backend)(x, w, dout, s, d, pads),
+                             kernels.get("conv2d_forward_and_params", "naive")(xp, w, dout, s, d)):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 def test_kernels_run_without_jit():
