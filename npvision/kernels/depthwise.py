@@ -387,7 +387,7 @@ def _dw_fwd_3x3_s1(x, w, b, p_t, p_l, out):
     same loop with their column indices clamped into the image and those taps' weights zero.
     """
     n_b, n_h, n_w, n_c = out.shape
-    h_in, w_in = x.shape[1], x.shape[2]
+    w_in = x.shape[2]
     zeros = np.zeros((w_in, n_c), dtype=x.dtype)            # (W, C): an input row of padding
     spare = np.empty((3, n_w, n_c), dtype=out.dtype)        # output rows past the last
     j_lo, j_hi = _inside_columns(w_in, n_w, p_l)
@@ -532,7 +532,7 @@ def _dw_bwd_params_3x3_s1(dout, x, p_t, p_l, partial, partial_b):
     skipped.
     """
     n_b, n_h, n_w, n_c = dout.shape
-    h_in, w_in = x.shape[1], x.shape[2]
+    w_in = x.shape[2]
     zeros = np.zeros((w_in, n_c), dtype=x.dtype)            # (W, C): an input row of padding
     zeros_g = np.zeros((n_w, n_c), dtype=dout.dtype)        # (Wo, C): a dout row past the last
     for n in range(n_b):

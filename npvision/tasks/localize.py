@@ -174,8 +174,6 @@ def train_with_batches(model, loss_fn, make_batch, n: int, config: dict, validat
     return history, best_epoch
 
 
-
-
 def _common_metrics(config, seed, quick, history, best_epoch, model, n_train, n_val, n_test,
                     seconds, cpu_seconds, load_before) -> dict:
     return {"epochs": len(history), "best_epoch": best_epoch + 1, "n_train": n_train, "n_val": n_val,

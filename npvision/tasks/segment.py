@@ -170,8 +170,6 @@ def train_segmenter(model, config: dict, splits, *, seed: int, progress: bool = 
     return history, best_epoch
 
 
-
-
 def _segment_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     if quick:
         config = dict(config, **_QUICK)
