@@ -372,15 +372,9 @@ def _im2col_gemm(xp, w, stride, dilation, pack, out=None, pads=None, bias=None, 
     blocks = _blocks(N, Ho, Wo * K * xp.itemsize, min_blocks=_min_blocks(macs))
 
     def work(share):
-        source = _PaddedSource(xp, pads)                         # each thread pads its own images
-        workspace = scratch("im2col", _most_rows(share, Wo) * K, xp.dtype)
         if dout is not None:                                     # this thread's share of dw
             dwmat, part = np.zeros((K, F), dtype=xp.dtype), np.empty((K, F), dtype=xp.dtype)
-        for n0, n1, h0, h1 in share:
-            rows = (n1 - n0) * (h1 - h0) * Wo
-            cols = workspace[:rows * K].reshape(rows, K)         # (rows, KH KW C)
-            src, first = source.images(n0, n1)
-            pack(src, first, first + n1 - n0, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
+        for n0, n1, h0, h1, cols in _packed(xp, pads, share, Wo, (KH, KW), stride, dilation, pack):
             block = np.matmul(cols, wmat, out=_flat(out[n0:n1, h0:h1], F))
             if bias is not None:
                 add(block, bias)
@@ -397,6 +391,23 @@ def _most_rows(blocks, Wo: int) -> int:
     return max(((n1 - n0) * (h1 - h0) * Wo for n0, n1, h0, h1 in blocks), default=0)
 
 
+def _packed(xp, pads, share, Wo, kernel_hw, stride, dilation, pack):
+    """For each block ``(n0, n1, h0, h1)`` of ``share``: ``(n0, n1, h0, h1, cols)``, with ``cols``
+    (rows, KH KW C) the block's im2col columns, packed into this thread's workspace (valid
+    until the next block). With ``pads``, ``xp`` is the unpadded input and the images are
+    padded here, one block at a time (:class:`_PaddedSource`)."""
+    (KH, KW), (sh, sw), (dh, dw) = kernel_hw, stride, dilation
+    K = KH * KW * xp.shape[3]
+    source = _PaddedSource(xp, pads)
+    workspace = scratch("im2col", _most_rows(share, Wo) * K, xp.dtype)
+    for n0, n1, h0, h1 in share:
+        rows = (n1 - n0) * (h1 - h0) * Wo
+        cols = workspace[:rows * K].reshape(rows, K)             # (rows, KH KW C)
+        src, first = source.images(n0, n1)
+        pack(src, first, first + n1 - n0, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
+        yield n0, n1, h0, h1, cols
+
+
 def _backward_params(dout, xp, w_shape, stride, dilation, pack, pads=None):
     """(dw (KH, KW, C, F), db (F,)): dw = sum over blocks of columns^T @ dout, and db = the sum
     of dout's rows, each block's taken while the block is in cache (``pads``: see
@@ -405,7 +416,7 @@ def _backward_params(dout, xp, w_shape, stride, dilation, pack, pads=None):
     """
     N, Ho, Wo, F = dout.shape
     KH, KW, C, _ = w_shape
-    (sh, sw), (dh, dw) = stride, dilation
+    sh, sw = stride
     if KH == KW == 1:
         xp = _PaddedSource(xp, pads).whole()
         xs = xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :]      # (N, Ho, Wo, C)
@@ -430,20 +441,13 @@ def _backward_params(dout, xp, w_shape, stride, dilation, pack, pads=None):
     blocks = _blocks(N, Ho, Wo * K * xp.itemsize, min_blocks=_min_blocks(N * Ho * Wo * K * F))
 
     def work(share):
-        source = _PaddedSource(xp, pads)
-        most = _most_rows(share, Wo)
-        workspace = scratch("im2col", most * K, xp.dtype)
-        ones = np.ones((1, most), dtype=dout.dtype)
+        ones = np.ones((1, _most_rows(share, Wo)), dtype=dout.dtype)
         dwmat, part = np.zeros((K, F), dtype=dout.dtype), np.empty((K, F), dtype=dout.dtype)
         db = np.zeros((1, F), dtype=dout.dtype)
-        for n0, n1, h0, h1 in share:
-            rows = (n1 - n0) * (h1 - h0) * Wo
-            cols = workspace[:rows * K].reshape(rows, K)         # (rows, KH KW C)
-            src, first = source.images(n0, n1)
-            pack(src, first, first + n1 - n0, h0, h1, Wo, KH, KW, sh, sw, dh, dw, cols)
+        for n0, n1, h0, h1, cols in _packed(xp, pads, share, Wo, (KH, KW), stride, dilation, pack):
             g = _flat(dout[n0:n1, h0:h1], F)                     # (rows, F)
             dwmat += np.matmul(cols.T, g, out=part)              # (KH KW C, F)
-            db += np.matmul(ones[:, :rows], g)                   # (1, F)
+            db += np.matmul(ones[:, :len(cols)], g)              # (1, F)
         return dwmat, db
 
     return _add_parts(run_on_threads(work, blocks), w_shape)
