@@ -92,7 +92,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._padding import crop_hw, pad_hw, padded_shape
+from .._padding import crop_hw, pad_hw, padded_grid, padded_shape
 from .blas import matmul, run_on_threads, scratch, threads
 from . import direct, winograd
 from . import get, register
@@ -662,12 +662,6 @@ DIRECT_MAX_CHANNELS = 16
 DIRECT_MAX_PAIRS = 128
 
 
-def _top_left(shape, pads):
-    """(top, left, padded height, padded width) of an input given with or without its padding."""
-    (t, b), (l, r) = pads if pads is not None else ((0, 0), (0, 0))
-    return t, l, shape[1] + t + b, shape[2] + l + r
-
-
 @register("conv2d_forward", "numba", fastest=True)
 def conv2d_forward_numba(xp, w, stride, dilation, pads=None, bias=None):
     """Direct planar loops for a stride-1 stem, Winograd F(2x2, 3x3) for 3x3 stride-1 kernels,
@@ -675,7 +669,7 @@ def conv2d_forward_numba(xp, w, stride, dilation, pads=None, bias=None):
     if _direct_fits(w.shape, stride):
         return direct.conv_forward(xp, w, dilation, pads, bias)
     if _winograd_fits(w.shape, stride, dilation):
-        t, l, Hp, Wp = _top_left(xp.shape, pads)
+        t, l, Hp, Wp = padded_grid(xp.shape, pads)
         return winograd.conv3x3_forward(xp, w, t, l, Hp - 2, Wp - 2, bias=bias)
     return _im2col_gemm(xp, w, stride, dilation, _pack_numpy, pads=pads, bias=bias, add=_add_bias_numba)
 
@@ -722,6 +716,6 @@ def conv2d_backward_params_numba(dout, xp, w_shape, stride, dilation, pads=None)
     if _direct_fits(w_shape, stride):
         return direct.conv_backward_params(dout, xp, w_shape, dilation, pads)
     if _winograd_fits(w_shape, stride, dilation):
-        t, l, _, _ = _top_left(xp.shape, pads)
+        t, l, _, _ = padded_grid(xp.shape, pads)
         return winograd.conv3x3_backward_params(dout, xp, t, l)
     return _backward_params(dout, xp, w_shape, stride, dilation, _pack_numpy, pads=pads)

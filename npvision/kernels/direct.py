@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._padding import padded_grid
 from ._jit import njit
 from .blas import run_on_threads
 
@@ -278,12 +279,6 @@ def _backward_images(x, dout, n0, n1, top, left, mh, mw, P, offsets, zero, X, E,
 # the ops
 # ---------------------------------------------------------------------------
 
-def _geometry(shape, pads):
-    """(top, left, Hp, Wp) of an unpadded (N, H, W, C) shape and its pads (None: no padding)."""
-    (t, b), (l, r) = pads if pads is not None else ((0, 0), (0, 0))
-    return t, l, shape[1] + t + b, shape[2] + l + r
-
-
 def _images(N: int) -> list:
     """The batch as single images, to be shared out among the threads."""
     return [(n, n + 1) for n in range(N)]
@@ -321,7 +316,7 @@ def conv_forward(x, w, dilation, pads=None, bias=None):
     N = x.shape[0]
     KH, KW, C, F = w.shape
     dh, dw = dilation
-    t, l, Hp, Wp = _geometry(x.shape, pads)
+    t, l, Hp, Wp = padded_grid(x.shape, pads)
     Ho, Wo = Hp - dh * (KH - 1), Wp - dw * (KW - 1)
     P = Wp
     out = np.empty((N, Ho, Wo, F), dtype=x.dtype)
@@ -349,7 +344,7 @@ def conv_backward(dout, x, w, dilation, pads=None, need_input_grad=True):
     N, Ho, Wo, F = dout.shape
     KH, KW, C, _ = w.shape
     dh, dw_ = dilation
-    t, l, Hp, Wp = _geometry(x.shape, pads)
+    t, l, Hp, Wp = padded_grid(x.shape, pads)
     P = Wp
     mh, mw = dh * (KH - 1), dw_ * (KW - 1)
     offsets = _tap_offsets(KH, KW, dh, dw_, P)
