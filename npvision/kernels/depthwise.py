@@ -41,7 +41,7 @@ import numpy as np
 from .._padding import crop_hw, pad_hw, padded_shape
 from . import register
 from ._jit import njit
-from .blas import over_batch
+from .blas import channel_sums, over_batch
 
 
 def _out_hw(xp_shape, w_shape, stride, dilation) -> tuple[int, int]:
@@ -185,7 +185,7 @@ def depthwise_conv2d_backward_params_numpy(dout, x, w_shape, stride, dilation, p
         for kw in range(kw_n):
             xs = _tap(xp, kh, kw, out_hw, stride, dilation)             # (N, Ho, Wo, C)
             dw[kh, kw] = np.einsum("nhwc,nhwcm->cm", xs, g)             # (C, M)
-    return dw, dout.sum(axis=(0, 1, 2))
+    return dw, channel_sums(dout)                                        # (C*M,)
 
 
 # ---------------------------------------------------------------------------
