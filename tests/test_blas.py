@@ -70,7 +70,6 @@ def test_split_products_equal_numpy(shape, dtype, monkeypatch):
     assert close(blas.matmul(np.asfortranarray(a), b))           # a column-major input is split too
 
 
-
 def test_scratch_is_reused_grows_and_belongs_to_one_thread():
     a = blas.scratch("test", 10, np.float32)
     b = blas.scratch("test", 5, np.float64)                      # same bytes (40), reused
