@@ -167,6 +167,39 @@ def test_threading_layer_choice(tmp_path, user_env, layer, policy):
     assert out.stdout.split() == [layer, policy]
 
 
+_CACHE_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import npvision.functional as F
+    from npvision.kernels._jit import cache_dir
+    x = np.random.default_rng(0).random((1, 6, 6, 2)).astype(np.float32)
+    with __import__("npvision").use_backend("numba"):
+        F.max_pool2d_forward(x, 2)
+    print(cache_dir())
+""")
+
+
+def test_compiled_kernels_are_cached_outside_the_package(tmp_path):
+    """numba's cache goes to a per-user folder, never into the installed package.
+
+    A cache beside the sources survives ``pip uninstall`` and turns the left-over
+    ``site-packages/npvision/`` into an empty namespace package that shadows a
+    later editable install (the README's two quick-start lines, run in order)."""
+    import shutil
+
+    src = os.path.join(os.path.dirname(os.path.dirname(__file__)), "npvision")
+    pkg_root = tmp_path / "site"
+    shutil.copytree(src, pkg_root / "npvision", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "NUMBA_DISABLE_JIT")}
+    env.update(PYTHONPATH=str(pkg_root), XDG_CACHE_HOME=str(tmp_path / "xdg"), HOME=str(tmp_path / "home"))
+    out = subprocess.run([sys.executable, "-c", _CACHE_SCRIPT], capture_output=True, text=True, env=env,
+                         check=True, cwd=tmp_path)
+    assert out.stdout.strip() == str(tmp_path / "xdg" / "npvision" / "numba")
+    in_package = [p for p in (pkg_root / "npvision").rglob("*") if p.suffix in (".nbi", ".nbc")]
+    assert in_package == [], f"numba cache files written inside the package: {in_package}"
+    cached = [p for p in (tmp_path / "xdg").rglob("*") if p.suffix in (".nbi", ".nbc")]
+    assert cached, "no numba cache file was written to the per-user cache folder"
+
+
 # -- gradcheck -------------------------------------------------------------------------------------
 
 def _square_forward(x, w):
