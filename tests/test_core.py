@@ -284,3 +284,52 @@ def test_a_nearly_zero_element_does_not_fail_a_correct_gradient():
     bad = check_functional(cube_forward, cube_backward_wrong, [x], raise_on_fail=False)
     assert not bad.passed and bad.norm_errors["arg0"] > 1e-7
     assert "norm" in str(report) and "ok" in str(report)
+
+
+def test_a_report_is_true_only_when_the_check_passed():
+    """``assert check_functional(..., raise_on_fail=False)`` must fail on a wrong gradient."""
+    x, w = np.array([0.3, -1.2, 2.0]), np.array([1.5, 0.5, -0.7])
+    good = check_functional(_square_forward, _square_backward, [x, w], raise_on_fail=False)
+    bad = check_functional(_square_forward, _square_backward_wrong, [x, w], raise_on_fail=False)
+    assert bool(good) is True
+    assert bool(bad) is False
+
+
+def test_a_missing_gradient_fails_naming_the_input():
+    def forward(x, w):
+        return x * w, (x, w)
+
+    def backward_only_dx(dout, cache):
+        return dout * cache[1]                       # dw forgotten
+
+    x, w = np.array([0.3, -1.2]), np.array([1.5, 0.5])
+    with pytest.raises(GradientCheckError, match=r"no gradient for w\b.*wrt="):
+        check_functional(forward, backward_only_dx, [x, w], names=["x", "w"])
+    # naming the differentiable inputs says the rest are not: then it checks
+    report = check_functional(forward, backward_only_dx, [x, w], wrt=[0])
+    assert report.passed and set(report.errors) == {"arg0"}
+
+
+@pytest.mark.parametrize("eps", [0.0, float("nan"), -1e-6, float("inf")])
+def test_a_step_that_is_not_positive_and_finite_is_refused(eps):
+    with pytest.raises(ValueError, match="eps: expected a finite number > 0"):
+        numerical_gradient(np.sin, np.ones(3), eps=eps)
+
+
+def test_dout_of_another_shape_is_refused_not_broadcast():
+    with pytest.raises(ValueError, match=r"dout: has shape \(1,\) but f\(x\) has shape \(3,\)"):
+        numerical_gradient(np.sin, np.ones(3), np.ones(1))
+
+
+def test_norm_error_refuses_different_shapes():
+    from npvision.gradcheck import norm_error
+
+    with pytest.raises(ValueError, match="shapes differ"):
+        norm_error(np.ones(3), np.ones((3, 1)))
+
+
+def test_a_failed_check_names_the_worst_index_in_plain_ints():
+    x, w = np.array([0.3, -1.2, 2.0]), np.array([1.5, 0.5, -0.7])
+    with pytest.raises(GradientCheckError) as info:
+        check_functional(_square_forward, _square_backward_wrong, [x, w])
+    assert "worst at index (" in str(info.value) and "np.int64" not in str(info.value)
