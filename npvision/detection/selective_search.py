@@ -303,22 +303,25 @@ def selective_search_hierarchies(image, mode="fast", sigma: float = 0.8,
                                  min_region_size: int = 20) -> list[Hierarchy]:
     """Run every strategy of ``mode`` on ``image``: one :class:`Hierarchy` per strategy.
 
-    ``mode``: "single", "fast", "quality" or a list of :class:`Strategy`. The
-    segmentation and the histograms of one (colour space, k) are computed once and
-    shared by the similarity combinations that use them.
+    ``mode``: "single", "fast", "quality" or a list of :class:`Strategy`. The pixels'
+    colour and texture bins of a colour space, and the segmentation and histograms of
+    a (colour space, k), are computed once and shared by the strategies that use them.
     """
     rgb = _as_rgb(image)
     chosen = _check_strategies(mode)
-    out, cache = [], {}
+    out, pixels, regions = [], {}, {}
     for strategy in chosen:
-        key = (strategy.color_space, strategy.k)
-        if key not in cache:
-            img = RF.to_color_space(rgb, strategy.color_space)
+        space, key = strategy.color_space, (strategy.color_space, strategy.k)
+        if space not in pixels:                                         # per colour space: pixel bins
+            img = RF.to_color_space(rgb, space)
+            pixels[space] = (img, RF.color_bins(img), RF.texture_bins(img))
+        if key not in regions:                                          # per (space, k): regions
+            img, colour_bins, texture_bins = pixels[space]
             labels = felzenszwalb(img, k=strategy.k, sigma=sigma, min_size=min_region_size)
             n = int(labels.max()) + 1
-            cache[key] = (labels, RF.color_histograms(img, labels, n),
-                          RF.texture_histograms(img, labels, n))
-        labels, color_hist, texture_hist = cache[key]
+            regions[key] = (labels, RF.region_histograms(colour_bins, labels, n, RF.COLOR_BINS),
+                            RF.region_histograms(texture_bins, labels, n, RF.TEXTURE_BINS))
+        labels, color_hist, texture_hist = regions[key]
         hierarchy = hierarchical_grouping(labels, color_hist, texture_hist, strategy.similarity)
         hierarchy.strategy = strategy
         out.append(hierarchy)
