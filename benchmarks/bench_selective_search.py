@@ -11,9 +11,10 @@ Run from the repository root (under the shared lock on a shared machine)::
 
 Scenes: :func:`npvision.data.make_scenes` with the YOLO task's settings (2..4 shapes of
 the 4 classes, gradient backgrounds, noise 0.03, each object at least 40 % visible),
-from the YOLO task's fixed *test* seed (2,000,000,000): at 64x64 these are exactly the
-first scenes YOLO is scored on; at 128x128 the same seed drawn at the larger size.
-Ground-truth boxes are the whole (amodal) shapes, occluded parts included.
+from the YOLO task's fixed *test* seed (2,000,000,000). At 64x64 the default is the YOLO
+task's whole test set (its ``n_test``, 500 scenes): exactly the scenes YOLO (and the
+detectors after it) are scored on. At 128x128, 200 scenes from the same seed at the larger
+size. Ground-truth boxes are the whole (amodal) shapes, occluded parts included.
 
 Measured per image: ``npvision.detection.selective_search(image, mode)`` (its default
 arguments: seed 0, sigma 0.8, min_region_size 20), wall time of the call after one
@@ -44,17 +45,23 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402  (also puts this checkout first on sys.path)
 
-TEST_SEED = 2_000_000_000          # the YOLO task's held-out scenes
+from npvision.tasks import TASKS  # noqa: E402  (numpy only)
+
+YOLO = TASKS["yolo"].defaults      # size 64, 2..4 objects of 4 classes, n_test 500
+
+TEST_SEED = 2_000_000_000          # the YOLO task's held-out scenes (npvision/tasks/yolo.py, _TEST_SEED)
 TUNING_SEED = 777
 COUNTS = (50, 100, 300, 500, 1000)
 FLOOR = dict(size=128, recall=0.95, proposals=500, seconds=2.0)
 
 
 def make_scenes(n: int, size: int, seed: int):
+    """``n`` scenes of ``size`` x ``size`` drawn as the YOLO task draws its own."""
     from npvision.data import make_scenes as _make
     from npvision.data.scenes import SHAPE_CLASSES
 
-    return _make(n, size=size, min_objects=2, max_objects=4, classes=list(SHAPE_CLASSES[:4]), seed=seed)
+    return _make(n, size=size, min_objects=YOLO["min_objects"], max_objects=YOLO["max_objects"],
+                 classes=list(SHAPE_CLASSES[:YOLO["num_classes"]]), seed=seed)
 
 
 def evaluate(scenes, propose, progress: str | None = None) -> dict:
@@ -137,7 +144,8 @@ def draw_pictures(scenes, size: int, folder: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scenes", type=int, default=200, help="held-out scenes per size (default 200)")
+    ap.add_argument("--scenes", type=int, default=None,
+                    help="held-out scenes per size (default: 200; at 64x64 the YOLO task's n_test, 500)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[128, 64], help="scene sizes (default 128 64)")
     ap.add_argument("--modes", nargs="+", default=["single", "fast", "quality"],
                     choices=["single", "fast", "quality"], help="modes to measure (default: all three)")
@@ -169,8 +177,8 @@ def main(argv=None) -> int:
         print(f"\ntuning grid: {n} scenes of 128x128 (seed {TUNING_SEED}), recall at IoU 0.5")
         print(C.format_table(HEADERS, rows))
     else:
-        n = 3 if args.quick else args.scenes
         for size in args.sizes:
+            n = 3 if args.quick else args.scenes or (YOLO["n_test"] if size == YOLO["size"] else 200)
             scenes = make_scenes(n, size, TEST_SEED)
             rows, table = [], {}
             for mode in args.modes:

@@ -1,5 +1,5 @@
 """What selective search measures about a region: colour and texture histograms,
-and the four similarities of Uijlings et al. (IJCV 2013, section 3.2).
+and the four similarities of Uijlings et al. (IJCV 2013).
 
 A *region* is a set of pixels (a label of a label image). Each carries
 
@@ -39,8 +39,8 @@ import numpy as np
 from ..data.color import LAB_RANGE, rgb_to_hsv, rgb_to_lab, rgb_to_rgi
 
 __all__ = ["COLOR_SPACES", "to_color_space", "region_histograms", "color_bins", "color_histograms",
-           "gaussian_derivatives", "texture_bins", "texture_histograms", "region_sizes_and_boxes", "box_pixels", "color_similarity",
-           "texture_similarity", "size_similarity", "fill_similarity"]
+           "gaussian_derivatives", "texture_bins", "texture_histograms", "region_sizes_and_boxes",
+           "box_pixels", "color_similarity", "texture_similarity", "size_similarity", "fill_similarity"]
 
 COLOR_BINS = 25
 TEXTURE_ORIENTATIONS = 8
