@@ -291,3 +291,22 @@ def test_schedule_state_dict_and_errors():
         StepDecay(_opt(1.0), step_size=2, interval="minute")
     with pytest.raises(ValueError, match="step_size"):
         StepDecay(_opt(1.0), step_size=0)
+
+
+@pytest.mark.parametrize("cls", [Adam, AdamW, RMSProp])
+def test_a_gradient_whose_square_overflows_is_an_error_not_a_frozen_weight(cls):
+    """float32 squares of |g| > 1.8e19 are inf, and g / sqrt(inf) would leave W unchanged."""
+    p = make_param([1.0, 2.0], [3e19, 1.0], dtype=np.float32)
+    before = p.data.copy()
+    opt = cls([make_param([0.0], [1.0], dtype=np.float32), p], lr=0.1)
+    with pytest.raises(FloatingPointError, match=r"params\[1\] \(shape \(2,\)\): gradient: its square "
+                                                 r"overflows float32 \(largest \|g\| = 3e\+19"):
+        opt.step()
+    np.testing.assert_array_equal(p.data, before)
+    assert opt.state[1] == {}                                    # nothing half-updated
+    p.grad[0] = np.nan
+    with pytest.raises(FloatingPointError, match="contains NaN or inf"):
+        opt.step()
+    p64 = make_param([1.0], [3e19])                               # float64: fine, a normal step
+    cls([p64], lr=0.1).step()
+    assert np.isfinite(p64.data).all() and p64.data[0] < 1.0
