@@ -418,3 +418,15 @@ def test_loss_ignore_iou_gradient_check():
     assert ((best > 0.6) & (t[..., 4] == 0)).any()                    # something is ignored
     assert np.abs(best - 0.6).min() > 1e-3                            # and nothing sits on the jump
     check_loss(yolo_loss, out, t, ANCHORS, ignore_iou=0.6, objectness_loss="logistic")
+
+
+def test_loss_and_targets_refuse_what_would_be_silently_wrong():
+    anchors = np.array([[0.25, 0.25], [0.5, 0.25]])
+    targets = np.zeros((1, 4, 4, 2, 6))
+    targets[0, 1, 1, 0] = [0.5, 0.5, 0.0, 0.0, 2.0, 1.0]                # objectness 2
+    with pytest.raises(ValueError, match=r"targets: the objectness target .* must be 0 or 1.*received 2\.0"):
+        yolo_loss(np.zeros((1, 4, 4, 12)), targets, anchors)
+    with pytest.raises(ValueError, match="output: an empty batch"):
+        yolo_loss(np.zeros((0, 4, 4, 12)), np.zeros((0, 4, 4, 2, 6)), anchors)
+    with pytest.raises(ValueError, match=r"anchors: row 0 = \[16\.0, 32\.0\] is larger than the image.*fractions"):
+        encode_yolo_targets([np.array([[1.0, 1, 9, 9]])], [np.array([0])], (64, 64), 4, [[16, 32], [8, 8]], 1)
