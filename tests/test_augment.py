@@ -368,3 +368,25 @@ def test_enlarging_a_mask_keeps_each_pixel_centred():
     mask = np.arange(9, dtype=np.int64).reshape(3, 3)
     out = A.resize(np.zeros((3, 3, 1)), 9, mask=mask)
     np.testing.assert_array_equal(out.mask, np.kron(mask, np.ones((3, 3), dtype=np.int64)))
+
+
+def test_silently_wrong_inputs_are_refused():
+    img = np.zeros((8, 10, 3))
+    with pytest.raises(ValueError, match=r"boxes: box \(0,\) = \[6\.0, 1\.0, 2\.0, 5\.0\] is inverted"):
+        A.hflip(img, boxes=np.array([[6.0, 1.0, 2.0, 5.0]]))
+    with pytest.raises(ValueError, match="boxes: expected finite coordinates"):
+        A.vflip(img, boxes=np.array([[1.0, 1.0, np.nan, 5.0]]))
+    pts = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
+    with pytest.raises(ValueError, match=r"flip_order: expected a permutation of 0\.\.2.*\[0, 0, 2\]"):
+        A.hflip(img, landmarks=pts, flip_order=[0, 0, 2])
+    np.testing.assert_array_equal(A.hflip(img, landmarks=pts, flip_order=[2, 1, 0]).landmarks[:, 0], [7, 8, 9])
+    with pytest.raises(ValueError, match="matrix: expected finite entries"):
+        A.rotate(img, float("nan"))
+    with pytest.raises(ValueError, match="displacement: expected finite values"):
+        A.elastic_warp(img, np.full((2, 8, 10), np.nan))
+    from npvision.data.photometric import normalize
+
+    with pytest.raises(ValueError, match="mean: expected finite values"):
+        normalize(img, [0.5, np.nan, 0.5], 0.2)
+    with pytest.raises(ValueError, match="std: expected finite values"):
+        normalize(img, 0.5, np.inf)
