@@ -39,7 +39,8 @@ def as_float_array(x, name: str, ndim: int | tuple[int, ...] | None = None,
 
     Integer and boolean arrays are refused (``TypeError``) rather than cast:
     an image of ``uint8`` pixels fed to a convolution almost always means a
-    forgotten ``x / 255.0``, and silently casting hides that. Lists and other
+    forgotten ``x / 255.0``, and silently casting hides that. So are float16 and
+    long double: npvision computes in float32 (to train) or float64 (to check). Lists and other
     array-likes of floats are converted. ``ndim`` may be one int or a tuple of
     allowed values; ``layout`` (e.g. ``"(N, H, W, C)"``) is only used to make
     the message readable.
@@ -57,6 +58,11 @@ def as_float_array(x, name: str, ndim: int | tuple[int, ...] | None = None,
             f"{name}: expected a floating-point array (float32 or float64), received "
             f"{_describe(x)}; convert it first, e.g. {name}.astype(np.float32) / 255.0 for 8-bit images"
         )
+    if x.dtype not in (np.float32, np.float64):
+        # float16 and long double: the kernels compute in float32 or float64 only, and one
+        # rule everywhere beats an op that works beside one that fails deep inside numba
+        raise TypeError(f"{name}: expected dtype float32 or float64, received {x.dtype}; "
+                        f"convert it first, e.g. {name}.astype(np.float32)")
     if ndim is not None:
         check_ndim(x, name, ndim, layout)
     return x

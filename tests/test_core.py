@@ -339,3 +339,22 @@ def test_a_failed_check_names_the_worst_index_in_plain_ints():
     with pytest.raises(GradientCheckError) as info:
         check_functional(_square_forward, _square_backward_wrong, [x, w])
     assert "worst at index (" in str(info.value) and "np.int64" not in str(info.value)
+
+
+@pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d", "depthwise_conv2d", "max_pool2d", "relu",
+                                "batchnorm", "linear"])
+def test_float16_is_refused_the_same_clear_way_by_every_op(op):
+    import npvision.functional as F
+
+    x = np.ones((1, 4, 4, 2), np.float16)
+    calls = {
+        "conv2d": lambda: F.conv2d_forward(x, np.ones((3, 3, 2, 2), np.float32)),
+        "conv_transpose2d": lambda: F.conv_transpose2d_forward(x, np.ones((2, 2, 2, 2), np.float32), stride=2),
+        "depthwise_conv2d": lambda: F.depthwise_conv2d_forward(x, np.ones((3, 3, 2, 1), np.float32)),
+        "max_pool2d": lambda: F.max_pool2d_forward(x, 2),
+        "relu": lambda: F.relu_forward(x),
+        "batchnorm": lambda: F.batchnorm_forward(x, np.ones(2), np.zeros(2), np.zeros(2), np.ones(2), True),
+        "linear": lambda: F.linear_forward(x.reshape(1, -1), np.ones((32, 2)), np.zeros(2)),
+    }
+    with pytest.raises(TypeError, match=r"x: expected dtype float32 or float64, received float16"):
+        calls[op]()
