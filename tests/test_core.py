@@ -358,3 +358,19 @@ def test_float16_is_refused_the_same_clear_way_by_every_op(op):
     }
     with pytest.raises(TypeError, match=r"x: expected dtype float32 or float64, received float16"):
         calls[op]()
+
+
+@pytest.mark.parametrize("backward", ["relu", "leaky_relu", "silu", "softmax", "linear", "batchnorm", "conv2d",
+                                      "conv_transpose2d", "split", "dropout"])
+def test_a_wrong_cache_is_named_not_unpacked(backward):
+    import npvision.functional as F
+
+    for wrong in (None, (np.ones(2), 2.0, 3.0, 4.0, 5.0), {"x": np.ones(2)}):
+        if backward == "dropout" and wrong is None:
+            continue                                             # None is dropout's inference cache
+        with pytest.raises(TypeError, match=rf"cache: expected the cache returned by {backward}_forward"):
+            getattr(F, f"{backward}_backward")(np.ones((1, 2, 2, 2)), wrong)
+    _, conv_cache = F.conv2d_forward(np.ones((1, 4, 4, 2)), np.ones((3, 3, 2, 2)))
+    if backward == "conv_transpose2d":
+        with pytest.raises(TypeError, match="received a cache of conv2d_forward"):
+            F.conv_transpose2d_backward(np.ones((1, 2, 2, 2)), conv_cache)
