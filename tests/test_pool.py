@@ -295,3 +295,8 @@ def test_global_avg_pool_errors():
     _, cache = F.global_avg_pool2d_forward(np.zeros((2, 3, 3, 4)))
     with pytest.raises(ValueError, match=r"dout: expected shape \(2, 4\)"):
         F.global_avg_pool2d_backward(np.zeros((2, 3)), cache)
+
+
+def test_global_avg_pool_of_an_empty_map_is_an_error_not_nan():
+    with pytest.raises(ValueError, match=r"x: has an empty 0x0 map"):
+        F.global_avg_pool2d_forward(np.zeros((1, 0, 0, 3)))

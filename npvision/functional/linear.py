@@ -87,7 +87,7 @@ def flatten_forward(x):
     n = x.shape[0]
     # A copy, not a view: a later in-place change to x must not change out (nor
     # fool a numerical gradient check, which perturbs x in place).
-    out = x.reshape(n, -1).copy()                     # (N, d1, d2, ...) -> (N, d1*d2*...)
+    out = x.reshape(n, int(np.prod(x.shape[1:]))).copy()  # (N, d1, d2, ...) -> (N, d1*d2*...); N may be 0
     return out, x.shape
 
 
