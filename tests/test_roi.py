@@ -502,3 +502,15 @@ def test_layer_backward_before_forward_and_bad_settings():
     with pytest.raises(ValueError, match="spatial_scale"):
         nn.RoIPool(2, spatial_scale=-1.0)
 
+
+
+# ---------------------------------------------------------------------------
+# benchmark script
+# ---------------------------------------------------------------------------
+
+def test_bench_roi_quick_runs():
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_roi.py"), "--quick", "--no-torch"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "roi_align" in res.stdout and "roi_pool" in res.stdout and "DISAGREE" not in res.stdout
