@@ -128,6 +128,13 @@ def test_matched_mask_ious():
     assert r["n_matched"] == 5 and r["n_ground_truth"] == 6
     assert r["mean_iou"] == pytest.approx(r["ious"].mean())
     high = matched_mask_ious(dets, gts, score_threshold=0.8)
+    # the input order does not matter, the scores do: reversed, the duplicate d2 (0.8) comes
+    # first but is still visited after d0 and d1 (0.9)
+    rev = [dict(dets[0], **{k: v[::-1] for k, v in dets[0].items()})] + dets[1:]
+    back = matched_mask_ious(rev, gts)
+    n0 = len(dets[0]["scores"])
+    assert sorted((i, n0 - 1 - d if i == 0 else d, g) for i, d, g in
+                  zip(back["image"], back["detection"], back["ground_truth"])) == sorted(pairs)
     # the class-1 hit (0.7) and D2 (0.5) drop out; D (0.85) still takes B
     assert list(zip(high["image"], high["detection"], high["ground_truth"])) == [(0, 0, 0), (0, 1, 1),
                                                                                   (3, 0, 1)]
