@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from . import (anchors, boxes, detector, evaluation, landmarks, localization,
                nms as _nms_module, sliding_window, yolo)
-from . import masks
+from . import mask_head, masks
+from .mask_head import *  # noqa: F401,F403
 from .anchors import *  # noqa: F401,F403
 from .boxes import *  # noqa: F401,F403
 from .detector import *  # noqa: F401,F403
@@ -35,4 +36,4 @@ from .yolo import *  # noqa: F401,F403
 # Each submodule lists its public names; a new submodule adds its import above
 # and its __all__ here.
 __all__ = [name for mod in (boxes, _nms_module, evaluation, localization, landmarks, sliding_window,
-                            anchors, yolo, detector, masks) for name in mod.__all__]
+                            anchors, yolo, detector, masks, mask_head) for name in mod.__all__]
