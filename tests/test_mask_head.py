@@ -147,3 +147,11 @@ def test_loss_errors_name_the_argument():
         mask_loss(logits, labels, targets * 3)
     with pytest.raises(ValueError, match="loss: expected one of"):
         MaskHead(4, 2, loss="hinge")
+
+
+def test_paste_masks_covers_exactly_the_pixel_centres_inside_a_fractional_box():
+    box = [[0.7, 1.2, 5.4, 3.6]]                 # centres 1.5..4.5 in x, 1.5..3.5 in y -> cols 1-4, rows 1-3
+    out = paste_masks(np.ones((1, 4, 4)), box, (6, 7))
+    expected = np.zeros((6, 7), bool)
+    expected[1:4, 1:5] = True
+    np.testing.assert_array_equal(out[0], expected)
