@@ -155,3 +155,43 @@ def test_paste_masks_covers_exactly_the_pixel_centres_inside_a_fractional_box():
     expected = np.zeros((6, 7), bool)
     expected[1:4, 1:5] = True
     np.testing.assert_array_equal(out[0], expected)
+
+
+# ----------------------------------------------------------------------------- targets (RoIAlign)
+
+def test_mask_targets_of_a_box_sized_grid_are_the_mask():
+    """One target cell per pixel of the box, one sample per cell: the target is the mask itself."""
+    from npvision.detection import mask_targets
+
+    rng = np.random.default_rng(3)
+    gt = rng.random((2, 12, 14)) < 0.5
+    rois = np.array([[2.0, 3.0, 9.0, 10.0], [0.0, 0.0, 7.0, 7.0]])       # 7 x 7 boxes
+    t = mask_targets(gt, rois, np.array([1, 0]), output_size=7, sampling_ratio=1)
+    assert t.shape == (2, 7, 7)
+    np.testing.assert_array_equal(t[0], gt[1, 3:10, 2:9])                # RoI 0 reads object 1
+    np.testing.assert_array_equal(t[1], gt[0, :7, :7])
+
+
+def test_mask_targets_then_paste_give_back_the_scene_masks():
+    from npvision.data import make_scenes
+    from npvision.detection import mask_iou, mask_targets
+
+    s = make_scenes(12, size=64, min_objects=2, max_objects=4, seed=4)
+    ious = []
+    for i in range(len(s)):
+        gt = s.instance_masks(i)
+        t = mask_targets(gt, s.boxes[i], np.arange(len(gt)), output_size=28)
+        assert t.min() >= 0 and t.max() <= 1
+        back = paste_masks(t, s.boxes[i], (64, 64))
+        ious += np.diag(mask_iou(back, gt)).tolist()
+    assert min(ious) > 0.85 and np.mean(ious) > 0.95
+
+
+def test_mask_targets_errors():
+    from npvision.detection import mask_targets
+
+    gt = np.zeros((2, 8, 8), bool)
+    with pytest.raises(ValueError, match=r"matched: expected indices in \[0, 2\)"):
+        mask_targets(gt, [[0, 0, 4, 4]], np.array([2]))
+    with pytest.raises(ValueError, match=r"matched: expected \(1,\) ints"):
+        mask_targets(gt, [[0, 0, 4, 4]], np.array([0.0]))
