@@ -184,7 +184,7 @@ def test_mask_targets_then_paste_give_back_the_scene_masks():
         assert t.min() >= 0 and t.max() <= 1
         back = paste_masks(t, s.boxes[i], (64, 64))
         ious += np.diag(mask_iou(back, gt)).tolist()
-    assert min(ious) > 0.85 and np.mean(ious) > 0.95
+    assert min(ious) > 0.99 and np.mean(ious) > 0.999          # measured: 0.9964 and 0.99991
 
 
 def test_mask_targets_errors():
