@@ -22,8 +22,10 @@ and top-bottom flips of each scene with its boxes and masks; the gradient norm c
 
 Evaluation on the held-out scenes (COCO's conventions, at most 100 detections per
 image): ``mask_map50`` / ``mask_map`` (``iou_type="segm"``: mask IoU), ``box_map50`` /
-``box_map`` (box IoU), and ``mask_iou_matched``: the mean mask IoU of the detections
-matched to an object at box IoU 0.5.
+``box_map`` (box IoU), ``mask_iou_matched``: the mean mask IoU of the detections
+(score >= 0.5) matched to an object at box IoU 0.5, and ``box_as_mask_map50``: the mask
+AP@0.5 of the same detections with every mask replaced by its whole box -- what the
+mask head has to beat.
 
 The ablations (``benchmarks/train_mask_rcnn.md``): ``mask_pooling="roi_pool"`` and
 ``mask_loss="softmax"``.
@@ -40,6 +42,7 @@ from tqdm import tqdm
 
 from ..data.scenes import SHAPE_CLASSES
 from ..detection.evaluation import matched_mask_ious, mean_average_precision
+from ..detection.masks import paste_masks
 from ..optim import Adam, CosineDecay, LinearWarmup, clip_grad_norm
 from ..train import History
 from . import register_task
@@ -135,11 +138,16 @@ def evaluate_mask_rcnn(detections, scenes) -> dict:
     segm = mean_average_precision(detections, truth, iou_type="segm")
     bbox = mean_average_precision(detections, truth, iou_type="bbox")
     matched = matched_mask_ious(detections, truth, iou_threshold=0.5, score_threshold=0.5)
+    # the baseline a mask head has to beat: the same detections, each mask its whole (pixel-centre) box
+    filled = [dict(d, masks=paste_masks(np.ones((len(d["boxes"]), 1, 1)), d["boxes"], scenes.images.shape[1:3]))
+              for d in detections]
+    boxes_as_masks = mean_average_precision(filled, truth, iou_type="segm", iou_thresholds=0.5)
     names = scenes.class_names
     return {"mask_map50": segm["map50"], "mask_map": segm["map"], "mask_map75": segm["map75"],
             "box_map50": bbox["map50"], "box_map": bbox["map"], "box_map75": bbox["map75"],
             "mask_per_class_ap50": {names[int(c)]: float(segm["ap"][k, 0])
                                     for k, c in enumerate(segm["classes"])},
+            "box_as_mask_map50": boxes_as_masks["map50"],
             "mask_iou_matched": None if np.isnan(matched["mean_iou"]) else matched["mean_iou"],
             "matched_objects": matched["n_matched"],
             "test_objects": matched["n_ground_truth"]}
