@@ -39,10 +39,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import functional as F
 from .._checks import positive_int
 from .._rng import as_rng
 from ..nn.module import Module
+from ..nn.roi import RoIAlign, RoIPool
 from .faster_rcnn import FasterRCNN, _images, check_targets
 from .mask_head import MASK_LOSSES, MaskHead, mask_loss, mask_loss_softmax, mask_probabilities, mask_targets
 from .masks import as_masks, paste_masks
@@ -99,8 +99,11 @@ class MaskBranch(Module):
         self.aligned = bool(aligned)
         self.loss = loss
         self.num_classes = positive_int(num_classes, "num_classes")
+        if pooling == "roi_pool":
+            self.pooler = RoIPool(self.roi_size, spatial_scale=1.0 / self.stride)
+        else:
+            self.pooler = RoIAlign(self.roi_size, 1.0 / self.stride, self.sampling_ratio, self.aligned)
         self.head = MaskHead(in_channels, num_classes, hidden, num_convs, loss, rng=rng, dtype=dtype)
-        self._pool_cache = None
         self.config = {"pooling": pooling, "roi_size": self.roi_size, "sampling_ratio": self.sampling_ratio,
                        "aligned": self.aligned, "hidden": int(hidden), "num_convs": int(num_convs), "loss": loss}
 
@@ -108,28 +111,15 @@ class MaskBranch(Module):
     def mask_size(self) -> int:
         return 2 * self.roi_size
 
-    def pool(self, features: np.ndarray, rois: np.ndarray) -> np.ndarray:
-        """``(P, S, S, C)`` RoI features (the cache kept for :meth:`backward`)."""
-        rois = np.asarray(rois, dtype=features.dtype)
-        scale = 1.0 / self.stride
-        if self.pooling == "roi_pool":
-            pooled, self._pool_cache = F.roi_pool_forward(features, rois, self.roi_size, scale)
-        else:
-            pooled, self._pool_cache = F.roi_align_forward(features, rois, self.roi_size, scale,
-                                                           self.sampling_ratio, self.aligned)
-        return pooled
-
     def forward(self, features: np.ndarray, rois: np.ndarray) -> np.ndarray:
-        return self.head.forward(self.pool(features, rois))          # (P, S, S, C) -> (P, 2S, 2S, K')
+        """RoI features ``(P, S, S, C)`` of ``features`` at ``rois (P, 5)``, then the head: ``(P, 2S, 2S, K')``."""
+        pooled = self.pooler.forward(features, np.asarray(rois, dtype=features.dtype))   # (P, S, S, C)
+        return self.head.forward(pooled)
 
     def backward(self, dlogits: np.ndarray) -> np.ndarray:
         """``dlogits (P, 2S, 2S, K')`` -> ``d features (N, Hf, Wf, C)``."""
-        if self._pool_cache is None:
-            raise RuntimeError("MaskBranch.backward: call forward first")
         d_pooled = self.head.backward(dlogits)                        # (P, S, S, C)
-        if self.pooling == "roi_pool":
-            return F.roi_pool_backward(d_pooled, self._pool_cache)
-        return F.roi_align_backward(d_pooled, self._pool_cache)
+        return self.pooler.backward(d_pooled)
 
     def targets(self, rois: np.ndarray, matched: np.ndarray, gt_masks) -> np.ndarray:
         """``(P, M, M)`` mask targets of RoIs ``(P, 5)`` matched to objects ``matched (P,)`` of their image."""
