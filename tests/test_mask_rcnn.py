@@ -101,3 +101,33 @@ def test_save_and_load_give_the_same_masks(tmp_path, scenes):
         np.testing.assert_array_equal(x["masks"], y["masks"])
     with pytest.raises(ValueError, match="not a Mask R-CNN folder"):
         load_mask_rcnn(tmp_path / "nothing")
+
+
+def test_branch_targets_read_each_rois_own_image_and_object():
+    from npvision.detection import mask_targets
+
+    rng = np.random.default_rng(5)
+    branch = MaskBranch(3, 2, stride=4, roi_size=4, hidden=2, num_convs=0, rng=0)
+    masks = [rng.random((2, 16, 16)) < 0.5, rng.random((3, 16, 16)) < 0.5]
+    rois = np.array([[1, 2.0, 3.0, 12.0, 14.0], [0, 1.0, 1.0, 9.0, 7.0], [1, 0.0, 5.0, 16.0, 16.0]])
+    matched = np.array([2, 1, 0])
+    t = branch.targets(rois, matched, masks)
+    assert t.shape == (3, 8, 8)
+    for k, (i, m) in enumerate(zip(rois[:, 0].astype(int), matched)):
+        np.testing.assert_array_equal(t[k], mask_targets(masks[i][m:m + 1], rois[k:k + 1, 1:], np.array([0]), 8)[0])
+
+
+@pytest.mark.parametrize("loss", ["sigmoid", "softmax"])
+def test_predict_reads_the_detected_class_channel_and_pastes_it_in_the_box(loss):
+    branch = MaskBranch(3, 2, stride=4, roi_size=4, hidden=2, num_convs=0, loss=loss, rng=0, dtype=np.float64)
+    branch.head.predictor.weight.data[...] = 0.0
+    # a constant mask per class: class 0 "everything", class 1 "nothing" (softmax: channel 0 is background)
+    branch.head.predictor.bias.data[...] = [6.0, -6.0] if loss == "sigmoid" else [0.0, 6.0, -6.0]
+    features = np.random.default_rng(0).normal(size=(1, 8, 8, 3))
+    dets = [{"boxes": np.array([[2.0, 3.0, 10.0, 12.0], [4.0, 4.0, 20.0, 20.0]]), "classes": np.array([0, 1]),
+             "scores": np.array([0.9, 0.8])}]
+    out = branch.predict(features, dets, (32, 32))[0]
+    expected = np.zeros((32, 32), bool)
+    expected[3:12, 2:10] = True                                   # pixel centres inside box 0
+    np.testing.assert_array_equal(out["masks"][0], expected)
+    assert not out["masks"][1].any() and out["scores"][0] == 0.9
