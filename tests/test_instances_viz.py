@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 
 from npvision.data import make_scenes
-from npvision.viz.instances import overlay_instances, plot_instances, plot_semantic_vs_instance
+from npvision.viz.instances import (
+    overlay_instances,
+    plot_instances,
+    plot_semantic_vs_instance,
+)
 
 
 def test_overlay_colours_each_instance_and_its_outline():

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from npvision.detection import (MaskHead, mask_loss, mask_loss_softmax, mask_probabilities, paste_masks)
+from npvision.detection import (
+    MaskHead,
+    mask_loss,
+    mask_loss_softmax,
+    mask_probabilities,
+    paste_masks,
+)
 from npvision.gradcheck import check_loss, check_module
 
 

@@ -52,7 +52,7 @@ def test_train_step_and_detections_with_masks(scenes):
         assert d["masks"].shape == (len(d["boxes"]), 64, 64) and d["masks"].dtype == bool
         assert d["mask_probs"].shape == (len(d["boxes"]), 14, 14)
         for box, m in zip(d["boxes"], d["masks"]):
-            rows, cols = np.nonzero(m)                                   # masks stay inside their box
+            _, cols = np.nonzero(m)                                      # masks stay inside their box
             assert np.all(cols + 0.5 >= box[0]) and np.all(cols + 0.5 <= box[2])
 
 

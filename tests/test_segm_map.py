@@ -11,8 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from npvision.detection import (mask_iou, masks_to_boxes, matched_mask_ious, mean_average_precision,
-                                precision_recall_curves)
+from npvision.detection import (
+    mask_iou,
+    masks_to_boxes,
+    matched_mask_ious,
+    mean_average_precision,
+    precision_recall_curves,
+)
 
 DATA = Path(__file__).parent / "data"
 GOLDENS = json.loads((DATA / "segm_goldens.json").read_text())
@@ -100,7 +105,7 @@ def test_segm_differs_from_bbox_where_masks_do():
 
 def test_masks_only_is_enough_for_segm():
     dets, gts = load_case("random1")
-    strip = lambda items: [{k: v for k, v in d.items() if k != "boxes"} for d in items]  # noqa: E731
+    strip = lambda items: [{k: v for k, v in d.items() if k != "boxes"} for d in items]
     full = mean_average_precision(dets, gts, iou_type="segm")
     assert mean_average_precision(strip(dets), strip(gts), iou_type="segm")["map"] == full["map"]
     curves = precision_recall_curves(strip(dets), strip(gts), iou_type="segm")

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["InstanceLabels", "rasterize_polygon", "polygons_to_mask", "load_coco_instances"]
+__all__ = ["InstanceLabels", "load_coco_instances", "polygons_to_mask", "rasterize_polygon"]
 
 
 @dataclass

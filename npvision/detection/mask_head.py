@@ -45,8 +45,14 @@ from .._checks import _describe, as_float_array
 from .boxes import as_boxes
 from .masks import as_masks
 
-__all__ = ["MASK_LOSSES", "MaskHead", "mask_targets", "mask_loss", "mask_loss_softmax",
-           "mask_probabilities"]
+__all__ = [
+    "MASK_LOSSES",
+    "MaskHead",
+    "mask_loss",
+    "mask_loss_softmax",
+    "mask_probabilities",
+    "mask_targets",
+]
 
 MASK_LOSSES = ("sigmoid", "softmax")
 

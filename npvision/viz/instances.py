@@ -22,8 +22,13 @@ import numpy as np
 from ..detection.masks import as_masks, masks_to_boxes
 from ._figure import finish_figure
 
-__all__ = ["instance_colours", "overlay_instances", "draw_instances", "plot_instances",
-           "plot_semantic_vs_instance"]
+__all__ = [
+    "draw_instances",
+    "instance_colours",
+    "overlay_instances",
+    "plot_instances",
+    "plot_semantic_vs_instance",
+]
 
 
 def instance_colours(n: int) -> np.ndarray:

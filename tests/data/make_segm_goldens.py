@@ -60,7 +60,7 @@ def image(masks, classes, scores=None, h=16, w=16):
 def hand_case():
     """Four 16x16 images, classes 0, 1 and 2 (class 2: detections only, no ground truth)."""
     H = W = 16
-    R = lambda *a: rect(H, W, *a)                                  # noqa: E731
+    R = lambda *a: rect(H, W, *a)
     # image 0: two overlapping class-0 ground truths and a class-1 disc; tied scores, a duplicate,
     #          a partial class-1 hit, a class-2 detection (no ground truth of class 2 anywhere)
     g0 = [R(2, 8, 2, 8), R(5, 12, 5, 12), disc(H, W, 11.5, 4.5, 3.2)]
