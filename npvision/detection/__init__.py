@@ -29,8 +29,20 @@ from .localization import *  # noqa: F401,F403
 from .nms import *  # noqa: F401,F403
 from .sliding_window import *  # noqa: F401,F403
 from .yolo import *  # noqa: F401,F403
+from . import (anchor_generator, box_coder, faster_rcnn, matcher, proposal_recall as _recall_module,  # noqa: E402
+               roi_heads, rpn, two_stage_losses)
+from .anchor_generator import *  # noqa: F401,F403,E402
+from .box_coder import *  # noqa: F401,F403,E402
+from .faster_rcnn import *  # noqa: F401,F403,E402
+from .matcher import *  # noqa: F401,F403,E402
+from .proposal_recall import *  # noqa: F401,F403,E402
+from .roi_heads import *  # noqa: F401,F403,E402
+from .rpn import *  # noqa: F401,F403,E402
+from .two_stage_losses import *  # noqa: F401,F403,E402
 
 # Each submodule lists its public names; a new submodule adds its import above
 # and its __all__ here.
 __all__ = [name for mod in (boxes, _nms_module, evaluation, localization, landmarks, sliding_window,
                             anchors, yolo, detector) for name in mod.__all__]
+__all__ += [name for mod in (anchor_generator, box_coder, matcher, two_stage_losses, rpn, roi_heads,
+                             faster_rcnn, _recall_module) for name in mod.__all__]
