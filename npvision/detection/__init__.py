@@ -34,13 +34,17 @@ from .sliding_window import *  # noqa: F401,F403
 from .yolo import *  # noqa: F401,F403
 from .segmentation_graph import *  # noqa: F401,F403
 from .selective_search import *  # noqa: F401,F403
-from . import (anchor_generator, box_coder, faster_rcnn, matcher, proposal_recall as _recall_module,  # noqa: E402
-               roi_heads, rpn, two_stage_losses)
+from . import (anchor_generator, box_coder, fast_rcnn, faster_rcnn, linear_svm, matcher,  # noqa: E402
+               proposal_recall as _recall_module, rcnn, region_detector, roi_heads, rpn, two_stage_losses)
 from .anchor_generator import *  # noqa: F401,F403,E402
 from .box_coder import *  # noqa: F401,F403,E402
+from .fast_rcnn import *  # noqa: F401,F403,E402
 from .faster_rcnn import *  # noqa: F401,F403,E402
+from .linear_svm import *  # noqa: F401,F403,E402
 from .matcher import *  # noqa: F401,F403,E402
 from .proposal_recall import *  # noqa: F401,F403,E402
+from .rcnn import *  # noqa: F401,F403,E402
+from .region_detector import *  # noqa: F401,F403,E402
 from .roi_heads import *  # noqa: F401,F403,E402
 from .rpn import *  # noqa: F401,F403,E402
 from .two_stage_losses import *  # noqa: F401,F403,E402
@@ -51,4 +55,5 @@ __all__ = [name for mod in (boxes, _nms_module, evaluation, localization, landma
                             anchors, yolo, detector, segmentation_graph, _selective_search_module)
            for name in mod.__all__]
 __all__ += [name for mod in (anchor_generator, box_coder, matcher, two_stage_losses, rpn, roi_heads,
-                             faster_rcnn, _recall_module) for name in mod.__all__]
+                             linear_svm, rcnn, fast_rcnn, faster_rcnn, region_detector, _recall_module)
+            for name in mod.__all__]

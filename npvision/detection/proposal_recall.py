@@ -51,9 +51,9 @@ def proposal_recall(proposals, gt_boxes, counts=(50, 100, 300, 1000), iou_thresh
         if not len(gt) or not len(props):
             continue
         iou = box_iou(props, gt)                                         # (P, G)
-        # the first proposal index at which each box is covered (P if never)
+        # the first proposal index at which each box is covered (``top``, beyond every count, if never)
         covered = iou >= iou_threshold
-        first = np.where(covered.any(axis=0), covered.argmax(axis=0), len(props))   # (G,)
+        first = np.where(covered.any(axis=0), covered.argmax(axis=0), top)         # (G,)
         for n in counts:
             found[n] += int((first < n).sum())
     m = max(len(proposals), 1)

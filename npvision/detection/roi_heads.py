@@ -33,9 +33,9 @@ import numpy as np
 
 from .._checks import _describe, as_float_array, int_pair, positive_int
 from .._rng import as_rng
-from .. import functional as F
 from ..models.region_cnn import RoIBoxHead
 from ..nn.module import Module
+from ..nn.roi import RoIAlign, RoIPool
 from .box_coder import decode_boxes, encode_boxes
 from .boxes import as_boxes, box_iou, clip_boxes
 from .matcher import BETWEEN_THRESHOLDS, match_boxes, sample_balanced
@@ -192,8 +192,11 @@ class RoIBoxBranch(Module):
         self.pool_size = positive_int(pool_size, "pool_size")
         self.sampling_ratio = int(sampling_ratio)
         self.aligned = bool(aligned)
+        if pooling == "roi_pool":
+            self.pooler = RoIPool(self.pool_size, spatial_scale=1.0 / self.stride)
+        else:
+            self.pooler = RoIAlign(self.pool_size, 1.0 / self.stride, self.sampling_ratio, self.aligned)
         self.head = RoIBoxHead(in_channels, self.pool_size, num_classes, hidden, rng=rng, dtype=dtype)
-        self._pool_cache = None
         self.batch_size_per_image = positive_int(batch_size_per_image, "batch_size_per_image")
         self.positive_fraction = _unit(positive_fraction, "positive_fraction")
         self.fg_iou_threshold = _unit(fg_iou_threshold, "fg_iou_threshold")
@@ -216,26 +219,16 @@ class RoIBoxBranch(Module):
         return self.head.num_classes
 
     def pool(self, features: np.ndarray, rois: np.ndarray) -> np.ndarray:
-        """RoI features ``(R, P, P, C)`` (and the cache for :meth:`backward`)."""
-        rois = np.asarray(rois, dtype=features.dtype)
-        if self.pooling == "roi_pool":
-            pooled, self._pool_cache = F.roi_pool_forward(features, rois, self.pool_size, 1.0 / self.stride)
-        else:
-            pooled, self._pool_cache = F.roi_align_forward(features, rois, self.pool_size, 1.0 / self.stride,
-                                                           self.sampling_ratio, self.aligned)
-        return pooled
+        """RoI features ``(R, P, P, C)`` of ``features (N, Hf, Wf, C)`` at ``rois (R, 5)`` (image pixels)."""
+        return self.pooler.forward(features, np.asarray(rois, dtype=features.dtype))
 
     def forward(self, features: np.ndarray, rois: np.ndarray) -> np.ndarray:
         return self.head.forward(self.pool(features, rois))           # (R, P, P, C) -> (R, 5 (K + 1))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """``dout (R, 5 (K + 1))`` -> ``d features (N, Hf, Wf, C)``."""
-        if self._pool_cache is None:
-            raise RuntimeError("RoIBoxBranch.backward: call forward first")
         d_pooled = self.head.backward(dout)                           # (R, P, P, C)
-        if self.pooling == "roi_pool":
-            return F.roi_pool_backward(d_pooled, self._pool_cache)
-        return F.roi_align_backward(d_pooled, self._pool_cache)
+        return self.pooler.backward(d_pooled)                          # (N, Hf, Wf, C)
 
     def train_step(self, features: np.ndarray, proposals, gt_boxes, gt_classes, rng=None):
         """One training pass of the branch: ``(loss, d_features, terms)``.
