@@ -131,11 +131,12 @@ def train_linear_svm(x, y, C: float = 1e-3, positive_weight: float = 1.0, bias_f
 def hard_negative_svm(positives, negatives, C: float = 1e-3, positive_weight: float = 2.0,
                       bias_feature: float = 10.0, initial_negatives: int = 2000, max_cache: int = 20000,
                       rounds: int = 6, hard_threshold: float = -1.0001, evict_threshold: float = -1.2,
-                      tol: float = 1e-3, rng=None) -> LinearSVM:
+                      tol: float = 1e-3, max_epochs: int = 200, rng=None) -> LinearSVM:
     """An SVM of ``positives (p, d)`` against ``negatives (m, d)`` by hard-negative mining (module docstring).
 
     ``initial_negatives``: the first cache (drawn at random); ``max_cache``: at most this
-    many cached negatives (the hardest are added first); ``rounds``: retraining rounds.
+    many cached negatives (the hardest are added first); ``rounds``: retraining rounds;
+    ``tol``, ``max_epochs``: each round's :func:`train_linear_svm`.
     ``history`` of the result: per round ``{"cache", "hard_added", "evicted", "objective"}``,
     the objective taken over *all* negatives.
     """
@@ -153,7 +154,7 @@ def hard_negative_svm(positives, negatives, C: float = 1e-3, positive_weight: fl
     for _ in range(positive_int(rounds, "rounds")):
         x = np.concatenate([pos, neg[cache]])
         y = np.concatenate([np.ones(len(pos), np.int64), -np.ones(len(cache), np.int64)])
-        svm = train_linear_svm(x, y, C, positive_weight, bias_feature, tol, rng=rng)
+        svm = train_linear_svm(x, y, C, positive_weight, bias_feature, tol, max_epochs, rng=rng)
         scores = svm.decision_function(neg)                         # (m,) every negative
         in_cache = np.zeros(len(neg), dtype=bool)
         in_cache[cache] = True
