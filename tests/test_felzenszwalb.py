@@ -120,16 +120,18 @@ def test_uniform_image_is_one_region_and_k_sets_the_scale():
     assert counts[0] > counts[1] > counts[2] >= counts[3] == 1
 
 
-def test_merging_rule_by_hand():
+@pytest.mark.parametrize("backend", ["naive", "numba"])
+def test_merging_rule_by_hand(backend):
     # One row of 4 pixels: 0 | 10 | 10 | 40 (on the 0..255 scale). Edges 0-1 (10), 1-2 (0), 2-3 (30).
     img = np.array([[0.0, 10.0, 10.0, 40.0]]) / 255.0
-    # k = 20: 1-2 merge (0 <= 20); 0-1: w 10 <= min(tau(0) = 20, tau({1,2}) = 0 + 20 / 2 = 10) -> merge,
-    # tau = 10 + 20 / 3 = 16.67; 2-3: w 30 > 16.67 -> stays apart.
-    np.testing.assert_array_equal(felzenszwalb(img, k=20, sigma=0, min_size=1), [[0, 0, 0, 1]])
-    # k = 19: tau({1,2}) = 9.5 < 10 -> 0 stays alone.
-    np.testing.assert_array_equal(felzenszwalb(img, k=19, sigma=0, min_size=1), [[0, 1, 1, 2]])
-    # min_size 2 then merges the lone pixels 0 and 3 into their neighbours.
-    np.testing.assert_array_equal(felzenszwalb(img, k=19, sigma=0, min_size=2), [[0, 0, 0, 0]])
+    with npvision.use_backend(backend):
+        # k = 20: 1-2 merge (0 <= 20); 0-1: w 10 <= min(tau(0) = 20, tau({1,2}) = 0 + 20 / 2 = 10)
+        # -> merge (an equality: the test is <=), tau = 10 + 20 / 3 = 16.67; 2-3: 30 > 16.67 -> apart.
+        np.testing.assert_array_equal(felzenszwalb(img, k=20, sigma=0, min_size=1), [[0, 0, 0, 1]])
+        # k = 19: tau({1,2}) = 9.5 < 10 -> 0 stays alone.
+        np.testing.assert_array_equal(felzenszwalb(img, k=19, sigma=0, min_size=1), [[0, 1, 1, 2]])
+        # min_size 2 then merges the lone pixels 0 and 3 into their neighbours.
+        np.testing.assert_array_equal(felzenszwalb(img, k=19, sigma=0, min_size=2), [[0, 0, 0, 0]])
 
 
 # ----------------------------------------------------------------------------- kernels and references

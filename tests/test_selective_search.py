@@ -233,12 +233,13 @@ def test_determinism_with_a_seed():
 
 
 def test_max_boxes_min_box_size_uint8_and_grey():
-    img = make_scenes(1, size=32, seed=5).images[0]
+    img = make_scenes(1, size=32, seed=7).images[0]                         # has boxes 8 pixels wide
     boxes = selective_search(img, "single")
     np.testing.assert_array_equal(selective_search(img, "single", max_boxes=3), boxes[:3])
     big = selective_search(img, "single", min_box_size=8)
-    assert np.all(big[:, 2:] - big[:, :2] >= 8)
-    assert len(big) < len(boxes)
+    wide_and_tall = np.all(boxes[:, 2:] - boxes[:, :2] >= 8, axis=1)
+    np.testing.assert_array_equal(big, boxes[wide_and_tall])                # 8 pixels is enough
+    assert 0 < len(big) < len(boxes) and np.any(boxes[wide_and_tall][:, 2:] - boxes[wide_and_tall][:, :2] == 8)
     u8 = np.round(img * 255).astype(np.uint8)
     np.testing.assert_array_equal(selective_search(u8, "single"),
                                   selective_search(u8.astype(np.float64) / 255, "single"))

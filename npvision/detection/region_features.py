@@ -1,5 +1,5 @@
 """What selective search measures about a region: colour and texture histograms,
-and the four similarities of Uijlings et al. (IJCV 2013, section 3.2).
+and the four similarities of Uijlings et al. (IJCV 2013).
 
 A *region* is a set of pixels (a label of a label image). Each carries
 
@@ -38,9 +38,9 @@ import numpy as np
 
 from ..data.color import LAB_RANGE, rgb_to_hsv, rgb_to_lab, rgb_to_rgi
 
-__all__ = ["COLOR_SPACES", "to_color_space", "color_histograms", "gaussian_derivatives",
-           "texture_histograms", "region_sizes_and_boxes", "box_pixels", "color_similarity",
-           "texture_similarity", "size_similarity", "fill_similarity"]
+__all__ = ["COLOR_SPACES", "to_color_space", "region_histograms", "color_bins", "color_histograms",
+           "gaussian_derivatives", "texture_bins", "texture_histograms", "region_sizes_and_boxes",
+           "box_pixels", "color_similarity", "texture_similarity", "size_similarity", "fill_similarity"]
 
 COLOR_BINS = 25
 TEXTURE_ORIENTATIONS = 8
@@ -75,18 +75,20 @@ def to_color_space(rgb: np.ndarray, space: str) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- histograms
 
-def _region_histograms(bins: np.ndarray, labels: np.ndarray, n_regions: int, n_bins: int) -> np.ndarray:
+def region_histograms(bins: np.ndarray, labels: np.ndarray, n_regions: int, n_bins: int) -> np.ndarray:
     """Per-region, per-map histograms, L1-normalized.
 
     ``bins`` ``(M, P)`` int: the bin of each of P pixels in each of M maps (values in
-    ``0 .. n_bins-1``); ``labels`` ``(P,)`` -> ``(n_regions, M n_bins)``, row r the M
-    histograms of region r side by side, divided by their total ``M |r|``.
+    ``0 .. n_bins-1``, from :func:`color_bins` or :func:`texture_bins`); ``labels`` ``(P,)``
+    or ``(H, W)`` -> ``(n_regions, M n_bins)``, row r the M histograms of region r side by
+    side, divided by their total ``M |r|`` (a label with no pixel gets zeros).
     """
     m = bins.shape[0]
+    labels = labels.ravel()
     codes = labels[None, :] * (m * n_bins) + np.arange(m)[:, None] * n_bins + bins   # (M, P)
     counts = np.bincount(codes.ravel(), minlength=n_regions * m * n_bins).astype(np.float64)
     hist = counts.reshape(n_regions, m * n_bins)                     # (R, M * n_bins)
-    return hist / np.maximum(hist.sum(axis=1, keepdims=True), 1.0)  # (a label with no pixel: zeros)
+    return hist / np.maximum(hist.sum(axis=1, keepdims=True), 1.0)
 
 
 def _bin_index(values: np.ndarray, n_bins: int) -> np.ndarray:
@@ -94,13 +96,17 @@ def _bin_index(values: np.ndarray, n_bins: int) -> np.ndarray:
     return np.minimum((values * n_bins).astype(np.int64), n_bins - 1)
 
 
+def color_bins(image: np.ndarray, n_bins: int = COLOR_BINS) -> np.ndarray:
+    """``image (H, W, C)`` in [0, 1] -> ``(C, H W)``: each pixel's bin in each channel."""
+    c = image.shape[2]
+    return _bin_index(np.clip(image.reshape(-1, c).T, 0.0, 1.0), n_bins)   # (H, W, C) -> (C, P)
+
+
 def color_histograms(image: np.ndarray, labels: np.ndarray, n_regions: int,
                      n_bins: int = COLOR_BINS) -> np.ndarray:
     """Colour histograms of every region: ``image (H, W, C)`` in [0, 1], ``labels (H, W)``
     in ``0 .. n_regions-1`` -> ``(n_regions, C n_bins)``, each row summing to 1."""
-    c = image.shape[2]
-    values = np.clip(image.reshape(-1, c).T, 0.0, 1.0)               # (C, P)
-    return _region_histograms(_bin_index(values, n_bins), labels.ravel(), n_regions, n_bins)
+    return region_histograms(color_bins(image, n_bins), labels, n_regions, n_bins)
 
 
 def _filter1d(f: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray:
@@ -135,18 +141,17 @@ def gaussian_derivatives(image: np.ndarray, sigma: float = TEXTURE_SIGMA) -> tup
     return dx, dy
 
 
-def texture_histograms(image: np.ndarray, labels: np.ndarray, n_regions: int,
-                       orientations: int = TEXTURE_ORIENTATIONS, n_bins: int = TEXTURE_BINS,
-                       sigma: float = TEXTURE_SIGMA) -> np.ndarray:
-    """Texture histograms of every region -> ``(n_regions, C orientations n_bins)``, rows summing to 1.
+def texture_bins(image: np.ndarray, orientations: int = TEXTURE_ORIENTATIONS, n_bins: int = TEXTURE_BINS,
+                 sigma: float = TEXTURE_SIGMA) -> np.ndarray:
+    """``image (H, W, C)`` -> ``(C orientations, H W)``: each pixel's texture bin in each map.
 
     For each channel c and orientation ``theta_o = 2 pi o / orientations`` the
     directional derivative ``d_o = cos(theta_o) d/dx + sin(theta_o) d/dy`` is
     half-wave rectified, ``max(d_o, 0)`` (opposite orientations are opposite
     signs, so 8 orientations are 4 axes times 2 signs), divided by the largest
     response of channel c over the image and all orientations (so the bins span
-    [0, 1]; a flat channel stays 0) and binned into ``n_bins`` equal bins. Row r holds, channel by
-    channel and orientation by orientation, the histograms of region r's pixels.
+    [0, 1]; a flat channel stays 0) and binned into ``n_bins`` equal bins. Maps
+    are ordered channel by channel, orientation by orientation.
     """
     h, w, c = image.shape
     dx, dy = gaussian_derivatives(image, sigma)                       # (H, W, C) each
@@ -156,7 +161,15 @@ def texture_histograms(image: np.ndarray, labels: np.ndarray, n_regions: int,
     response = np.maximum(d, 0.0).transpose(3, 0, 1, 2).reshape(c, orientations * h * w)   # (C, O P)
     top = response.max(axis=1, keepdims=True)                          # (C, 1) per channel
     response = (response / np.where(top > 0, top, 1.0)).reshape(c * orientations, h * w)  # (C O, P)
-    return _region_histograms(_bin_index(response, n_bins), labels.ravel(), n_regions, n_bins)
+    return _bin_index(response, n_bins)
+
+
+def texture_histograms(image: np.ndarray, labels: np.ndarray, n_regions: int,
+                       orientations: int = TEXTURE_ORIENTATIONS, n_bins: int = TEXTURE_BINS,
+                       sigma: float = TEXTURE_SIGMA) -> np.ndarray:
+    """Texture histograms of every region -> ``(n_regions, C orientations n_bins)``, rows
+    summing to 1: region r's pixels counted in each map of :func:`texture_bins`."""
+    return region_histograms(texture_bins(image, orientations, n_bins, sigma), labels, n_regions, n_bins)
 
 
 def region_sizes_and_boxes(labels: np.ndarray, n_regions: int) -> tuple[np.ndarray, np.ndarray]:

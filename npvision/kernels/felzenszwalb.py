@@ -12,7 +12,7 @@ Op ``fh_segment``: ``labels = kernel(a, b, w, n, k, min_size)`` with
   scan of the pixels (so two backends that build the same components give
   the same array, whatever roots their union-find chose).
 
-The algorithm (Felzenszwalb & Huttenlocher 2004, section 4)::
+The algorithm (Felzenszwalb & Huttenlocher 2004; the min_size pass is their code's post-processing)::
 
     every pixel starts as its own component C, with Int(C) = 0 and |C| = 1
     for every edge (a, b, w), lightest first:

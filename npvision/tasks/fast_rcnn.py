@@ -153,7 +153,8 @@ def fast_rcnn_scenes(config: dict, *, seed: int, out, quick: bool, progress: boo
 def _write_outputs(out, name, title, detector, history, test, detections, proposals, metrics) -> None:
     """The pictures the fast-rcnn and rcnn tasks share: curves, predictions, selective search's proposals."""
     from ..viz.curves import plot_history
-    from ..viz.region_detection import plot_prediction_grid, plot_proposals
+    from ..viz.proposals import plot_proposals
+    from ..viz.region_detection import plot_prediction_grid
 
     plot_history({k: v for k, v in history.to_dict().items() if k != "seconds"},
                  os.path.join(out, "curves.png"), title=f"{name}: training curves")
@@ -163,6 +164,7 @@ def _write_outputs(out, name, title, detector, history, test, detections, propos
                          score_threshold=detector.score_threshold,
                          title=f"{title}, held-out scenes: predictions (score >= {detector.score_threshold}) "
                                f"vs truth (dashed); mAP@0.5 {metrics['map50']:.3f}")
-    plot_proposals(test.images[0], proposals[0], test.boxes[0], os.path.join(out, "proposals.png"), top=20,
+    plot_proposals(test.images[0], proposals[0], top=20, ground_truth=test.boxes[0],
+                   path=os.path.join(out, "proposals.png"),
                    title=f"selective search: the first 20 of {len(proposals[0])} proposals")
     write_json(os.path.join(out, "history.json"), history.to_dict())

@@ -193,7 +193,8 @@ def _write_outputs(out, detector, history, train, test, detections, proposals, m
     from ..detection.matcher import match_boxes
     from ..detection.boxes import box_iou
     from ..viz.curves import plot_history
-    from ..viz.region_detection import plot_anchors, plot_prediction_grid, plot_proposals
+    from ..viz.proposals import plot_proposals
+    from ..viz.region_detection import plot_anchors, plot_prediction_grid
 
     detector.save(out)
     model = detector.model
@@ -205,7 +206,8 @@ def _write_outputs(out, detector, history, train, test, detections, proposals, m
                          score_threshold=detector.score_threshold,
                          title=f"Faster R-CNN, held-out scenes: predictions (score >= {detector.score_threshold}) "
                                f"vs truth (dashed); mAP@0.5 {metrics['map50']:.3f}")
-    plot_proposals(test.images[0], proposals[0], test.boxes[0], os.path.join(out, "proposals.png"), top=20,
+    plot_proposals(test.images[0], proposals[0], top=20, ground_truth=test.boxes[0],
+                   path=os.path.join(out, "proposals.png"),
                    title=f"RPN: the 20 best of {len(proposals[0])} proposals (brightest = best)")
     feature_size = model.backbone.feature_size(*model.image_size)
     anchors = model.rpn.anchors(feature_size, model.image_size)

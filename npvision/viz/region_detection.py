@@ -2,11 +2,12 @@
 
 - :func:`plot_prediction_grid`: held-out images, predicted boxes (solid, "class score")
   over the true ones (dashed white), one panel per image;
-- :func:`plot_proposals`: the top proposals of an image (an RPN's or selective
-  search's), the best ones drawn strongest, with the ground truth;
 - :func:`plot_anchors`: a feature map's anchor grid over the image: every location's
   anchor centre as a dot, all ``A`` anchors at a few locations, and the anchors the
   matcher makes positive for the ground-truth boxes.
+
+A region detector's proposals (the RPN's or selective search's) are drawn by
+:func:`npvision.viz.proposals.plot_proposals`.
 
 Like every :mod:`npvision.viz` function: a fresh Agg Figure, saved when given ``path``,
 returned.
@@ -20,7 +21,7 @@ from ..detection.boxes import as_boxes
 from ._figure import finish_figure
 from .boxes import _show_image, draw_boxes
 
-__all__ = ["plot_prediction_grid", "plot_proposals", "plot_anchors"]
+__all__ = ["plot_prediction_grid", "plot_anchors"]
 
 
 def _grid_figure(n: int, cols: int, panel: float):
@@ -54,31 +55,6 @@ def plot_prediction_grid(images, detections, ground_truths, class_names=None, pa
         draw_boxes(ax, np.asarray(det["boxes"])[keep], np.asarray(det["classes"])[keep],
                    np.asarray(det["scores"])[keep], class_names, linewidth=1.5)
         ax.set_axis_off()
-    return finish_figure(fig, path, title, dpi)
-
-
-def plot_proposals(image, proposals, ground_truth=None, path=None, *, top: int = 20, scores=None,
-                   title: str | None = None, panel_size: float = 5.0, dpi: int = 100):
-    """The first ``top`` of ``proposals (P, 4)`` (best first) over ``image``, best drawn strongest.
-
-    ``ground_truth (G, 4)``: dashed white. ``scores (P,)``: shown on the best five.
-    """
-    from matplotlib import colormaps
-    from matplotlib.figure import Figure
-
-    props = as_boxes(proposals, "proposals")[:top]
-    fig = Figure(figsize=(panel_size, panel_size + 0.5), layout="constrained")
-    ax = fig.add_subplot(1, 1, 1)
-    _show_image(ax, image)
-    if ground_truth is not None:
-        draw_boxes(ax, ground_truth, colors="white", linestyle="--", linewidth=1.5, show_text=False)
-    cmap = colormaps["viridis"]
-    for rank in range(len(props) - 1, -1, -1):                         # the best drawn last, on top
-        strength = 1.0 - rank / max(len(props), 1)
-        label = None if scores is None or rank >= 5 else np.asarray([scores[rank]])
-        draw_boxes(ax, props[rank:rank + 1], scores=label, colors=[cmap(strength)],
-                   linewidth=0.6 + 1.6 * strength, alpha=0.35 + 0.65 * strength, show_text=label is not None)
-    ax.set_axis_off()
     return finish_figure(fig, path, title, dpi)
 
 
