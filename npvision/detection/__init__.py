@@ -12,7 +12,15 @@ Everything public in the submodules is available here::
   :mod:`~npvision.detection.selective_search` (region proposals);
 - :mod:`~npvision.detection.evaluation`: matching detections to ground truth,
   precision / recall curves, AP in the VOC07, VOC and COCO conventions, mAP,
-  and a detection confusion matrix.
+  and a detection confusion matrix;
+- the region-based detectors: :mod:`~npvision.detection.box_coder` (encode / decode),
+  :mod:`~npvision.detection.anchor_generator` (RPN anchors), :mod:`~npvision.detection.matcher`
+  (IoU matching, balanced sampling), :mod:`~npvision.detection.two_stage_losses`,
+  :mod:`~npvision.detection.rpn`, :mod:`~npvision.detection.roi_heads`,
+  :mod:`~npvision.detection.rcnn` (with :mod:`~npvision.detection.linear_svm`),
+  :mod:`~npvision.detection.fast_rcnn`, :mod:`~npvision.detection.faster_rcnn`,
+  :mod:`~npvision.detection.proposal_recall` and :mod:`~npvision.detection.region_detector`
+  (detector folders of every kind).
 
 Boxes are ``(N, 4)`` arrays in pixels (or fractions of the image), ``xyxy``
 unless a function says otherwise; image sizes are ``(height, width)``.

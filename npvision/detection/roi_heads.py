@@ -27,11 +27,9 @@ come out as ``0..K-1`` (npvision's labels), one lower than the head's.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from .._checks import _describe, as_float_array, int_pair, positive_int
+from .._checks import as_float_array, int_pair, positive_int
 from .._rng import as_rng
 from ..models.region_cnn import RoIBoxHead
 from ..nn.module import Module
@@ -40,7 +38,7 @@ from .box_coder import decode_boxes, encode_boxes
 from .boxes import as_boxes, box_iou, clip_boxes
 from .matcher import BETWEEN_THRESHOLDS, match_boxes, sample_balanced
 from .nms import batched_nms
-from .rpn import remove_small_boxes
+from .rpn import _unit, remove_small_boxes
 
 __all__ = ["roi_head_targets", "postprocess_detections", "RoIBoxBranch", "BOX_HEAD_WEIGHTS", "POOLINGS"]
 
@@ -49,12 +47,6 @@ POOLINGS = ("roi_pool", "roi_align")
 
 #: the box head's encoding weights (torchvision's ``(10, 10, 5, 5)``)
 BOX_HEAD_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
-
-
-def _unit(v, name: str) -> float:
-    if not isinstance(v, numbers.Real) or isinstance(v, bool) or not 0.0 <= float(v) <= 1.0:
-        raise ValueError(f"{name}: expected a number in [0, 1], received {_describe(v)}")
-    return float(v)
 
 
 def roi_head_targets(proposals, gt_boxes, gt_classes, fg_iou_threshold: float = 0.5,

@@ -25,7 +25,9 @@ import numpy as np
 from tqdm import tqdm
 
 from ..detection.evaluation import mean_average_precision
-from ..optim import CosineDecay, LinearWarmup
+from ..optim import Adam, CosineDecay, LinearWarmup, clip_grad_norm
+from ..train import History
+from ._common import load_average
 
 __all__: list[str] = []
 
@@ -123,14 +125,57 @@ def warmup_cosine(optimizer, total_steps: int, warmup_steps: int):
     return CosineDecay(optimizer, total=max(total_steps, 1), interval="batch")
 
 
-def epoch_log(epoch: int, epochs: int, sums: dict, steps: int, seconds: float, progress: bool, name: str) -> dict:
-    """Per-epoch means of the summed loss terms; one printed line when ``progress``."""
-    logs = {k: v / max(steps, 1) for k, v in sums.items()}
-    logs["seconds"] = seconds
-    if progress:
-        terms = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k not in ("seconds",))
-        print(f"{name} epoch {epoch + 1:3d}/{epochs}  {terms}  {seconds:.1f}s", flush=True)
-    return logs
+def train_region_model(model, config: dict, train, step, extras=(), *, seed: int = 0, progress: bool = True,
+                       name: str = "train") -> History:
+    """The training loop the three tasks share; ``step`` is what differs.
+
+    Each epoch visits the scenes ``train`` in a random order, in batches of
+    ``config["batch_size"]``; each batch is flipped at random (``config["flips"]``: images,
+    boxes and every list of ``extras``, e.g. the proposals, move together), gradients are
+    zeroed, ``loss, terms = step(images, boxes, classes, extras_of_batch, rng)`` runs the
+    forward and backward passes, the gradient norm is clipped at ``config["max_grad_norm"]``
+    and Adam steps (``lr``, ``weight_decay``) under a linear warm-up of ``warmup`` epochs and a
+    half cosine, per batch. Returns the per-epoch means of ``terms`` (and ``lr``, ``seconds``).
+    """
+    epochs, batch_size = config["epochs"], config["batch_size"]
+    n = len(train)
+    steps_per_epoch = -(-n // batch_size)
+    optimizer = Adam(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
+    schedule = warmup_cosine(optimizer, epochs * steps_per_epoch, int(round(config["warmup"] * steps_per_epoch)))
+    rng = np.random.default_rng([seed, 1])
+    history = History()
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        order = rng.permutation(n)
+        sums: dict = {}
+        bar = tqdm(range(steps_per_epoch), desc=f"{name} epoch {epoch + 1}/{epochs}", leave=False,
+                   disable=not progress)
+        for s in bar:
+            idx = order[s * batch_size:(s + 1) * batch_size]
+            images, boxes = train.images[idx], [train.boxes[i] for i in idx]
+            batch_extras = [[extra[i] for i in idx] for extra in extras]
+            if config["flips"]:
+                images, boxes, *batch_extras = flip_batch(images, rng, boxes, *batch_extras)
+            model.zero_grad()
+            loss, terms = step(images, boxes, [train.classes[i] for i in idx], batch_extras, rng)
+            if config["max_grad_norm"]:
+                clip_grad_norm(model.parameters(), config["max_grad_norm"])
+            optimizer.step()
+            schedule.step()
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            if s % 20 == 0:
+                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{optimizer.lr:.1e}")
+        logs = {k: v / steps_per_epoch for k, v in sums.items()}
+        logs["lr"] = optimizer.lr
+        logs["seconds"] = time.perf_counter() - start
+        if progress:
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k not in ("seconds", "lr"))
+            print(f"{name} epoch {epoch + 1:3d}/{epochs}  {shown}  lr {optimizer.lr:.2e}  {logs['seconds']:.1f}s",
+                  flush=True)
+        history.append(logs)
+    model.eval()
+    return history
 
 
 # ---------------------------------------------------------------------------
@@ -154,6 +199,29 @@ def time_detection(detect_one, n_images: int, warmup: int = 2) -> float:
     for i in range(n_images):
         detect_one(i)
     return 1000.0 * (time.perf_counter() - start) / max(n_images, 1)
+
+
+def run_facts(history, train, test, model, timing: dict, config: dict, seed: int, quick: bool) -> dict:
+    """The entries every region task's result carries besides its scores and test times.
+
+    ``timing``: ``train_seconds``, ``train_cpu_seconds``, ``load_start``, ``load_after_training``.
+    """
+    return {"epochs": len(history), "n_train": len(train), "n_test": len(test),
+            "test_objects": int(sum(len(b) for b in test.boxes)), "parameters": model.num_parameters(),
+            "train_seconds": round(timing["train_seconds"], 2), "train_cpu_seconds": round(timing["train_cpu_seconds"], 2),
+            "load_average": {"start": timing["load_start"], "after_training": timing["load_after_training"],
+                             "end": load_average()},
+            "machine": machine(), "seed": seed, "quick": quick, "config": dict(config)}
+
+
+def timed_training(train_fn):
+    """Run ``train_fn()``; return its result and the ``timing`` dict :func:`run_facts` reads."""
+    load_start = load_average()
+    start, cpu_start = time.perf_counter(), time.process_time()
+    result = train_fn()
+    timing = {"train_seconds": time.perf_counter() - start, "train_cpu_seconds": time.process_time() - cpu_start,
+              "load_start": load_start, "load_after_training": load_average()}
+    return result, timing
 
 
 def machine() -> dict:

@@ -25,21 +25,18 @@ The result (``"metric": "map"``): ``map`` / ``map50`` / ``map75`` on the 500 tes
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
-from tqdm import tqdm
 
 from ..data.scenes import SHAPE_CLASSES
 from ..detection.fast_rcnn import FastRCNN
 from ..detection.proposal_recall import proposal_recall
 from ..detection.region_detector import RegionDetector
-from ..optim import Adam, clip_grad_norm
 from ..train import History
 from . import register_task
-from ._common import load_average
-from ._region_common import (PROPOSAL_DEFAULTS, RECALL_COUNTS, SCENE_DEFAULTS, epoch_log, flip_batch, machine,
-                             score, selective_search_proposals, time_detection, warmup_cosine, write_json)
+from ._region_common import (PROPOSAL_DEFAULTS, RECALL_COUNTS, SCENE_DEFAULTS, run_facts, score,
+                             selective_search_proposals, time_detection, timed_training, train_region_model,
+                             write_json)
 from .yolo import scene_splits
 
 __all__ = ["build_fast_rcnn", "train_fast_rcnn"]
@@ -67,39 +64,11 @@ def build_fast_rcnn(config: dict, rng=None) -> FastRCNN:
 def train_fast_rcnn(model: FastRCNN, config: dict, train, proposals: list, *, seed: int = 0,
                     progress: bool = True) -> History:
     """Train ``model`` on the scenes ``train`` and their ``proposals``; the per-epoch :class:`History`."""
-    epochs, batch_size = config["epochs"], config["batch_size"]
-    n = len(train)
-    steps_per_epoch = -(-n // batch_size)
-    optimizer = Adam(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
-    schedule = warmup_cosine(optimizer, epochs * steps_per_epoch, int(round(config["warmup"] * steps_per_epoch)))
-    rng = np.random.default_rng([seed, 1])
-    history = History()
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        order = rng.permutation(n)
-        sums: dict = {}
-        bar = tqdm(range(steps_per_epoch), desc=f"fast-rcnn epoch {epoch + 1}/{epochs}", leave=False,
-                   disable=not progress)
-        for step in bar:
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            images, boxes, props = train.images[idx], [train.boxes[i] for i in idx], [proposals[i] for i in idx]
-            if config["flips"]:
-                images, boxes, props = flip_batch(images, rng, boxes, props)
-            model.zero_grad()
-            loss, terms = model.train_step(images, props, boxes, [train.classes[i] for i in idx], rng)
-            if config["max_grad_norm"]:
-                clip_grad_norm(model.parameters(), config["max_grad_norm"])
-            optimizer.step()
-            schedule.step()
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-            if step % 20 == 0:
-                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{optimizer.lr:.1e}")
-        logs = epoch_log(epoch, epochs, sums, steps_per_epoch, time.perf_counter() - start, progress, "fast-rcnn")
-        logs["lr"] = optimizer.lr
-        history.append(logs)
-    model.eval()
-    return history
+    def step(images, boxes, classes, extras, rng):
+        return model.train_step(images, extras[0], boxes, classes, rng)
+
+    return train_region_model(model, config, train, step, [proposals], seed=seed, progress=progress,
+                              name="fast-rcnn")
 
 
 @register_task("fast-rcnn", metric="map",
@@ -111,17 +80,14 @@ def fast_rcnn_scenes(config: dict, *, seed: int, out, quick: bool, progress: boo
         config = dict(config, **_QUICK)
     if not 1 <= config["num_classes"] <= len(SHAPE_CLASSES):
         raise ValueError(f"num_classes: expected 1..{len(SHAPE_CLASSES)}, received {config['num_classes']!r}")
-    load_before = load_average()
     train, _, test = scene_splits(config, seed)
     class_names = tuple(SHAPE_CLASSES[:config["num_classes"]])
     train_props, train_ss_seconds = selective_search_proposals(train.images, config, progress, "train proposals")
     test_props, ss_seconds = selective_search_proposals(test.images, config, progress, "test proposals")
     model = build_fast_rcnn(config, rng=np.random.default_rng([seed, 0]))
 
-    start, cpu_start = time.perf_counter(), time.process_time()
-    history = train_fast_rcnn(model, config, train, train_props, seed=seed, progress=progress)
-    train_seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    load_after_training = load_average()
+    history, timing = timed_training(lambda: train_fast_rcnn(model, config, train, train_props, seed=seed,
+                                                             progress=progress))
 
     detections = model.detect_batch(test.images, test_props, score_threshold=config["eval_score_threshold"])
     metrics = score(detections, test, class_names)
@@ -134,13 +100,8 @@ def fast_rcnn_scenes(config: dict, *, seed: int, out, quick: bool, progress: boo
         "mean_proposals_per_image": float(np.mean([len(p) for p in test_props])),
         "ss_recall": {str(k): v for k, v in proposal_recall(test_props, test.boxes, RECALL_COUNTS, 0.5).items()},
         "ss_recall_iou70": {str(k): v for k, v in proposal_recall(test_props, test.boxes, RECALL_COUNTS, 0.7).items()},
-        "epochs": len(history), "n_train": len(train), "n_test": len(test),
-        "test_objects": int(sum(len(b) for b in test.boxes)), "parameters": model.num_parameters(),
-        "pooling": config["pooling"], "train_seconds": round(train_seconds, 2),
-        "train_cpu_seconds": round(cpu_seconds, 2),
-        "train_proposal_seconds": round(train_ss_seconds * len(train), 2),
-        "load_average": {"start": load_before, "after_training": load_after_training, "end": load_average()},
-        "machine": machine(), "seed": seed, "quick": quick, "config": dict(config),
+        "pooling": config["pooling"], "train_proposal_seconds": round(train_ss_seconds * len(train), 2),
+        **run_facts(history, train, test, model, timing, config, seed, quick),
     })
     if out is not None:
         detector = RegionDetector(model, "fast-rcnn", class_names, score_threshold=config["score_threshold"],

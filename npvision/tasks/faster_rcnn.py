@@ -30,18 +30,14 @@ import os
 import time
 
 import numpy as np
-from tqdm import tqdm
-
 from ..data.scenes import SHAPE_CLASSES
 from ..detection.faster_rcnn import FasterRCNN
 from ..detection.proposal_recall import proposal_recall
 from ..detection.region_detector import RegionDetector
-from ..optim import Adam, clip_grad_norm
 from ..train import History
 from . import register_task
-from ._common import load_average
-from ._region_common import (RECALL_COUNTS, SCENE_DEFAULTS, epoch_log, flip_batch, machine, score,
-                             time_detection, warmup_cosine, write_json)
+from ._region_common import (RECALL_COUNTS, SCENE_DEFAULTS, run_facts, score, time_detection, timed_training,
+                             train_region_model, write_json)
 from .yolo import scene_splits
 
 __all__ = ["build_faster_rcnn", "train_faster_rcnn", "faster_rcnn_timings"]
@@ -76,39 +72,10 @@ def build_faster_rcnn(config: dict, rng=None) -> FasterRCNN:
 
 def train_faster_rcnn(model: FasterRCNN, config: dict, train, *, seed: int = 0, progress: bool = True) -> History:
     """Train ``model`` on the scenes ``train`` (module docstring); returns the per-epoch :class:`History`."""
-    epochs, batch_size = config["epochs"], config["batch_size"]
-    n = len(train)
-    steps_per_epoch = -(-n // batch_size)
-    optimizer = Adam(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
-    schedule = warmup_cosine(optimizer, epochs * steps_per_epoch, int(round(config["warmup"] * steps_per_epoch)))
-    rng = np.random.default_rng([seed, 1])
-    history = History()
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        order = rng.permutation(n)
-        sums: dict = {}
-        bar = tqdm(range(steps_per_epoch), desc=f"faster-rcnn epoch {epoch + 1}/{epochs}", leave=False,
-                   disable=not progress)
-        for step in bar:
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            images, boxes = train.images[idx], [train.boxes[i] for i in idx]
-            if config["flips"]:
-                images, boxes = flip_batch(images, rng, boxes)
-            model.zero_grad()
-            loss, terms = model.train_step(images, boxes, [train.classes[i] for i in idx], rng)
-            if config["max_grad_norm"]:
-                clip_grad_norm(model.parameters(), config["max_grad_norm"])
-            optimizer.step()
-            schedule.step()
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-            if step % 20 == 0:
-                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{optimizer.lr:.1e}")
-        logs = epoch_log(epoch, epochs, sums, steps_per_epoch, time.perf_counter() - start, progress, "faster-rcnn")
-        logs["lr"] = optimizer.lr
-        history.append(logs)
-    model.eval()
-    return history
+    def step(images, boxes, classes, extras, rng):
+        return model.train_step(images, boxes, classes, rng)
+
+    return train_region_model(model, config, train, step, seed=seed, progress=progress, name="faster-rcnn")
 
 
 def faster_rcnn_timings(model: FasterRCNN, images: np.ndarray) -> dict:
@@ -150,15 +117,10 @@ def faster_rcnn_scenes(config: dict, *, seed: int, out, quick: bool, progress: b
         config = dict(config, **_QUICK)
     if not 1 <= config["num_classes"] <= len(SHAPE_CLASSES):
         raise ValueError(f"num_classes: expected 1..{len(SHAPE_CLASSES)}, received {config['num_classes']!r}")
-    load_before = load_average()
     train, _, test = scene_splits(config, seed)
     model = build_faster_rcnn(config, rng=np.random.default_rng([seed, 0]))
     class_names = tuple(SHAPE_CLASSES[:config["num_classes"]])
-
-    start, cpu_start = time.perf_counter(), time.process_time()
-    history = train_faster_rcnn(model, config, train, seed=seed, progress=progress)
-    train_seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    load_after_training = load_average()
+    history, timing = timed_training(lambda: train_faster_rcnn(model, config, train, seed=seed, progress=progress))
 
     detections = model.detect_batch(test.images, score_threshold=config["eval_score_threshold"])
     metrics = score(detections, test, class_names)
@@ -175,13 +137,8 @@ def faster_rcnn_scenes(config: dict, *, seed: int, out, quick: bool, progress: b
         "rpn_recall_iou70": {str(k): v for k, v in recall70.items()},
         "test_ms_per_image": round(timings["total"], 3),
         "test_ms_per_image_without_proposals": round(timings["total"] - timings["proposals"], 3),
-        "test_ms_breakdown": {k: round(v, 3) for k, v in timings.items()},
-        "epochs": len(history), "n_train": len(train), "n_test": len(test),
-        "test_objects": int(sum(len(b) for b in test.boxes)), "parameters": model.num_parameters(),
-        "pooling": config["pooling"], "train_seconds": round(train_seconds, 2),
-        "train_cpu_seconds": round(cpu_seconds, 2),
-        "load_average": {"start": load_before, "after_training": load_after_training, "end": load_average()},
-        "machine": machine(), "seed": seed, "quick": quick, "config": dict(config),
+        "test_ms_breakdown": {k: round(v, 3) for k, v in timings.items()}, "pooling": config["pooling"],
+        **run_facts(history, train, test, model, timing, config, seed, quick),
     })
     if out is not None:
         detector = RegionDetector(model, "faster-rcnn", class_names, score_threshold=config["score_threshold"])

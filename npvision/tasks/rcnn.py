@@ -29,7 +29,6 @@ detector given its proposals; ``_with_proposals`` adds selective search), plus
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -42,12 +41,10 @@ from ..detection.linear_svm import hard_negative_svm
 from ..detection.rcnn import RCNN, fit_ridge, warp_regions
 from ..detection.region_detector import RegionDetector
 from ..detection.roi_heads import roi_head_targets
-from ..optim import Adam, clip_grad_norm
 from ..train import History
 from . import register_task
-from ._common import load_average
-from ._region_common import (PROPOSAL_DEFAULTS, SCENE_DEFAULTS, epoch_log, flip_batch, machine, score,
-                             selective_search_proposals, time_detection, warmup_cosine)
+from ._region_common import (PROPOSAL_DEFAULTS, SCENE_DEFAULTS, run_facts, score, selective_search_proposals,
+                             time_detection, timed_training, train_region_model)
 from .fast_rcnn import _write_outputs
 from .yolo import scene_splits
 
@@ -77,43 +74,15 @@ def build_rcnn(config: dict, rng=None) -> RCNN:
 def finetune_rcnn(model: RCNN, config: dict, train, proposals: list, *, seed: int = 0,
                   progress: bool = True) -> History:
     """Stage 1: the CNN as a ``K + 1``-way classifier of warped regions (module docstring)."""
-    epochs, batch_size = config["epochs"], config["batch_size"]
-    n = len(train)
-    steps_per_epoch = -(-n // batch_size)
-    optimizer = Adam(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
-    schedule = warmup_cosine(optimizer, epochs * steps_per_epoch, int(round(config["warmup"] * steps_per_epoch)))
-    rng = np.random.default_rng([seed, 1])
-    history = History()
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        order = rng.permutation(n)
-        sums = {"loss": 0.0, "crops": 0.0}
-        bar = tqdm(range(steps_per_epoch), desc=f"rcnn fine-tune {epoch + 1}/{epochs}", leave=False,
-                   disable=not progress)
-        for step in bar:
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            images, boxes, props = train.images[idx], [train.boxes[i] for i in idx], [proposals[i] for i in idx]
-            if config["flips"]:
-                images, boxes, props = flip_batch(images, rng, boxes, props)
-            rois, labels, _, _ = roi_head_targets(props, boxes, [train.classes[i] for i in idx],
-                                                  batch_size_per_image=config["crops_per_image"], rng=rng)
-            crops = np.concatenate([warp_regions(images[b], rois[rois[:, 0] == b, 1:], config["warp_size"],
-                                                 config["context"]) for b in range(len(idx))])
-            model.zero_grad()
-            loss = model.finetune_step(crops.astype(np.float32), labels)
-            if config["max_grad_norm"]:
-                clip_grad_norm(model.parameters(), config["max_grad_norm"])
-            optimizer.step()
-            schedule.step()
-            sums["loss"] += loss
-            sums["crops"] += len(crops)
-            if step % 20 == 0:
-                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{optimizer.lr:.1e}")
-        logs = epoch_log(epoch, epochs, sums, steps_per_epoch, time.perf_counter() - start, progress, "rcnn")
-        logs["lr"] = optimizer.lr
-        history.append(logs)
-    model.eval()
-    return history
+    def step(images, boxes, classes, extras, rng):
+        rois, labels, _, _ = roi_head_targets(extras[0], boxes, classes,
+                                              batch_size_per_image=config["crops_per_image"], rng=rng)
+        crops = np.concatenate([warp_regions(images[b], rois[rois[:, 0] == b, 1:], config["warp_size"],
+                                             config["context"]) for b in range(len(images))])   # (R, S, S, 3)
+        loss = model.finetune_step(crops.astype(np.float32), labels)
+        return loss, {"loss": loss, "crops": len(crops)}
+
+    return train_region_model(model, config, train, step, [proposals], seed=seed, progress=progress, name="rcnn")
 
 
 def _region_features(model: RCNN, images, boxes_per_image, progress: bool, desc: str):
@@ -230,18 +199,14 @@ def rcnn_scenes(config: dict, *, seed: int, out, quick: bool, progress: bool) ->
         config = dict(config, **_QUICK)
     if not 1 <= config["num_classes"] <= len(SHAPE_CLASSES):
         raise ValueError(f"num_classes: expected 1..{len(SHAPE_CLASSES)}, received {config['num_classes']!r}")
-    load_before = load_average()
     train, _, test = scene_splits(config, seed)
     class_names = tuple(SHAPE_CLASSES[:config["num_classes"]])
     train_props, train_ss_seconds = selective_search_proposals(train.images, config, progress, "train proposals")
     test_props, ss_seconds = selective_search_proposals(test.images, config, progress, "test proposals")
     model = build_rcnn(config, rng=np.random.default_rng([seed, 0]))
 
-    start, cpu_start = time.perf_counter(), time.process_time()
-    history, svms, regressors, stage_seconds = train_rcnn(model, config, train, train_props, seed=seed,
-                                                          progress=progress)
-    train_seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    load_after_training = load_average()
+    (history, svms, regressors, stage_seconds), timing = timed_training(
+        lambda: train_rcnn(model, config, train, train_props, seed=seed, progress=progress))
 
     detections = model.detect_batch(test.images, test_props, score_threshold=config["eval_score_threshold"])
     metrics = score(detections, test, class_names)
@@ -255,12 +220,8 @@ def rcnn_scenes(config: dict, *, seed: int, out, quick: bool, progress: bool) ->
         "svm_rounds": {class_names[c]: s for c, s in enumerate(svms)},
         "box_regression_regions": {class_names[c]: n for c, n in enumerate(regressors)},
         "stage_seconds": {k: round(v, 2) for k, v in stage_seconds.items()},
-        "epochs": len(history), "n_train": len(train), "n_test": len(test),
-        "test_objects": int(sum(len(b) for b in test.boxes)), "parameters": model.num_parameters(),
-        "train_seconds": round(train_seconds, 2), "train_cpu_seconds": round(cpu_seconds, 2),
         "train_proposal_seconds": round(train_ss_seconds * len(train), 2),
-        "load_average": {"start": load_before, "after_training": load_after_training, "end": load_average()},
-        "machine": machine(), "seed": seed, "quick": quick, "config": dict(config),
+        **run_facts(history, train, test, model, timing, config, seed, quick),
     })
     if out is not None:
         detector = RegionDetector(model, "rcnn", class_names, score_threshold=config["score_threshold"],
