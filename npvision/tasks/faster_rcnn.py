@@ -42,7 +42,7 @@ from .yolo import scene_splits
 
 __all__ = ["build_faster_rcnn", "train_faster_rcnn", "faster_rcnn_timings"]
 
-_QUICK = dict(n_train=96, n_test=32, epochs=2, batch_size=8)
+_QUICK = dict(n_train=400, n_test=64, epochs=3, batch_size=8)
 
 _DEFAULTS = dict(SCENE_DEFAULTS, n_train=4000, epochs=8, batch_size=8, lr=2e-3, warmup=0.5, weight_decay=0.0,
                  max_grad_norm=10.0, flips=True, widths=[16, 32, 64], strides=[2, 2, 1], stage_depth=2,
@@ -155,7 +155,7 @@ def _write_outputs(out, detector, history, train, test, detections, proposals, m
 
     detector.save(out)
     model = detector.model
-    plot_history({k: v for k, v in history.to_dict().items() if k != "seconds"},
+    plot_history({k: v for k, v in history.to_dict().items() if k not in ("seconds", "proposals")},
                  os.path.join(out, "curves.png"), title="faster-rcnn: training curves")
     shown = min(8, len(test))
     plot_prediction_grid(test.images[:shown], detections[:shown], test.detection_targets()[:shown],
