@@ -17,8 +17,9 @@ Model: :class:`npvision.detection.MaskRCNN` -- Faster R-CNN's backbone and RPN, 
 RoIAlign box branch, and a mask branch (RoIAlign ``roi_size x roi_size`` -> convs ->
 2x transpose conv -> one ``2 roi_size`` square logit map per class).
 
-Training: Adam with linear warm-up then half a cosine, per batch; random left-right
-and top-bottom flips of each scene with its boxes and masks; the gradient norm clipped.
+Training: the region tasks' loop (Adam with linear warm-up then half a cosine, per batch;
+the gradient norm clipped), random left-right and top-bottom flips of each scene with its
+boxes and masks.
 
 Evaluation on the held-out scenes (COCO's conventions, at most 100 detections per
 image): ``mask_map50`` / ``mask_map`` (``iou_type="segm"``: mask IoU), ``box_map50`` /
@@ -38,15 +39,14 @@ import os
 import time
 
 import numpy as np
-from tqdm import tqdm
 
 from ..data.scenes import SHAPE_CLASSES
 from ..detection.evaluation import matched_mask_ious, mean_average_precision
 from ..detection.masks import paste_masks
-from ..optim import Adam, CosineDecay, LinearWarmup, clip_grad_norm
 from ..train import History
 from . import register_task
 from ._common import load_average as _load_average
+from ._region_common import machine, train_region_model
 from .yolo import scene_splits
 
 __all__ = ["build_mask_rcnn", "random_flips_with_masks", "train_mask_rcnn", "evaluate_mask_rcnn",
@@ -89,47 +89,22 @@ def random_flips_with_masks(images, boxes, masks, rng):
 
 
 def train_mask_rcnn(model, config: dict, train, *, seed: int = 0, progress: bool = True) -> History:
-    """Train ``model`` on the scenes ``train`` (the recipe of the module docstring)."""
-    epochs, batch_size = config["epochs"], config["batch_size"]
-    n = len(train)
-    steps_per_epoch = -(-n // batch_size)
-    total = epochs * steps_per_epoch
-    warmup = min(max(1, int(round(config["warmup"] * steps_per_epoch))), total - 1) if total > 1 else 0
-    optimizer = Adam(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
-    schedule = (LinearWarmup(optimizer, warmup, then=CosineDecay(optimizer, total=total - warmup, interval="batch"))
-                if warmup else CosineDecay(optimizer, total=max(total, 1), interval="batch"))
-    masks = [train.instance_masks(i) for i in range(n)]
-    rng = np.random.default_rng([seed, 1])
-    history = History()
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        order = rng.permutation(n)
-        sums: dict[str, float] = {}
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=not progress)
-        for step in bar:
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            xb, bb, mb = train.images[idx], [train.boxes[i] for i in idx], [masks[i] for i in idx]
-            if config["flips"]:
-                xb, bb, mb = random_flips_with_masks(xb, bb, mb, rng)
-            model.zero_grad()
-            loss, terms = model.train_step(xb, bb, [train.classes[i] for i in idx], mb, rng=rng)
-            if config["max_grad_norm"]:
-                clip_grad_norm(model.parameters(), config["max_grad_norm"])
-            optimizer.step()
-            schedule.step()
-            for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + float(value)
-            if step % 20 == 0:
-                bar.set_postfix(loss=f"{loss:.3f}", mask=f"{terms['mask']:.3f}", lr=f"{optimizer.lr:.1e}")
-        logs = {name: value / steps_per_epoch for name, value in sums.items()}
-        logs["lr"] = optimizer.lr
-        logs["seconds"] = time.perf_counter() - start
-        history.append(logs)
-        if progress:
-            print(f"epoch {epoch + 1:3d}/{epochs}  loss {logs['loss']:.4f}  mask {logs['mask']:.4f}  "
-                  f"lr {optimizer.lr:.2e}  {logs['seconds']:.1f}s", flush=True)
-    model.eval()
-    return history
+    """Train ``model`` on the scenes ``train`` (the recipe of the module docstring).
+
+    The region tasks' loop (:func:`npvision.tasks._region_common.train_region_model`: Adam,
+    warm-up and half cosine per batch, gradient clipping) with the instance masks as the
+    batch's extra; the flips are made here, because masks flip as images, not as boxes.
+    """
+    masks = [train.instance_masks(i) for i in range(len(train))]
+
+    def step(images, boxes, classes, extras, rng):
+        (batch_masks,) = extras
+        if config["flips"]:
+            images, boxes, batch_masks = random_flips_with_masks(images, boxes, batch_masks, rng)
+        return model.train_step(images, boxes, classes, batch_masks, rng=rng)
+
+    return train_region_model(model, dict(config, flips=False), train, step, extras=(masks,), seed=seed,
+                              progress=progress, name="mask-rcnn")
 
 
 def evaluate_mask_rcnn(detections, scenes) -> dict:
@@ -212,7 +187,7 @@ def mask_rcnn_scenes(config: dict, *, seed: int, out, quick: bool, progress: boo
                    parameters=model.num_parameters(), train_seconds=round(train_seconds, 2),
                    train_cpu_seconds=round(cpu_seconds, 2),
                    test_ms_per_image=round(1000 * test_seconds / len(test), 2),
-                   load_average={"start": load_before, "end": _load_average()},
+                   load_average={"start": load_before, "end": _load_average()}, machine=machine(),
                    seed=seed, quick=quick, config=dict(config))
     if out is not None:
         _write_outputs(out, model, class_names, history, test, detections, metrics, config)

@@ -15,7 +15,8 @@ reproduces every output and gradient.
 
 The cases cover every rule of the two ops: both ``aligned`` values,
 ``sampling_ratio`` -1, 0, 1 and 2, ``spatial_scale`` 1, 0.5, 0.25 (and 0.3,
-not a power of two, where float32 rounding of the scaled corners matters),
+not a power of two, where float32 rounding of the scaled corners and of the
+sampling grid's size ``ceil(h / PH)`` decides the result),
 rois inside, partly outside, wholly outside and in the one-pixel margin around
 the map, tiny, zero-size and inverted rois, corners on exact halves (rounding
 half away from zero), empty bins, tied maxima, non-square outputs, several
@@ -78,6 +79,7 @@ CASES = [
     _case("align_f32_s05", "align", dtype="float32", spatial_scale=0.5, output_size=(3, 2), seed=36),
     _case("align_f32_s03_aligned", "align", dtype="float32", spatial_scale=0.3, aligned=True, seed=37),
     _case("align_f32_outside", "align", dtype="float32", rois="outside", sampling_ratio=3, seed=38),
+    _case("align_f32_s03_grid_edges", "align", dtype="float32", spatial_scale=0.3, rois="grid_edges", seed=39),
 ]
 
 
@@ -126,6 +128,10 @@ def _boxes(kind: str, rng: np.random.Generator, h: int, w: int, s: float) -> np.
     if kind == "big":                                      # large rois: sampling grids of 3 and more
         return np.concatenate([inside[:2], [[0, 0, W, H], [-0.2 * W, 0.1 * H, 1.1 * W, 0.95 * H],
                                             [0.1 * W, 0.05 * H, 0.9 * W, 0.5 * H]]])
+    if kind == "grid_edges":                               # roi sizes of whole multiples of 3 bins:
+        m = rng.integers(1, 3, (12, 2))                    # ceil(size / 3) flips between float32 and
+        x1, y1 = rng.uniform(0, 0.4 * W, 12), rng.uniform(0, 0.4 * H, 12)   # float64 arithmetic
+        return np.stack([x1, y1, x1 + 3 * m[:, 0] / s, y1 + 3 * m[:, 1] / s], 1)
     if kind == "many":
         return np.concatenate([span(20, -0.2 * W, 0.8 * W, 0.5 / s, 0.6 * W,
                                     -0.2 * H, 0.8 * H, 0.5 / s, 0.6 * H), inside])
