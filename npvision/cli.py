@@ -186,6 +186,10 @@ def _run_segment(args: argparse.Namespace) -> int:
                 print(f"  {r['class']:<10s} {r['score']:.3f}  {r['pixels']} pixels")
         return 0
     weights = args.weights if args.model is None else os.path.join(args.model, "weights.npz")
+    if args.model is not None and not os.path.isfile(weights):
+        raise ValueError(f"--model: {args.model!r} holds neither mask_rcnn.json (a Mask R-CNN written by "
+                         f"'npvision train mask-rcnn --out DIR') nor weights.npz (a U-Net written by "
+                         f"'npvision train unet --out DIR')")
     result = segment_image(args.image, weights, args.out)
     if args.json:
         print(json.dumps(result))

@@ -49,7 +49,7 @@ def test_segment_command_draws_instances_and_keeps_the_unet_path(quick_run, tmp_
     assert all(r["class"] in ("circle", "square", "triangle", "cross") for r in result["instances"])
     # a folder that is neither a Mask R-CNN nor holds U-Net weights: a clear error, exit code 1
     assert cli.main(["segment", str(path), "--model", str(tmp_path), "--out", str(tmp_path / "x.png")]) == 1
-    assert "weights" in capsys.readouterr().err
+    assert "holds neither mask_rcnn.json" in capsys.readouterr().err
 
     # the U-Net path through --model DIR
     from npvision.tasks import get_task

@@ -244,8 +244,8 @@ def segment_instances(image_path, model_dir, out_path, score_threshold=None) -> 
     result = {"boxes": boxes, "scores": found["scores"], "classes": found["classes"], "masks": masks}
     out_path = os.fspath(out_path)
     plot_instances(image[None], [result], class_names=names, path=out_path, ncols=1,
-                   panel_size=max(3.0, min(8.0, w / 40)),
-                   title=f"npvision segment: {os.path.basename(os.fspath(image_path))}, {len(boxes)} instances")
+                   panel_size=max(4.5, min(8.0, w / 30)),
+                   title=f"{os.path.basename(os.fspath(image_path))}: {len(boxes)} instances")
     np.savez_compressed(os.path.splitext(out_path)[0] + ".npz", **result)
     instances = [{"class": names[int(c)], "score": round(float(s), 4),
                   "box_xyxy": [round(float(v), 1) for v in b], "pixels": int(m.sum())}
