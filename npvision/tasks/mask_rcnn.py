@@ -54,7 +54,7 @@ __all__ = ["build_mask_rcnn", "random_flips_with_masks", "train_mask_rcnn", "eva
 
 #: the file naming a Mask R-CNN folder (beside ``weights.npz``)
 MODEL_FILE = "mask_rcnn.json"
-_QUICK = dict(n_train=96, n_val=0, n_test=48, epochs=2, batch_size=8, warmup=0.2)
+_QUICK = dict(n_train=320, n_val=0, n_test=48, epochs=3, batch_size=8, warmup=0.2, lr=2e-3)
 
 
 def build_mask_rcnn(config: dict, rng=None):
