@@ -211,3 +211,7 @@ from . import segment  # noqa: E402,F401
 from . import localize  # noqa: E402,F401
 from . import windows  # noqa: E402,F401
 from . import yolo  # noqa: E402,F401
+from . import faster_rcnn  # noqa: E402,F401
+from . import fast_rcnn  # noqa: E402,F401
+from . import rcnn  # noqa: E402,F401
+from . import mask_rcnn  # noqa: E402,F401
