@@ -164,12 +164,10 @@ _DEFAULTS = dict(size=64, num_classes=4, min_objects=2, max_objects=4, n_train=6
                  eval_score_threshold=0.05, score_threshold=0.5)
 
 
-@register_task("mask-rcnn", metric="mask_map50",
+@register_task("mask-rcnn", quick=_QUICK, metric="mask_map50",
                description="Mask R-CNN on overlapping shapes (held-out mask AP@0.5, box AP@0.5)", **_DEFAULTS)
 def mask_rcnn_scenes(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     """Mask R-CNN on 64x64 scenes of 2..4 overlapping shapes of 4 classes (module docstring)."""
-    if quick:
-        config = dict(config, **_QUICK)
     load_before = _load_average()
     train, _, test = scene_splits(dict(config, n_val=0), seed)
     model = build_mask_rcnn(config, rng=np.random.default_rng([seed, 0]))
