@@ -74,7 +74,8 @@ def test_backend_switching_and_context_manager():
 
 # Sequential loops with no vectorized form (a union-find over sorted edges) have a naive
 # reference and a numba kernel only; their callers use the fastest one under "numpy".
-NAIVE_AND_NUMBA_ONLY = {"fh_segment"}
+# sequential by nature (union-find merges; one dual coordinate after another): no vectorized form
+NAIVE_AND_NUMBA_ONLY = {"fh_segment", "svm_dual_cd_epoch"}
 
 
 def test_every_op_has_every_backend():
