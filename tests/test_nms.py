@@ -206,6 +206,16 @@ def test_soft_nms_linear_and_gaussian_by_hand():
     assert keep.tolist() == [0, 1] and new.dtype == np.float64
 
 
+def test_soft_nms_linear_decays_a_box_exactly_at_the_threshold():
+    # IoU([0,0,2,1], [0,0,1,1]) = 1/2 exactly; Bodla et al.'s Eq. 2 decays when IoU >= N_t
+    boxes = np.array([[0.0, 0.0, 2.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
+    keep, new = soft_nms(boxes, np.array([0.9, 0.8]), iou_threshold=0.5, method="linear")
+    assert keep.tolist() == [0, 1]
+    assert new[1] == pytest.approx(0.8 * (1 - 0.5))
+    keep, new = soft_nms(boxes, np.array([0.9, 0.8]), iou_threshold=0.51, method="linear")
+    assert new[1] == pytest.approx(0.8)
+
+
 def test_soft_nms_keeps_everything_that_greedy_nms_keeps():
     rng = np.random.default_rng(1)
     boxes, scores = random_boxes(rng, 60), rng.random(60).astype(np.float32)

@@ -137,7 +137,8 @@ def soft_nms(boxes, scores, sigma: float = 0.5, iou_threshold: float = 0.3,
     keep it, and decay the score of every other remaining box ``b`` by its
     overlap ``o = IoU(M, b)``:
 
-    - ``method="linear"``:   ``s_b *= (1 - o)`` if ``o > iou_threshold``, else unchanged;
+    - ``method="linear"``:   ``s_b *= (1 - o)`` if ``o >= iou_threshold``, else unchanged
+      (the paper's Eq. 2: a box exactly at the threshold decays);
     - ``method="gaussian"``: ``s_b *= exp(-o**2 / sigma)`` (``iou_threshold`` is not used).
 
     Boxes whose score falls below ``score_threshold`` (or starts below it) are
@@ -167,7 +168,7 @@ def soft_nms(boxes, scores, sigma: float = 0.5, iou_threshold: float = 0.3,
             break
         o = box_iou(b[best][None], b[remaining])[0]                  # (R,)
         if method == "linear":
-            decay = np.where(o > t, 1.0 - o, 1.0)
+            decay = np.where(o >= t, 1.0 - o, 1.0)
         else:
             decay = np.exp(-(o * o) / sigma)
         current[remaining] *= decay
