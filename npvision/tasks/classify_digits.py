@@ -35,7 +35,7 @@ Tasks (settings are the keyword options of :func:`npvision.tasks.run_task`):
 
 Files written to ``out``: ``curves.png`` (loss, accuracy and learning rate per
 epoch), ``predictions.png`` (test images with their true and predicted labels;
-mistakes in red), ``filters.png`` (the first conv layer's filters),
+mistakes in red), ``confusion.png`` (the test confusion matrix), ``filters.png`` (the first conv layer's filters),
 ``weights.npz`` (:func:`npvision.io.save_weights`; load it into
 ``models.create(architecture, num_classes=10, input_shape=(size, size, 1))``),
 ``history.json`` (the per-epoch numbers) and ``metrics.json``.
@@ -269,12 +269,21 @@ def plot_predictions(images, labels, predicted, path=None, max_images: int = 40,
 
 def _write_outputs(out: str, task: str, model, history, splits, predicted, extra: dict) -> None:
     from ..viz import plot_filters
+    from ..segmentation.metrics import confusion_matrix
+    from ..viz.confusion import plot_confusion_matrix
     from ..viz.curves import plot_history
 
     x_test, y_test = splits[2]
-    plot_history(history, os.path.join(out, "curves.png"),
-                 title=f"{task}: training curves (weights kept from epoch {extra['best_epoch']})")
+    # The kept epoch is chosen on validation accuracy with a tolerance (module docstring), so it
+    # may differ from the lowest-loss and the first highest-accuracy epochs: the picture says which is which.
+    plot_history(history, os.path.join(out, "curves.png"), kept_epoch=extra["best_epoch"],
+                 title=f"{task}: training curves; weights kept from epoch {extra['best_epoch']}, the latest "
+                       f"within {extra['val_tolerance']} validation image{'' if extra['val_tolerance'] == 1 else 's'} "
+                       f"of the best accuracy")
     plot_predictions(x_test, y_test, predicted, os.path.join(out, "predictions.png"))
+    plot_confusion_matrix(confusion_matrix(predicted, y_test, len(CLASS_NAMES)), CLASS_NAMES,
+                          os.path.join(out, "confusion.png"),
+                          title=f"{task}: test confusion matrix (rows: true digit)")
     conv = _first_conv(model)
     plot_filters(conv.weight.data, os.path.join(out, "filters.png"),
                  title=f"{task}: first-layer filters")
@@ -311,7 +320,8 @@ def _classify(task: str, model, config: dict, *, seed, out, quick, progress) -> 
     }
     if out is not None:
         extra = {"task": task, "classes": CLASS_NAMES, "input_shape": [size, size, 1],
-                 "seed": seed, "best_epoch": best_epoch + 1, "accuracy": test["accuracy"]}
+                 "seed": seed, "best_epoch": best_epoch + 1, "accuracy": test["accuracy"],
+                 "val_tolerance": config["val_tolerance"]}
         _write_outputs(out, task, model, history, splits, predicted, extra)
     return metrics
 
