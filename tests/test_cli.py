@@ -139,6 +139,12 @@ def test_demo_quick_writes_its_pictures(tmp_path):
     acc = [line for line in lines if line.startswith("held-out accuracy:")]
     assert len(acc) == 1, proc.stdout
     assert float(acc[0].split()[2].rstrip("%")) > 30, proc.stdout
+    # The accuracy is on exactly as many test digits as the data step announced for quick mode.
+    import re
+    announced = re.search(r"and (\d+) of the (\d+) held-out test digits", proc.stdout)
+    scored = re.search(r"held-out accuracy: \S+ on (\d+) test digits", proc.stdout)
+    assert announced and scored, proc.stdout
+    assert announced.group(1) == scored.group(1) != announced.group(2), proc.stdout
     assert "61,706" in proc.stdout or "61706" in proc.stdout, "the LeNet-5 summary shows its total"
 
 

@@ -468,3 +468,13 @@ def test_confusion_matrix_picture_shows_every_count():
         plot_confusion_matrix(m, ["a", "b"])
     with pytest.raises(ValueError, match="matrix: expected a square"):
         plot_confusion_matrix(m[:2])
+
+
+def test_unet_bar_counts_the_task_epochs_not_one_of_one(capsys):
+    """The U-Net task calls fit once per epoch; its bars must read 1/2 and 2/2, never 1/1 twice."""
+    from npvision.tasks import run_task
+
+    run_task("unet", quick=True, epochs=2, progress=True)
+    err = capsys.readouterr().err
+    assert "epoch 1/2" in err and "epoch 2/2" in err, err[-2000:]
+    assert "epoch 1/1" not in err

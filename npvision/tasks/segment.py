@@ -49,6 +49,7 @@ import time
 import numpy as np
 
 from ..data import make_scenes
+from ..data.profile import image_profile
 from ..data.scenes import SHAPE_CLASSES
 from ..io import read_weights, save_weights
 from ..optim import Adam, CosineDecay
@@ -154,7 +155,8 @@ def train_segmenter(model, config: dict, splits, *, seed: int, progress: bool = 
         start = time.perf_counter()
         x_aug, y_aug = random_dihedral(x_train, y_train, rng)
         logs = fit(model, loss_fn, optimizer, x_aug, y_aug, epochs=1, batch_size=config["batch_size"],
-                   seed=rng, scheduler=schedule, progress=progress, metrics=("accuracy",))
+                   seed=rng, scheduler=schedule, progress=progress, metrics=("accuracy",),
+                   epoch_label=(epoch + 1, epochs))                # the bar reads "epoch 2/6", not "1/1"
         logs = {name: values[0] for name, values in logs.to_dict().items()}
         val = _scores(model, x_val, y_val, k)
         logs["val_miou"] = val["miou"]
@@ -204,11 +206,15 @@ def _segment_task(config: dict, *, seed: int, out, quick: bool, progress: bool) 
         "config": dict(config),
     }
     if out is not None:
-        _write_outputs(out, model, config, history, x_test, y_test, predicted, scores, metrics)
+        size = config["size"]
+        profile = image_profile(splits[0][0][:300], f"synthetic {size}x{size} scenes of "
+                                f"{', '.join(CLASS_NAMES[1:])} shapes on smooth backgrounds")
+        _write_outputs(out, model, config, history, x_test, y_test, predicted, scores, metrics, profile)
     return metrics
 
 
-def _write_outputs(out, model, config, history, x_test, y_test, predicted, scores, metrics) -> None:
+def _write_outputs(out, model, config, history, x_test, y_test, predicted, scores, metrics,
+                   training_data=None) -> None:
     from ..viz.curves import plot_history
     from ..viz.segmentation import plot_class_iou, plot_segmentation
 
@@ -220,7 +226,8 @@ def _write_outputs(out, model, config, history, x_test, y_test, predicted, score
     iou = [np.nan if v is None else v for v in scores["per_class_iou"].values()]
     plot_class_iou(iou, CLASS_NAMES, path=os.path.join(out, "class_iou.png"),
                    title=f"{name}: per-class IoU on the test scenes")
-    save_segmenter(model, config, os.path.join(out, "weights.npz"), miou=scores["miou"])
+    save_segmenter(model, config, os.path.join(out, "weights.npz"), miou=scores["miou"],
+                   training_data=training_data)
     with open(os.path.join(out, "history.json"), "w") as fh:
         json.dump(history.to_dict(), fh, indent=1)
 

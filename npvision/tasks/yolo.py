@@ -71,6 +71,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data import make_scenes
+from ..data.profile import image_profile
 from ..data.augment import hflip, vflip
 from ..data.scenes import SHAPE_CLASSES
 from ..detection import anchors as _anchors
@@ -263,8 +264,11 @@ def yolo_scenes(config: dict, *, seed: int, out, quick: bool, progress: bool) ->
     cpu_seconds = time.process_time() - cpu_start                   # all threads of this process
 
     size = config["size"]
+    profile = image_profile(train.images[:300], f"synthetic {size}x{size} scenes of "
+                            f"{', '.join(class_names)} shapes on smooth backgrounds")
     detector = Detector(model, anchors, config["num_classes"], class_names, (size, size),
-                        score_threshold=config["score_threshold"], iou_threshold=config["nms_iou"])
+                        score_threshold=config["score_threshold"], iou_threshold=config["nms_iou"],
+                        training_data=profile)
     detections = detector.detect_batch(test.images, score_threshold=config["eval_score_threshold"],
                                        iou_threshold=config["nms_iou"])
     scores = evaluate_detector(detector, test, config, detections)
