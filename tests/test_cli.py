@@ -239,7 +239,7 @@ def test_train_quick_json_prints_metrics_on_the_last_line(tmp_path):
 
 
 def test_train_unknown_task_lists_the_tasks(capsys):
-    assert cli.main(["train", "no-such-task", "--quick"]) == 1
+    assert cli.main(["train", "no-such-task", "--quick"]) == 2       # a usage error, as argparse's
     err = capsys.readouterr().err
     assert "no-such-task" in err and "lenet5" in err
 

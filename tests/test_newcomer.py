@@ -145,3 +145,138 @@ def test_summary_method_in_the_readme_sense():
     from npvision.models import create
 
     assert "61,706" in str(create("lenet5").summary((32, 32, 1)))
+
+
+# -- detect and segment: real paths, folders, resizing, the unfamiliar-image warning ---
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A quick YOLO and a quick U-Net trained by the command line, plus sample scenes and a photo."""
+    import matplotlib.image as mpimg
+
+    from npvision.data import load_image
+
+    root = tmp_path_factory.mktemp("newcomer")
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        assert cli.main(["train", "yolo", "--quick", "--epochs", "2"]) == 0
+        assert cli.main(["train", "unet", "--quick"]) == 0
+        assert cli.main(["sample-scene", "--out", "scene.png"]) == 0
+        assert cli.main(["sample-scene", "--count", "2", "--size", "90", "120", "--out", "scenes"]) == 0
+    finally:
+        os.chdir(cwd)
+    mpimg.imsave(root / "astronaut.png", load_image("astronaut")[::4, ::4])
+    return root
+
+
+def test_detect_writes_inside_a_folder_and_names_the_real_files(trained, capsys, monkeypatch):
+    monkeypatch.chdir(trained)
+    capsys.readouterr()
+    os.makedirs("pictures", exist_ok=True)
+    assert cli.main(["detect", "scene.png", "--out", "pictures", "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    assert result["picture"] == os.path.join("pictures", "scene_detections.png")
+    assert (trained / result["picture"]).read_bytes()[:8] == PNG_MAGIC
+    assert not (trained / "pictures.png").exists()
+    assert result["warning"] is None and "warning" not in captured.err      # a scene is familiar
+
+
+def test_detect_over_several_images_and_a_folder(trained, capsys, monkeypatch):
+    monkeypatch.chdir(trained)
+    capsys.readouterr()
+    assert cli.main(["detect", "scene.png", "scenes", "--score-threshold", "0.0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    images = [r["image"] for r in out["results"]]
+    assert images == ["scene.png", os.path.join("scenes", "scene-1.png"), os.path.join("scenes", "scene-2.png")]
+    for r in out["results"]:
+        assert os.path.isfile(r["picture"]) and os.path.dirname(r["picture"]) == "detections"
+    # the second and third are 90x120: boxes in their own pixels
+    for det in out["results"][1]["detections"]:
+        x0, y0, x1, y1 = det["box_xyxy"]
+        assert 0 <= x0 <= x1 <= 120 and 0 <= y0 <= y1 <= 90
+    (trained / "taken").write_text("x")
+    assert cli.main(["detect", "scene.png", "scenes", "--out", "taken"]) == 2
+    assert "'taken' needs to be a folder" in capsys.readouterr().err
+    assert cli.main(["detect", "scene.png"]) == 0
+    text = capsys.readouterr().out
+    assert "classes circle, square, triangle, cross" in text
+    assert not re.search(r"\b1 objects\b", text)
+
+
+def test_a_photograph_gets_a_warning_naming_the_training_data_and_classes(trained, capsys, monkeypatch):
+    monkeypatch.chdir(trained)
+    capsys.readouterr()
+    assert cli.main(["detect", "astronaut.png", "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    for text in (captured.err, result["warning"]):
+        assert "looks unlike the images this model was trained on (synthetic 64x64 scenes" in text
+        assert "circle, square, triangle, cross" in text
+    assert cli.main(["segment", "astronaut.png", "--out", "seg.png"]) == 0
+    err = capsys.readouterr().err
+    assert "synthetic 48x48 scenes" in err and "circle, square, triangle, cross" in err
+
+
+def test_segment_resizes_to_the_models_input_and_reports_the_real_paths(trained, capsys, monkeypatch):
+    monkeypatch.chdir(trained)
+    os.makedirs("masks", exist_ok=True)
+    capsys.readouterr()
+    image = os.path.join("scenes", "scene-1.png")
+    assert cli.main(["segment", image, "--out", "masks", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["picture"] == os.path.join("masks", "scene-1_segmented.png")
+    assert result["mask"] == os.path.join("masks", "scene-1_segmented.npy")
+    assert (trained / result["picture"]).read_bytes()[:8] == PNG_MAGIC
+    mask = np.load(trained / result["mask"])
+    assert mask.shape == (90, 120) and result["shape"] == [90, 120]
+    assert result["input_size"] == [48, 48]                          # the U-Net's training size
+    assert sum(result["pixels_per_class"].values()) == 90 * 120
+    assert cli.main(["segment", image, "--out", "one.png"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote one.png and one.npy" in out
+    assert cli.main(["segment", image, "--out", ""]) == 2
+
+
+def test_val_reproduces_the_quick_yolo_and_unet_metrics(trained, capsys, monkeypatch):
+    monkeypatch.chdir(trained)
+    for task, keys in (("yolo", ("map", "map50", "map75")), ("unet", ("miou", "pixel_accuracy", "mean_dice"))):
+        capsys.readouterr()
+        assert cli.main(["val", task, "--json"]) == 0
+        val = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        trained_metrics = json.loads((trained / "npvision-out" / task / "metrics.json").read_text())
+        for key in keys:
+            assert val[key] == trained_metrics[key], (task, key)
+        assert val["n_test"] == trained_metrics["n_test"]
+
+
+def test_segment_feeds_the_network_images_of_its_training_size(trained, monkeypatch, capsys):
+    """As detect does: a 90x120 image reaches the U-Net as 48x48 (the size it was trained on)."""
+    from npvision.segmentation.unet import UNet
+
+    seen = []
+    original = UNet.forward
+
+    def recording(self, x):
+        seen.append(x.shape)
+        return original(self, x)
+
+    monkeypatch.setattr(UNet, "forward", recording)
+    monkeypatch.chdir(trained)
+    assert cli.main(["segment", os.path.join("scenes", "scene-2.png"), "--out", "two.png"]) == 0
+    assert seen == [(1, 48, 48, 3)]
+
+
+def test_image_profile_flags_a_photograph_not_scenes_of_other_sizes():
+    from npvision.data import load_image, make_scenes
+    from npvision.data.profile import image_profile, unfamiliarity
+
+    profile = image_profile(make_scenes(200, size=64, seed=1).images, "synthetic scenes")
+    assert profile["statistics"] == ["brightness", "contrast", "colourfulness", "texture"]
+    for size in ((32, 32), (90, 120), (300, 200)):
+        flagged = [unfamiliarity(im, profile)["unfamiliar"] for im in make_scenes(20, size=size, seed=4).images]
+        assert not any(flagged), size
+    photo = unfamiliarity(load_image("astronaut"), profile)
+    assert photo["unfamiliar"] and "texture" in photo["reason"] and photo["z"]["texture"] > 4
+    grey = np.repeat(load_image("astronaut").mean(axis=-1, keepdims=True), 3, axis=-1)
+    assert unfamiliarity(grey, profile)["z"]["colourfulness"] < -3
