@@ -280,3 +280,12 @@ def test_image_profile_flags_a_photograph_not_scenes_of_other_sizes():
     assert photo["unfamiliar"] and "texture" in photo["reason"] and photo["z"]["texture"] > 4
     grey = np.repeat(load_image("astronaut").mean(axis=-1, keepdims=True), 3, axis=-1)
     assert unfamiliarity(grey, profile)["z"]["colourfulness"] < -3
+
+
+def test_readme_says_how_to_get_a_scene_for_detect():
+    readme = (REPO / "README.md").read_text()
+    lines = readme.splitlines()
+    make = next(i for i, line in enumerate(lines) if line.startswith("npvision sample-scene --out scene.png"))
+    use = next(i for i, line in enumerate(lines) if line.startswith("npvision detect scene.png"))
+    assert make < use
+    assert "sample-scene" in cli.COMMANDS and "val" in cli.COMMANDS
