@@ -234,7 +234,8 @@ def _run_segment(args: argparse.Namespace) -> int:
         if args.json:
             emit(json.dumps(result))
         else:
-            print(f"{args.image}: {plural(len(result['instances']), 'instance')} (picture: {out})")
+            print(f"{args.image}: {plural(len(result['instances']), 'instance')} (picture: {out}, "
+                  f"masks: {result['masks']})")
             for r in result["instances"]:
                 print(f"  {r['class']:<10s} {r['score']:.3f}  {r['pixels']} pixels")
         return 0
