@@ -177,7 +177,7 @@ def run(out_dir: str = "npvision-out", seed: int = 0, quick: bool = False,
     # 5. pictures ---------------------------------------------------------------
     log("\n[5/5] pictures:")
     pics = result["pictures"]
-    for name in ("curves", "predictions", "filters"):              # written by the task
+    for name in ("curves", "predictions", "confusion", "filters"):  # written by the task
         path = os.path.join(out_dir, f"{name}.png")
         if os.path.exists(path):
             pics[name] = path

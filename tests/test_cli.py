@@ -123,7 +123,7 @@ def test_demo_quick_writes_its_pictures(tmp_path):
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     out = tmp_path / "tmp"
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == ["conv1_feature_maps.png", "curves.png", "edges.png", "filters.png",
+    assert pngs == ["confusion.png", "conv1_feature_maps.png", "curves.png", "edges.png", "filters.png",
                     "predictions.png"]
     for name in pngs:
         assert (out / name).read_bytes()[:8] == PNG_MAGIC, name
