@@ -529,7 +529,7 @@ def _run_val(args: argparse.Namespace) -> int:
 
     task = _task_name(args.task)
     if task not in VALIDATORS:
-        raise UsageError(f"val: task {task!r} cannot be re-scored yet; val knows {', '.join(sorted(VALIDATORS))}")
+        raise UsageError(f"task {task!r} cannot be re-scored yet; val knows {', '.join(sorted(VALIDATORS))}")
     folder = args.model if args.model is not None else latest_run_folder(f"npvision-out/{task}")
     if not os.path.isfile(os.path.join(folder, "metrics.json")):
         raise FileNotFoundError(_missing_model(folder, task, f"{task} model"))
