@@ -31,7 +31,40 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from ._cli_helpers import (UsageError, did_you_mean, json_stdout, latest_run_folder, next_run_folder,
+                           output_file, output_folder, plural)
+
 __all__ = ["Command", "COMMANDS", "register_command", "build_parser", "main"]
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a wrong value is a usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, received {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, received {value}")
+    return value
+
+
+def _model_warning(image, training_data, class_names, image_name: str) -> str:
+    """A warning when ``image`` looks unlike the model's training images (``""`` otherwise)."""
+    if not training_data:
+        return ""
+    from .data.profile import unfamiliarity
+
+    found = unfamiliarity(image, training_data)
+    if not found["unfamiliar"]:
+        return ""
+    return (f"{image_name} looks unlike the images this model was trained on "
+            f"({training_data['description']}): {found['reason']}. It knows only the classes "
+            f"{', '.join(class_names)}, so its answers on this image may mean little.")
+
+
+def _missing_model(path: str, task: str, what: str) -> str:
+    return (f"no trained {what} in {path!r}; train one first: 'npvision train {task} --out {path}' "
+            f"(add --quick for a try in seconds), or point to one with --model DIR")
 
 
 @dataclass(frozen=True)
@@ -109,16 +142,31 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = "tasks:\n" + listing
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("task", metavar="TASK", help="what to train (listed below)")
-    parser.add_argument("--epochs", type=int, default=None, metavar="N",
-                        help="epochs (default: the task's own, chosen to reach its target)")
+    parser.add_argument("--epochs", type=_positive_int, default=None, metavar="N",
+                        help="epochs, an integer >= 1 (default: the task's own, chosen to reach its target)")
     parser.add_argument("--seed", type=int, default=0, metavar="N",
                         help="random seed for weights, splits, batches and augmentation (default: %(default)s)")
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="folder for weights, pictures and metrics.json (default: npvision-out/TASK)")
+                        help="folder for weights, pictures and metrics.json (default: npvision-out/TASK, "
+                             "or npvision-out/TASK-2, -3, ... when that exists: a new run never "
+                             "overwrites an old one; an explicit --out DIR is written into as is)")
     parser.add_argument("--quick", action="store_true",
                         help="one epoch on a small subset: seconds, to try the pipeline")
     parser.add_argument("--json", action="store_true",
-                        help="no progress bars; print the held-out metrics as one JSON object on the last line")
+                        help="print the held-out metrics as one JSON object on stdout's last line "
+                             "(progress still shows, on stderr)")
+
+
+def _task_name(name: str) -> str:
+    """The registered task ``name`` denotes, or a usage error with the closest name and the list."""
+    from .tasks import TASKS, _canonical
+
+    key = _canonical(name)
+    if key not in TASKS:
+        listing = ", ".join(sorted(TASKS))
+        raise UsageError(f"unknown task {name!r}{did_you_mean(key, TASKS)} (tasks: {listing}; "
+                         f"'npvision train --help' describes them)")
+    return key
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -126,14 +174,16 @@ def _run_train(args: argparse.Namespace) -> int:
 
     from .tasks import run_task
 
-    out = args.out or f"npvision-out/{args.task}"
-    metrics = run_task(args.task, epochs=args.epochs, seed=args.seed, out=out, quick=args.quick,
-                       progress=not args.json)
+    task = _task_name(args.task)
+    out = output_folder(args.out) if args.out is not None else next_run_folder(f"npvision-out/{task}")
+    with json_stdout(args.json) as emit:
+        metrics = run_task(task, epochs=args.epochs, seed=args.seed, out=out, quick=args.quick,
+                           progress=True)
     if args.json:
-        print(json.dumps(metrics))
+        emit(json.dumps(metrics))
     else:
         headline = metrics["metric"]
-        print(f"{args.task}: held-out {headline} {metrics[headline]:.4f} in {metrics['seconds']:.1f} s; "
+        print(f"{task}: held-out {headline} {metrics[headline]:.4f} in {metrics['seconds']:.1f} s; "
               f"weights, pictures and metrics.json in {out}")
     return 0
 
@@ -152,9 +202,10 @@ register_command(
 
 # -- segment -------------------------------------------------------------------
 def _add_segment_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("image", help="an image file (PNG or JPEG)")
-    parser.add_argument("--weights", default="npvision-out/unet/weights.npz", metavar="FILE",
-                        help="weights written by 'npvision train unet --out DIR' (default: %(default)s)")
+    parser.add_argument("image", help="an image file (PNG or JPEG), any size")
+    parser.add_argument("--weights", default=None, metavar="FILE",
+                        help="weights written by 'npvision train unet --out DIR' (default: "
+                             "weights.npz of the latest npvision-out/unet run)")
     parser.add_argument("--model", default=None, metavar="DIR",
                         help="a model folder instead of --weights: one written by 'npvision train mask-rcnn "
                              "--out DIR' (instances: each object its own colour, class and score) or by "
@@ -162,40 +213,68 @@ def _add_segment_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score-threshold", type=float, default=None, metavar="S",
                         help="Mask R-CNN: keep instances scoring at least S (default: the model's own)")
     parser.add_argument("--out", default="segmented.png", metavar="PATH",
-                        help="picture of the image, its mask and a legend (default: %(default)s); "
-                             "the mask itself goes to the same name with .npy")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+                        help="picture of the image, its mask and a legend (default: %(default)s; a folder "
+                             "means IMAGE_segmented.png inside it); the mask itself goes to the same name "
+                             "with .npy")
+    parser.add_argument("--json", action="store_true",
+                        help="print the summary as one JSON object on stdout's last line")
 
 
 def _run_segment(args: argparse.Namespace) -> int:
     import json
-
     import os
 
-    from .tasks.segment import segment_image
-
+    stem = os.path.splitext(os.path.basename(args.image))[0]
+    out = output_file(args.out, f"{stem}_segmented.png")
     if args.model is not None and os.path.isfile(os.path.join(args.model, "mask_rcnn.json")):
         from .tasks.mask_rcnn import segment_instances
 
-        result = segment_instances(args.image, args.model, args.out, args.score_threshold)
+        with json_stdout(args.json) as emit:
+            result = segment_instances(args.image, args.model, out, args.score_threshold)
         if args.json:
-            print(json.dumps(result))
+            emit(json.dumps(result))
         else:
-            print(f"{args.image}: {len(result['instances'])} instances (picture: {args.out})")
+            print(f"{args.image}: {plural(len(result['instances']), 'instance')} (picture: {out}, "
+                  f"masks: {result['masks']})")
             for r in result["instances"]:
                 print(f"  {r['class']:<10s} {r['score']:.3f}  {r['pixels']} pixels")
         return 0
-    weights = args.weights if args.model is None else os.path.join(args.model, "weights.npz")
-    if args.model is not None and not os.path.isfile(weights):
-        raise ValueError(f"--model: {args.model!r} holds neither mask_rcnn.json (a Mask R-CNN written by "
-                         f"'npvision train mask-rcnn --out DIR') nor weights.npz (a U-Net written by "
-                         f"'npvision train unet --out DIR')")
-    result = segment_image(args.image, weights, args.out)
+    if args.model is not None:
+        weights = os.path.join(args.model, "weights.npz")
+        if not os.path.isfile(weights):
+            raise ValueError(f"--model: {args.model!r} holds neither mask_rcnn.json (a Mask R-CNN written by "
+                             f"'npvision train mask-rcnn --out DIR') nor weights.npz (a U-Net written by "
+                             f"'npvision train unet --out DIR')")
+    elif args.weights is not None:
+        weights = args.weights
+        if not os.path.isfile(weights):
+            raise FileNotFoundError(f"--weights: no such file {weights!r}; train a U-Net first: "
+                                    f"'npvision train unet --out DIR' writes DIR/weights.npz")
+    else:
+        folder = latest_run_folder("npvision-out/unet")
+        weights = os.path.join(folder, "weights.npz")
+        if not os.path.isfile(weights):
+            raise FileNotFoundError(_missing_model(folder, "unet", "U-Net"))
+
+    from .tasks.segment import segment_image
+
+    with json_stdout(args.json) as emit:
+        result = segment_image(args.image, weights, out)
+        warning = ""
+        if result["training_data"]:
+            from .data import read_image
+
+            warning = _model_warning(read_image(args.image, channels=3), result["training_data"],
+                                     result["classes"][1:], args.image)
+            if warning:
+                print(f"warning: {warning}", file=sys.stderr)
+    result.pop("training_data")
     if args.json:
-        print(json.dumps(result))
+        emit(json.dumps(dict(result, weights=weights, warning=warning or None)))
     else:
         counts = ", ".join(f"{c} {n}" for c, n in result["pixels_per_class"].items())
-        print(f"wrote {args.out} and {result['mask']}  (pixels per class: {counts})")
+        print(f"wrote {result['picture']} and {result['mask']}  (pixels per class: {counts}; "
+              f"weights {weights})")
     return 0
 
 
@@ -213,51 +292,76 @@ register_command(
 
 # -- detect --------------------------------------------------------------------
 def _add_detect_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("image", help="an image file (PNG or JPEG), any size")
-    parser.add_argument("--model", default="npvision-out/yolo", metavar="DIR",
+    parser.add_argument("image", nargs="+",
+                        help="image files (PNG or JPEG, any size) and/or folders of them; "
+                             "'npvision sample-scene' writes one to try")
+    parser.add_argument("--model", default=None, metavar="DIR",
                         help="a detector folder written by 'npvision train yolo --out DIR' "
-                             "(default: %(default)s)")
-    parser.add_argument("--out", default="detections.png", metavar="PATH",
-                        help="picture of the image with the boxes drawn (default: %(default)s)")
+                             "(default: the latest npvision-out/yolo run)")
+    parser.add_argument("--out", default=None, metavar="PATH",
+                        help="where the pictures go: for one image a file (default: detections.png; a "
+                             "folder means IMAGE_detections.png inside it), for several a folder "
+                             "(default: detections/) with IMAGE_detections.png for each")
     parser.add_argument("--score-threshold", type=float, default=None, metavar="S",
                         help="keep boxes scoring at least S (default: the detector's own)")
     parser.add_argument("--json", action="store_true",
-                        help="print the detections as one JSON object instead of a table")
+                        help="print the detections as one JSON object on stdout's last line instead of a table")
 
 
 def _run_detect(args: argparse.Namespace) -> int:
     import json
     import os
 
+    from ._cli_helpers import image_files
     from .data import read_image
     from .detection.detector import load_detector
 
-    detector = load_detector(args.model)
+    images = image_files(args.image)
+    if args.score_threshold is not None and not 0.0 <= args.score_threshold <= 1.0:
+        raise UsageError(f"--score-threshold: expected a number in [0, 1], received {args.score_threshold}")
+    folder = args.model if args.model is not None else latest_run_folder("npvision-out/yolo")
+    if not os.path.isdir(folder) or not os.listdir(folder):
+        raise FileNotFoundError(_missing_model(folder, "yolo", "detector"))
+    detector = load_detector(folder)
     if args.score_threshold is not None:
-        if not 0.0 <= args.score_threshold <= 1.0:
-            raise ValueError(f"--score-threshold: expected a number in [0, 1], "
-                             f"received {args.score_threshold}")
         detector.score_threshold = float(args.score_threshold)
-    image = read_image(args.image, channels=3)
-    found = detector.detect(image)
     names = list(detector.class_names)
-    rows = [{"class": names[int(c)], "score": round(float(s), 4),
-             "box_xyxy": [round(float(v), 1) for v in b]}
-            for b, s, c in zip(found["boxes"], found["scores"], found["classes"])]
+    single = len(images) == 1 and not os.path.isdir(args.image[0])
+    if single:
+        stem = os.path.splitext(os.path.basename(images[0]))[0]
+        pictures = [output_file("detections.png" if args.out is None else args.out, f"{stem}_detections.png")]
+    else:
+        out_dir = output_folder("detections" if args.out is None else args.out)
+        pictures = [os.path.join(out_dir, os.path.splitext(os.path.basename(p))[0] + "_detections.png")
+                    for p in images]
+    profile = getattr(detector, "training_data", None)
 
     from .viz.boxes import plot_detections
 
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(out_dir, exist_ok=True)
-    plot_detections(image, found, class_names=names, path=args.out,
-                    title=f"{os.path.basename(args.image)}: {len(rows)} objects")
+    results = []
+    with json_stdout(args.json) as emit:
+        if not args.json:
+            trained = f", trained on {profile['description']}" if profile else ""
+            print(f"detector {folder}: classes {', '.join(names)}{trained}")
+        for path, picture in zip(images, pictures):
+            image = read_image(path, channels=3)
+            found = detector.detect(image)
+            rows = [{"class": names[int(c)], "score": round(float(s), 4),
+                     "box_xyxy": [round(float(v), 1) for v in b]}
+                    for b, s, c in zip(found["boxes"], found["scores"], found["classes"])]
+            plot_detections(image, found, class_names=names, path=picture,
+                            title=f"{os.path.basename(path)}: {plural(len(rows), 'object')}")
+            warning = _model_warning(image, profile, names, path)
+            if warning:
+                print(f"warning: {warning}", file=sys.stderr)
+            results.append({"image": path, "picture": picture, "detections": rows, "warning": warning or None})
+            if not args.json:
+                print(f"{path}: {plural(len(rows), 'object')} (picture: {picture})")
+                for r in rows:
+                    x0, y0, x1, y1 = r["box_xyxy"]
+                    print(f"  {r['class']:<10s} {r['score']:.3f}  ({x0:.1f}, {y0:.1f}) - ({x1:.1f}, {y1:.1f})")
     if args.json:
-        print(json.dumps({"image": args.image, "picture": args.out, "detections": rows}))
-    else:
-        print(f"{args.image}: {len(rows)} objects (picture: {args.out})")
-        for r in rows:
-            x0, y0, x1, y1 = r["box_xyxy"]
-            print(f"  {r['class']:<10s} {r['score']:.3f}  ({x0:.1f}, {y0:.1f}) - ({x1:.1f}, {y1:.1f})")
+        emit(json.dumps(dict(results[0], model=folder) if single else {"model": folder, "results": results}))
     return 0
 
 
@@ -339,6 +443,118 @@ register_command(
 )
 
 
+# -- sample-scene --------------------------------------------------------------
+def _add_sample_scene_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="scene.png", metavar="PATH",
+                        help="the PNG to write (default: %(default)s); with --count N > 1 a folder that "
+                             "receives scene-1.png ... scene-N.png")
+    parser.add_argument("--count", type=_positive_int, default=1, metavar="N",
+                        help="how many scenes (default: %(default)s)")
+    parser.add_argument("--size", type=_positive_int, nargs="+", default=[64], metavar="PX",
+                        help="height [width] in pixels (default: 64; the built-in detectors were trained "
+                             "on 64x64 scenes and resize any image to that)")
+    parser.add_argument("--objects", type=_positive_int, default=3, metavar="K",
+                        help="at most K shapes per scene (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="random seed of the scenes (default: %(default)s)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the files and their objects as one JSON object on stdout's last line")
+
+
+def _run_sample_scene(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    from .data import make_scenes
+    from .data.scenes import SHAPE_CLASSES
+
+    if len(args.size) > 2:
+        raise UsageError(f"--size: expected HEIGHT [WIDTH], received {len(args.size)} numbers")
+    if args.seed < 0:
+        raise UsageError(f"--seed: expected an integer >= 0, received {args.seed}")
+    size = (args.size[0], args.size[-1])
+    if min(size) < 16:
+        raise UsageError(f"--size: expected at least 16 pixels, received {size[0]}x{size[1]}")
+    if args.count == 1:
+        paths = [output_file(args.out, "scene.png")]
+    else:
+        folder = output_folder(args.out)
+        paths = [os.path.join(folder, f"scene-{k + 1}.png") for k in range(args.count)]
+    scenes = make_scenes(args.count, size=size, max_objects=args.objects, seed=args.seed)
+    written = []
+    for k, path in enumerate(paths):
+        mpimg.imsave(path, np.clip(scenes.images[k], 0.0, 1.0))
+        objects = [{"class": SHAPE_CLASSES[int(c)], "box_xyxy": [round(float(v), 1) for v in b]}
+                   for b, c in zip(scenes.boxes[k], scenes.classes[k])]
+        written.append({"path": path, "height": size[0], "width": size[1], "objects": objects})
+    if args.json:
+        print(json.dumps({"scenes": written}))
+    else:
+        for w in written:
+            shapes = ", ".join(o["class"] for o in w["objects"])
+            print(f"wrote {w['path']} ({w['width']}x{w['height']}, {plural(len(w['objects']), 'object')}: "
+                  f"{shapes})")
+        print(f"try: npvision detect {written[0]['path']}   (after 'npvision train yolo')")
+    return 0
+
+
+register_command(
+    "sample-scene",
+    help="write synthetic scenes of shapes (PNG) to try 'npvision detect' and 'npvision segment' on",
+    description=("Draw scenes like the ones the built-in detectors and segmenters train on (circles, "
+                 "squares, triangles and crosses on smooth backgrounds) and save them as PNG files; "
+                 "the objects and their boxes are printed."),
+    configure=_add_sample_scene_arguments,
+    run=_run_sample_scene,
+)
+
+
+# -- val -----------------------------------------------------------------------
+def _add_val_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("task", metavar="TASK", help="the task the weights were trained by (e.g. lenet5)")
+    parser.add_argument("--model", default=None, metavar="DIR",
+                        help="the folder 'npvision train TASK' wrote (default: the latest npvision-out/TASK run)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the metrics as one JSON object on stdout's last line")
+
+
+def _run_val(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from .tasks import VALIDATORS, validate_task
+
+    task = _task_name(args.task)
+    if task not in VALIDATORS:
+        raise UsageError(f"task {task!r} cannot be re-scored yet; val knows {', '.join(sorted(VALIDATORS))}")
+    folder = args.model if args.model is not None else latest_run_folder(f"npvision-out/{task}")
+    if not os.path.isfile(os.path.join(folder, "metrics.json")):
+        raise FileNotFoundError(_missing_model(folder, task, f"{task} model"))
+    with json_stdout(args.json) as emit:
+        metrics = validate_task(task, folder)
+    if args.json:
+        emit(json.dumps(metrics))
+    else:
+        headline = metrics["metric"]
+        print(f"{task} ({folder}): held-out {headline} {metrics[headline]:.4f} on "
+              f"{plural(metrics['n_test'], 'test sample')}")
+    return 0
+
+
+register_command(
+    "val",
+    help="re-score saved weights on the task's held-out data",
+    description=("Load the weights that 'npvision train TASK --out DIR' saved in DIR and score them on "
+                 "the same held-out test split the training run used; the metrics equal the ones "
+                 "train reported for those weights."),
+    configure=_add_val_arguments,
+    run=_run_val,
+)
+
+
 # -- the parser ----------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one sub-parser per registered command."""
@@ -370,6 +586,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         code = cmd.run(args)
+    except UsageError as exc:                  # a wrong argument value: exit 2, as argparse's own errors
+        print(f"npvision {cmd.name}: error: {exc}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, OSError) as exc:
         print(f"npvision {cmd.name}: error: {exc}", file=sys.stderr)
         return 1

@@ -10,8 +10,11 @@ A weights file is an ordinary NumPy ``.npz`` archive (open it with
   and the caller's ``extra`` metadata (class names, input size, epoch, ...).
 
 Saving is atomic: the archive is written to a temporary file in the target's
-folder, flushed to disk, then renamed over the target with ``os.replace``. An
-interrupted save leaves either the old file or the new one, never half of one.
+folder (``.<name>.npz.XXXXXXXX.tmp``), flushed to disk, then renamed over the
+target with ``os.replace``. An interrupted save leaves either the old file or
+the new one, never half of one; the temporary file a killed save leaves behind
+is removed by the next save to the same target (once it is a minute old, so a
+save still running elsewhere is not disturbed). Other files are never touched.
 
 Loading checks everything before any weight changes, and says what is wrong in
 terms of the file and the parameter: a truncated or corrupt file, a file that
@@ -27,7 +30,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
+import time
 import zipfile
 
 import numpy as np
@@ -66,6 +71,37 @@ def _check_architecture(architecture) -> None:
         raise TypeError(f"architecture: expected a name (str) or None, received {architecture!r}")
 
 
+#: a temporary file untouched this long (seconds) belongs to a save that died.
+_STALE_SECONDS = 60.0
+
+
+def _remove_stale_temporaries(folder: str, target_name: str) -> list[str]:
+    """Delete the leftovers of interrupted saves of ``target_name`` in ``folder``; return their paths.
+
+    Only names that :func:`save_weights` itself creates for this very target
+    (``.<target_name>.<8 random characters>.tmp``, see ``tempfile.mkstemp``)
+    and that have not been modified for :data:`_STALE_SECONDS` are removed.
+    """
+    pattern = re.compile(r"\." + re.escape(target_name) + r"\.[a-z0-9_]{8}\.tmp")
+    removed = []
+    now = time.time()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        if not pattern.fullmatch(name):
+            continue
+        tmp = os.path.join(folder, name)
+        try:
+            if os.path.isfile(tmp) and now - os.path.getmtime(tmp) >= _STALE_SECONDS:
+                os.remove(tmp)
+                removed.append(tmp)
+        except OSError:
+            pass                                             # gone already, or not ours to remove
+    return removed
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -101,6 +137,7 @@ def save_weights(model, path, architecture: str | None = None, extra: dict | Non
     path = _npz_path(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
+    _remove_stale_temporaries(folder, os.path.basename(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

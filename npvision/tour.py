@@ -126,9 +126,16 @@ def run(out_dir: str = "npvision-out", seed: int = 0, quick: bool = False,
     size = config["size"]
     x_test, y_test = data.load_digits(split="test", size=size)    # (N, 32, 32, 1) float32 in [0, 1]
     n_train = len(data.load_digits(split="train")[1])
+    if quick:      # the quick run scores a subset of the test digits: announce the number it uses
+        from .tasks.classify_digits import _QUICK_TEST, _QUICK_TRAIN
+
+        amount = (f"quick mode uses {_QUICK_TRAIN} of the {n_train} training digits and "
+                  f"{min(_QUICK_TEST, len(x_test))} of the {len(x_test)} held-out test digits")
+    else:
+        amount = (f"{n_train} to train on (a few held back for validation), "
+                  f"{len(x_test)} held out for the test")
     log(f"\n[1/5] data: the UCI handwritten digits (CC BY 4.0), 8x8 grey upsampled to {size}x{size}, "
-        f"pixels in [0, 1]: {n_train} to train on (a few held back for validation), "
-        f"{len(x_test)} held out for the test")
+        f"pixels in [0, 1]: {amount}")
 
     # 2. model -----------------------------------------------------------------
     def lenet():
@@ -170,7 +177,7 @@ def run(out_dir: str = "npvision-out", seed: int = 0, quick: bool = False,
     # 5. pictures ---------------------------------------------------------------
     log("\n[5/5] pictures:")
     pics = result["pictures"]
-    for name in ("curves", "predictions", "filters"):              # written by the task
+    for name in ("curves", "predictions", "confusion", "filters"):  # written by the task
         path = os.path.join(out_dir, f"{name}.png")
         if os.path.exists(path):
             pics[name] = path

@@ -123,7 +123,7 @@ def test_demo_quick_writes_its_pictures(tmp_path):
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     out = tmp_path / "tmp"
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == ["conv1_feature_maps.png", "curves.png", "edges.png", "filters.png",
+    assert pngs == ["confusion.png", "conv1_feature_maps.png", "curves.png", "edges.png", "filters.png",
                     "predictions.png"]
     for name in pngs:
         assert (out / name).read_bytes()[:8] == PNG_MAGIC, name
@@ -139,6 +139,12 @@ def test_demo_quick_writes_its_pictures(tmp_path):
     acc = [line for line in lines if line.startswith("held-out accuracy:")]
     assert len(acc) == 1, proc.stdout
     assert float(acc[0].split()[2].rstrip("%")) > 30, proc.stdout
+    # The accuracy is on exactly as many test digits as the data step announced for quick mode.
+    import re
+    announced = re.search(r"and (\d+) of the (\d+) held-out test digits", proc.stdout)
+    scored = re.search(r"held-out accuracy: \S+ on (\d+) test digits", proc.stdout)
+    assert announced and scored, proc.stdout
+    assert announced.group(1) == scored.group(1) != announced.group(2), proc.stdout
     assert "61,706" in proc.stdout or "61706" in proc.stdout, "the LeNet-5 summary shows its total"
 
 
@@ -233,7 +239,7 @@ def test_train_quick_json_prints_metrics_on_the_last_line(tmp_path):
 
 
 def test_train_unknown_task_lists_the_tasks(capsys):
-    assert cli.main(["train", "no-such-task", "--quick"]) == 1
+    assert cli.main(["train", "no-such-task", "--quick"]) == 2       # a usage error, as argparse's
     err = capsys.readouterr().err
     assert "no-such-task" in err and "lenet5" in err
 

@@ -184,3 +184,40 @@ def test_argument_errors(tmp_path):
     with pytest.raises(TypeError, match="architecture"):
         save_weights(make_model(), tmp_path / "m.npz", architecture=3)
     assert not os.listdir(tmp_path)
+
+
+def test_complex_array_is_refused_by_load_state_dict_naming_the_key():
+    model = make_model(0)
+    state = model.state_dict()
+    before = {k: np.array(v, copy=True) for k, v in state.items()}
+    name = next(iter(state))
+    state[name] = state[name] + 1j                       # a complex array of the right shape
+    with pytest.raises(TypeError, match=rf"state\[{name!r}\]: expected a real numeric array.*complex"):
+        model.load_state_dict(state)
+    for k, v in model.state_dict().items():              # nothing was written
+        np.testing.assert_array_equal(v, before[k])
+    state = dict(before)
+    state["1.running_mean"] = state["1.running_mean"].astype(np.complex64)   # buffers too
+    with pytest.raises(TypeError, match=r"state\['1.running_mean'\]"):
+        model.load_state_dict(state)
+
+
+def test_stale_temporaries_of_the_same_target_are_removed_at_the_next_save(tmp_path):
+    path = tmp_path / "m.npz"
+    save_weights(make_model(0), path)
+    stale = tmp_path / ".m.npz.k3_x9a0q.tmp"                     # what a killed save leaves
+    fresh = tmp_path / ".m.npz.abcdefgh.tmp"                     # a save still running elsewhere
+    others = [tmp_path / ".other.npz.k3_x9a0q.tmp",              # another target's temporary
+              tmp_path / "m.npz.tmp", tmp_path / ".m.npz.notes.txt", tmp_path / "notes.tmp"]
+    for f in (stale, fresh, *others):
+        f.write_bytes(b"PK\x03\x04 half an archive")
+    old = os.path.getmtime(stale) - 3600
+    os.utime(stale, (old, old))
+    for f in others:
+        os.utime(f, (old, old))
+    save_weights(make_model(1), path)
+    assert not stale.exists()
+    assert fresh.exists()
+    assert all(f.exists() for f in others)
+    assert sorted(os.listdir(tmp_path)) == sorted(["m.npz", fresh.name] + [f.name for f in others])
+    load_weights(make_model(5), path)

@@ -291,3 +291,42 @@ def test_pictures_of_detections_and_pr_curves(tmp_path):
     assert (tmp_path / "det.png").exists() and (tmp_path / "pr.png").exists()
     with pytest.raises(ValueError, match="image"):
         plot_detections(np.zeros((4, 4, 2)), dets[0])
+
+
+# ----------------------------------------------------------------------------- silent wrong answers refused
+
+@pytest.mark.parametrize("where", ["detections", "ground_truths"])
+def test_nan_class_is_refused_naming_the_argument(where):
+    dets, gts = [_det([A, B], [0.9, 0.8], [0.0, 1.0])], [_gt([A, B], [0.0, 1.0])]
+    target = dets if where == "detections" else gts
+    target[0]["classes"] = np.array([0.0, np.nan])
+    with pytest.raises(ValueError, match=rf"{where}\[0\]\['classes'\]: entry 1 is nan"):
+        mean_average_precision(dets, gts)
+    target[0]["classes"] = np.array([0, None], dtype=object)
+    with pytest.raises(ValueError, match=rf"{where}\[0\]\['classes'\]: entry 1 is None"):
+        mean_average_precision(dets, gts)
+    # names stay fine as labels
+    named = [_det([A, B], [0.9, 0.8], ["cat", "dog"])], [_gt([A, B], ["cat", "dog"])]
+    assert mean_average_precision(*named)["map"] == pytest.approx(1.0)
+
+
+def test_average_precision_refuses_recall_above_one_or_decreasing():
+    with pytest.raises(ValueError, match=r"recall: expected values in \[0, 1\].*1\.5 at rank 1"):
+        average_precision([1.0, 1.0], [0.5, 1.5])
+    with pytest.raises(ValueError, match=r"recall: expected a non-decreasing.*0\.75 at rank 0 then 0\.5 at rank 1"):
+        average_precision([1.0, 0.5], [0.75, 0.5], "voc")
+    with pytest.raises(ValueError, match=r"precision: expected values in \[0, 1\]"):
+        average_precision([1.0, np.nan], [0.5, 1.0])
+    with pytest.raises(ValueError, match=r"recall: expected values in \[0, 1\]"):
+        average_precision([1.0], [-0.1], "voc07")
+    # equal consecutive recalls (a false positive) are fine
+    assert average_precision([1.0, 0.5], [0.5, 0.5], "voc") == pytest.approx(0.5)
+
+
+def test_precision_recall_refuses_more_true_positives_than_ground_truths():
+    with pytest.raises(ValueError, match=r"is_tp, n_ground_truth: 3 true positives but only 2"):
+        precision_recall([True, True, True], [0.9, 0.8, 0.7], 2)
+    with pytest.raises(ValueError, match=r"1 true positives but only 0"):
+        precision_recall([True], [0.9], 0)
+    _, recall, _ = precision_recall([True, True, False], [0.9, 0.8, 0.7], 2)
+    assert recall.max() == 1.0

@@ -49,6 +49,7 @@ def test_segment_command_draws_instances_and_keeps_the_unet_path(quick_run, tmp_
                      "--score-threshold", "0.0", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["model"] == "mask_rcnn" and result["shape"] == [80, 96]
+    assert result["picture"] == str(tmp_path / "inst.png") and result["masks"] == str(tmp_path / "inst.npz")
     saved = np.load(tmp_path / "inst.npz")
     assert saved["masks"].shape == (len(result["instances"]), 80, 96)       # at the image's resolution
     assert (tmp_path / "inst.png").exists()

@@ -208,3 +208,13 @@ def test_optimizer_skips_frozen_layers():
     opt.step()
     np.testing.assert_array_equal(model[0].weight.data, np.ones((4, 6)))
     np.testing.assert_array_equal(model[4].weight.data, np.full((6, 3), 0.9))
+
+
+def test_summary_is_a_method_of_every_module():
+    from npvision.models import create
+
+    model = create("lenet5")
+    table = model.summary((32, 32, 1))
+    direct = summary(model, (32, 32, 1))
+    assert str(table) == str(direct)
+    assert table.total_params == direct.total_params == sum(p.data.size for p in model.parameters())

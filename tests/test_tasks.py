@@ -16,7 +16,7 @@ from npvision.tasks import REQUIRED_KEYS, TASKS, available_tasks, get_task, regi
 from npvision.nn.module import Module, Parameter
 from npvision.tasks.classify_digits import _LatestNearBest, plot_predictions, random_affine
 
-FILES = ("curves.png", "predictions.png", "filters.png", "weights.npz", "history.json",
+FILES = ("curves.png", "predictions.png", "confusion.png", "filters.png", "weights.npz", "history.json",
          "metrics.json")
 
 

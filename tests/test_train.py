@@ -436,3 +436,45 @@ def test_fit_with_npvision_layers_and_loss():
     assert h["val_accuracy"][-1] >= 0.95
     assert model[0].weight.data.dtype == np.float32
     assert predict(model, x_test).dtype == np.float32
+
+
+def test_plot_history_names_each_best_epoch_and_the_kept_one():
+    """The loss panel's best epoch and the kept epoch may differ; the picture must not call both 'best'."""
+    h = {"loss": [1.0, 0.8, 0.7, 0.6], "val_loss": [0.9, 0.5, 0.6, 0.7],
+         "accuracy": [0.5, 0.6, 0.7, 0.8], "val_accuracy": [0.5, 0.7, 0.6, 0.7]}
+    fig = plot_history(h, kept_epoch=4)
+    labels = [[t.get_text() for t in ax.get_legend().get_texts()] for ax in fig.axes]
+    assert "lowest validation loss: epoch 2" in labels[0]
+    assert "highest validation accuracy: epoch 2" in labels[1]
+    assert all("weights kept: epoch 4" in panel for panel in labels)
+    assert not any(text.startswith("best") for panel in labels for text in panel)
+    with pytest.raises(ValueError, match=r"kept_epoch: expected an epoch in \[1, 4\], received 5"):
+        plot_history(h, kept_epoch=5)
+
+
+def test_confusion_matrix_picture_shows_every_count():
+    from npvision.viz.confusion import plot_confusion_matrix
+
+    m = np.array([[5, 1, 0], [0, 3, 2], [0, 0, 7]])
+    fig = plot_confusion_matrix(m, ["a", "b", "c"])
+    ax = fig.axes[0]
+    shown = sorted(int(t.get_text()) for t in ax.texts)
+    assert shown == sorted(v for v in m.ravel() if v)               # zeros left blank
+    assert "accuracy 83.3% of 18; 3 off the diagonal" in ax.get_xlabel()
+    image = ax.images[0].get_array()
+    np.testing.assert_allclose(image[1], [0, 0.6, 0.4])             # row-normalized colours
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="class_names: expected 3 names"):
+        plot_confusion_matrix(m, ["a", "b"])
+    with pytest.raises(ValueError, match="matrix: expected a square"):
+        plot_confusion_matrix(m[:2])
+
+
+def test_unet_bar_counts_the_task_epochs_not_one_of_one(capsys):
+    """The U-Net task calls fit once per epoch; its bars must read 1/2 and 2/2, never 1/1 twice."""
+    from npvision.tasks import run_task
+
+    run_task("unet", quick=True, epochs=2, progress=True)
+    err = capsys.readouterr().err
+    assert "epoch 1/2" in err and "epoch 2/2" in err, err[-2000:]
+    assert "epoch 1/1" not in err

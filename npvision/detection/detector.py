@@ -59,10 +59,14 @@ class Detector:
     input_size : (h, w) the network was trained on (an int means square).
     score_threshold, iou_threshold : post-processing defaults of :meth:`detect`.
     max_detections : at most this many boxes per image.
+    training_data : None, or :func:`npvision.data.profile.image_profile` of the training
+        images (what they were, their statistics): saved with the detector, so that
+        ``npvision detect`` can warn about an image unlike them.
     """
 
     def __init__(self, model, anchors, num_classes: int, class_names=None, input_size=(64, 64),
-                 score_threshold: float = 0.5, iou_threshold: float = 0.5, max_detections: int = 100):
+                 score_threshold: float = 0.5, iou_threshold: float = 0.5, max_detections: int = 100,
+                 training_data: dict | None = None):
         if not (hasattr(model, "forward") and hasattr(model, "eval")):
             raise TypeError(f"model: expected an npvision Module, received {type(model).__name__}")
         self.model = model
@@ -86,6 +90,10 @@ class Detector:
         self.score_threshold = _threshold(score_threshold, "score_threshold")
         self.iou_threshold = _threshold(iou_threshold, "iou_threshold")
         self.max_detections = positive_int(max_detections, "max_detections")
+        if training_data is not None and not isinstance(training_data, dict):
+            raise TypeError(f"training_data: expected None or a dict made by image_profile, received "
+                            f"{type(training_data).__name__}")
+        self.training_data = training_data
 
     def __repr__(self) -> str:
         return (f"Detector({type(self.model).__name__}, anchors={len(self.anchors)}, "
@@ -160,7 +168,8 @@ class Detector:
                 "model_config": config, "anchors": self.anchors.tolist(),
                 "num_classes": self.num_classes, "class_names": list(self.class_names),
                 "input_size": list(self.input_size), "score_threshold": self.score_threshold,
-                "iou_threshold": self.iou_threshold, "max_detections": self.max_detections}
+                "iou_threshold": self.iou_threshold, "max_detections": self.max_detections,
+                "training_data": self.training_data}
 
     def save(self, folder) -> str:
         """Write ``folder/weights.npz`` and ``folder/detector.json`` (folder created); return the folder."""
@@ -231,4 +240,5 @@ def load_detector(folder, num_classes=None):
     return Detector(model, info["anchors"], info["num_classes"], info["class_names"],
                     tuple(info["input_size"]), score_threshold=info.get("score_threshold", 0.5),
                     iou_threshold=info.get("iou_threshold", 0.5),
-                    max_detections=info.get("max_detections", 100))
+                    max_detections=info.get("max_detections", 100),
+                    training_data=info.get("training_data"))

@@ -121,6 +121,26 @@ def _vector(x, n: int, name: str, numeric: bool = True) -> np.ndarray:
     return v
 
 
+def _labels_vector(x, n: int, name: str) -> np.ndarray:
+    """Class labels ``(n,)``: any labels (ints, strings), but never NaN or None.
+
+    A NaN label would silently become a class of its own (NaN != NaN, so each NaN
+    detection even misses the others), and scores would be computed for it.
+    """
+    v = _vector(x, n, name, numeric=False)
+    if v.dtype.kind == "f" or v.dtype.kind == "c":
+        bad = np.flatnonzero(np.isnan(v))
+    elif v.dtype.kind == "O":
+        bad = np.flatnonzero([e is None or (isinstance(e, numbers.Real) and e != e) for e in v])
+    else:
+        bad = np.zeros(0, dtype=np.int64)
+    if len(bad):
+        bad_value = v[bad[0]].item() if hasattr(v[bad[0]], "item") else v[bad[0]]
+        raise ValueError(f"{name}: entry {int(bad[0])} is {bad_value!r}; expected a class label "
+                         f"(an int such as 0, 1, ... or a name), never NaN or None")
+    return v
+
+
 def _check_iou_type(iou_type) -> str:
     if iou_type not in IOU_TYPES:
         raise ValueError(f"iou_type: expected one of {IOU_TYPES}, received {iou_type!r}")
@@ -152,7 +172,7 @@ def _check_images(items, name: str, with_scores: bool, iou_type: str = "bbox") -
             boxes = regions = as_boxes(item["boxes"], f"{name}[{i}]['boxes']")
         n = len(regions)
         d = {"boxes": boxes, "regions": regions,
-             "classes": _vector(item["classes"], n, f"{name}[{i}]['classes']", numeric=False)}
+             "classes": _labels_vector(item["classes"], n, f"{name}[{i}]['classes']")}
         if with_scores:
             d["scores"] = _vector(item["scores"], n, f"{name}[{i}]['scores']").astype(np.float64)
         out.append(d)
@@ -244,11 +264,32 @@ def precision_recall(is_tp, scores, n_ground_truth: int) -> tuple[np.ndarray, np
     scores = _vector(scores, len(is_tp), "scores").astype(np.float64)
     if not isinstance(n_ground_truth, numbers.Integral) or n_ground_truth < 0:
         raise ValueError(f"n_ground_truth: expected an int >= 0, received {_describe(n_ground_truth)}")
+    n_tp = int(is_tp.sum())
+    if n_tp > n_ground_truth:
+        raise ValueError(f"is_tp, n_ground_truth: {n_tp} true positives but only {n_ground_truth} "
+                         f"ground-truth boxes; each ground truth can be matched by one detection at "
+                         f"most, so expected at most {n_ground_truth} True entries in is_tp "
+                         f"(recall would exceed 1)")
     order = np.argsort(-scores, kind="stable")
     tp = np.cumsum(is_tp[order])                                     # (K,) TP_k
     precision = tp / np.arange(1, len(tp) + 1)
     recall = tp / n_ground_truth if n_ground_truth > 0 else np.zeros(len(tp))
     return precision, recall, scores[order]
+
+
+def _check_pr_values(precision: np.ndarray, recall: np.ndarray) -> None:
+    """Precision and recall down a ranked list: finite, in [0, 1], recall never decreasing."""
+    for name, v in (("precision", precision), ("recall", recall)):
+        bad = np.flatnonzero(~(np.isfinite(v) & (v >= 0.0) & (v <= 1.0)))
+        if len(bad):
+            raise ValueError(f"{name}: expected values in [0, 1] (a fraction of detections or of "
+                             f"ground truths), received {float(v[bad[0]])!r} at rank {int(bad[0])}")
+    drops = np.flatnonzero(np.diff(recall) < 0)
+    if len(drops):
+        k = int(drops[0]) + 1
+        raise ValueError(f"recall: expected a non-decreasing sequence down the ranked list (recall "
+                         f"can only grow as detections are added), received {float(recall[k - 1])!r} at "
+                         f"rank {k - 1} then {float(recall[k])!r} at rank {k}")
 
 
 def average_precision(precision, recall, convention: str = "coco") -> float:
@@ -262,6 +303,7 @@ def average_precision(precision, recall, convention: str = "coco") -> float:
 
     The interpolated precision at recall ``r`` is the best precision at any
     recall ``>= r``; it is 0 beyond the largest recall reached. Empty input gives 0.
+    Both must lie in [0, 1] and recall must not decrease down the list (else an error).
     """
     _check_convention(convention)
     precision = np.asarray(precision, dtype=np.float64).reshape(-1)
@@ -271,6 +313,7 @@ def average_precision(precision, recall, convention: str = "coco") -> float:
                          f"and {recall.shape}")
     if len(precision) == 0:
         return 0.0
+    _check_pr_values(precision, recall)
     # Interpolated precision at each rank: the best precision at this rank or any later one.
     p_interp = np.maximum.accumulate(precision[::-1])[::-1]          # (K,)
     if convention == "voc":

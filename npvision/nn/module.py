@@ -193,6 +193,10 @@ class Module:
             if name not in state:
                 continue
             value = np.asarray(state[name])
+            if value.dtype.kind not in "fiub":
+                # astype below would drop an imaginary part (with only a warning) or fail deep in NumPy
+                raise TypeError(f"state[{name!r}]: expected a real numeric array (float, int or bool), "
+                                f"received dtype {value.dtype}")
             current = target.data if kind == "param" else getattr(*target)
             if np.shape(current) != value.shape:
                 raise ValueError(f"state[{name!r}]: has shape {value.shape}, "
@@ -209,6 +213,17 @@ class Module:
                 old = getattr(mod, bname)
                 dtype = old.dtype if isinstance(old, np.ndarray) else value.dtype
                 object.__setattr__(mod, bname, value.astype(dtype, copy=True))
+
+    def summary(self, input_shape, dtype=None, depth: int | None = None):
+        """A layer-by-layer table of output shapes and parameter counts, as Keras' ``model.summary()``.
+
+        ``input_shape``: one sample's shape without the batch axis, e.g. ``(32, 32, 1)``.
+        Delegates to :func:`npvision.nn.summary` (see it for ``dtype`` and ``depth``);
+        ``print(model.summary((32, 32, 1)))`` shows the table.
+        """
+        from .summary import summary  # the tracer lives beside the layers it walks
+
+        return summary(self, input_shape, dtype=dtype, depth=depth)
 
     def extra_repr(self) -> str:
         return ""

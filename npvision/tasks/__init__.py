@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 __all__ = ["Task", "TASKS", "register_task", "get_task", "available_tasks", "run_task",
-           "REQUIRED_KEYS"]
+           "REQUIRED_KEYS", "VALIDATORS", "register_validator", "validate_task"]
 
 #: keys every task's result must hold (the headline metric comes on top).
 REQUIRED_KEYS = ("task", "metric", "seconds", "epochs", "n_train", "n_test", "parameters")
@@ -135,7 +135,11 @@ def get_task(name: str) -> Task:
     key = _canonical(name)
     if key not in TASKS:
         listing = "\n".join(f"  {n:<15s} {TASKS[n].description}" for n in available_tasks())
-        raise ValueError(f"name: unknown task {name!r}; available tasks:\n{listing}")
+        import difflib
+
+        close = difflib.get_close_matches(key, list(TASKS), n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"name: unknown task {name!r}{hint} Available tasks:\n{listing}")
     return TASKS[key]
 
 
@@ -203,6 +207,55 @@ def run_task(name: str, epochs: int | None = None, seed: int = 0, out=None, quic
             json.dump(metrics, fh, indent=2)
             fh.write("\n")
     return metrics
+
+
+#: task name -> ``fn(config, *, seed, quick, folder) -> metrics``: re-scores the weights a
+#: run saved in ``folder`` on that run's held-out data (``npvision val``).
+VALIDATORS: dict[str, Callable] = {}
+
+
+def register_validator(*names: str) -> Callable:
+    """Decorator: ``fn(config, *, seed, quick, folder) -> dict`` re-scores saved weights of ``names``.
+
+    It must rebuild the run's held-out split from ``config``, ``seed`` and ``quick``
+    (as recorded in the run's ``metrics.json``), load the weights from ``folder`` and
+    return the held-out metrics under the same keys (and with the same values) as
+    the task's own result.
+    """
+    def deco(fn: Callable) -> Callable:
+        for name in names:
+            VALIDATORS[name] = fn
+        return fn
+    return deco
+
+
+def validate_task(name: str, folder) -> dict:
+    """Re-score the weights a ``run_task(name, out=folder)`` run saved; return its held-out metrics.
+
+    Reads ``folder/metrics.json`` for the run's ``config``, ``seed`` and ``quick``; the
+    result holds ``task``, ``metric``, ``model`` (the folder) and the task's held-out
+    metrics, which equal those the training run reported for the same weights.
+    """
+    task = get_task(name)
+    if task.name not in VALIDATORS:
+        raise ValueError(f"name: task {task.name!r} has no validator; these do: {sorted(VALIDATORS)}")
+    folder = os.fspath(folder)
+    path = os.path.join(folder, "metrics.json")
+    try:
+        with open(path) as fh:
+            run = json.load(fh)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: missing; expected a folder written by 'npvision train "
+                                f"{task.name} --out DIR'") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if run.get("task") != task.name or not all(k in run for k in ("config", "seed", "quick")):
+        raise ValueError(f"{path}: was not written by a '{task.name}' run (task {run.get('task')!r}, "
+                         f"keys {sorted(run)[:12]})")
+    result = VALIDATORS[task.name](dict(run["config"]), seed=run["seed"], quick=bool(run["quick"]),
+                                   folder=folder)
+    return {"task": task.name, "metric": task.metric, "model": folder,
+            **_to_json_value(result, f"validator of {task.name!r}")}
 
 
 # Task modules register themselves on import; add new ones here.

@@ -35,7 +35,7 @@ Tasks (settings are the keyword options of :func:`npvision.tasks.run_task`):
 
 Files written to ``out``: ``curves.png`` (loss, accuracy and learning rate per
 epoch), ``predictions.png`` (test images with their true and predicted labels;
-mistakes in red), ``filters.png`` (the first conv layer's filters),
+mistakes in red), ``confusion.png`` (the test confusion matrix), ``filters.png`` (the first conv layer's filters),
 ``weights.npz`` (:func:`npvision.io.save_weights`; load it into
 ``models.create(architecture, num_classes=10, input_shape=(size, size, 1))``),
 ``history.json`` (the per-epoch numbers) and ``metrics.json``.
@@ -58,7 +58,7 @@ from ..data._common import sample_bilinear
 from ..io import save_weights
 from ..optim import SGD, Adam, AdamW, CosineDecay, LinearWarmup
 from ..train import Callback, evaluate, fit, predict
-from . import register_task
+from . import register_task, register_validator
 
 __all__ = ["random_affine", "train_digit_classifier", "plot_predictions",
            "lenet5_digits", "resnet_digits"]
@@ -269,12 +269,21 @@ def plot_predictions(images, labels, predicted, path=None, max_images: int = 40,
 
 def _write_outputs(out: str, task: str, model, history, splits, predicted, extra: dict) -> None:
     from ..viz import plot_filters
+    from ..segmentation.metrics import confusion_matrix
+    from ..viz.confusion import plot_confusion_matrix
     from ..viz.curves import plot_history
 
     x_test, y_test = splits[2]
-    plot_history(history, os.path.join(out, "curves.png"),
-                 title=f"{task}: training curves (weights kept from epoch {extra['best_epoch']})")
+    # The kept epoch is chosen on validation accuracy with a tolerance (module docstring), so it
+    # may differ from the lowest-loss and the first highest-accuracy epochs: the picture says which is which.
+    plot_history(history, os.path.join(out, "curves.png"), kept_epoch=extra["best_epoch"],
+                 title=f"{task}: training curves; weights kept from epoch {extra['best_epoch']}, the latest "
+                       f"within {extra['val_tolerance']} validation image{'' if extra['val_tolerance'] == 1 else 's'} "
+                       f"of the best accuracy")
     plot_predictions(x_test, y_test, predicted, os.path.join(out, "predictions.png"))
+    plot_confusion_matrix(confusion_matrix(predicted, y_test, len(CLASS_NAMES)), CLASS_NAMES,
+                          os.path.join(out, "confusion.png"),
+                          title=f"{task}: test confusion matrix (rows: true digit)")
     conv = _first_conv(model)
     plot_filters(conv.weight.data, os.path.join(out, "filters.png"),
                  title=f"{task}: first-layer filters")
@@ -284,25 +293,30 @@ def _write_outputs(out: str, task: str, model, history, splits, predicted, extra
         json.dump(history.to_dict(), fh, indent=1)
 
 
-def _classify(task: str, model, config: dict, *, seed, out, quick, progress) -> dict:
-    """Train, pick the best epoch, score on the test split, write the files. -> metrics."""
-    history, best_epoch, splits = train_digit_classifier(model, config, seed=seed, quick=quick,
-                                                         progress=progress)
+def _held_out_scores(model, config: dict, splits) -> tuple[dict, np.ndarray]:
+    """The metrics that depend only on the weights and the splits (``train`` and ``val`` report
+    the same ones), and the predicted test labels."""
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
     bs = max(config["batch_size"], 128)
     test = evaluate(model, F.softmax_cross_entropy, x_test, y_test, batch_size=bs)
     train = evaluate(model, None, x_train, y_train, batch_size=bs)        # un-augmented images
     predicted = np.argmax(predict(model, x_test, batch_size=bs), axis=-1)
+    return {"accuracy": test["accuracy"], "test_loss": test["loss"],
+            "errors": int(np.sum(predicted != y_test)), "train_accuracy": train["accuracy"],
+            "n_train": len(y_train), "n_val": len(y_val), "n_test": len(y_test)}, predicted
+
+
+def _classify(task: str, model, config: dict, *, seed, out, quick, progress) -> dict:
+    """Train, pick the best epoch, score on the test split, write the files. -> metrics."""
+    history, best_epoch, splits = train_digit_classifier(model, config, seed=seed, quick=quick,
+                                                         progress=progress)
+    scores, predicted = _held_out_scores(model, config, splits)
     size = config["size"]
     metrics = {
-        "accuracy": test["accuracy"],
-        "test_loss": test["loss"],
-        "errors": int(np.sum(predicted != y_test)),
-        "train_accuracy": train["accuracy"],
+        **scores,
         "val_accuracy": history["val_accuracy"][best_epoch],
         "epochs": len(history),
         "best_epoch": best_epoch + 1,                       # counted from 1, as the curves
-        "n_train": len(y_train), "n_val": len(y_val), "n_test": len(y_test),
         "parameters": model.num_parameters(),
         "architecture": getattr(model, "architecture", type(model).__name__),
         "input_shape": [size, size, 1],
@@ -311,7 +325,8 @@ def _classify(task: str, model, config: dict, *, seed, out, quick, progress) -> 
     }
     if out is not None:
         extra = {"task": task, "classes": CLASS_NAMES, "input_shape": [size, size, 1],
-                 "seed": seed, "best_epoch": best_epoch + 1, "accuracy": test["accuracy"]}
+                 "seed": seed, "best_epoch": best_epoch + 1, "accuracy": scores["accuracy"],
+                 "val_tolerance": config["val_tolerance"]}
         _write_outputs(out, task, model, history, splits, predicted, extra)
     return metrics
 
@@ -326,11 +341,15 @@ def _classify(task: str, model, config: dict, *, seed, out, quick, progress) -> 
                **_AUGMENT_DEFAULTS)
 def lenet5_digits(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     """LeNet-5 (61,706 parameters), ReLU and max pooling, on 32x32 digits."""
-    size = config["size"]
-    model = models.create("lenet5", num_classes=10, input_shape=(size, size, 1),
-                          activation=config["activation"], pool=config["pool"],
-                          rng=np.random.default_rng([seed, 0]))
+    model = _build_lenet5(config, seed)
     return _classify("lenet5", model, config, seed=seed, out=out, quick=quick, progress=progress)
+
+
+def _build_lenet5(config: dict, seed: int):
+    size = config["size"]
+    return models.create("lenet5", num_classes=10, input_shape=(size, size, 1),
+                         activation=config["activation"], pool=config["pool"],
+                         rng=np.random.default_rng([seed, 0]))
 
 
 @register_task("resnet-digits", quick=dict(epochs=1), metric="accuracy",
@@ -340,9 +359,26 @@ def lenet5_digits(config: dict, *, seed: int, out, quick: bool, progress: bool) 
                max_angle=15.0, max_shift=1.5, max_scale=0.15)
 def resnet_digits(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     """CIFAR ResNet of ``depth = 6n + 2`` layers (default 20: 272,186 parameters at 1 channel)."""
-    size = config["size"]
-    model = models.create("resnet20", num_classes=10, input_shape=(size, size, 1),
-                          depth=config["depth"], width=config["width"],
-                          rng=np.random.default_rng([seed, 0]))
+    model = _build_resnet(config, seed)
     return _classify("resnet-digits", model, config, seed=seed, out=out, quick=quick,
                      progress=progress)
+
+
+def _build_resnet(config: dict, seed: int):
+    size = config["size"]
+    return models.create("resnet20", num_classes=10, input_shape=(size, size, 1),
+                         depth=config["depth"], width=config["width"],
+                         rng=np.random.default_rng([seed, 0]))
+
+
+@register_validator("lenet5", "resnet-digits")
+def validate_digit_classifier(config: dict, *, seed: int, quick: bool, folder) -> dict:
+    """Re-score the weights in ``folder/weights.npz`` on the run's own splits (``npvision val``)."""
+    from ..io import load_weights
+
+    build = _build_lenet5 if "activation" in config else _build_resnet
+    model = build(config, seed)
+    load_weights(model, os.path.join(folder, "weights.npz"))
+    model.eval()
+    splits = _digits_splits(config["size"], config["val_fraction"], seed, quick)
+    return _held_out_scores(model, config, splits)[0]

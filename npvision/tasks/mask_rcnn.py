@@ -243,10 +243,13 @@ def segment_instances(image_path, model_dir, out_path, score_threshold=None) -> 
     out_path = os.fspath(out_path)
     plot_instances(image[None], [result], class_names=names, path=out_path, ncols=1,
                    panel_size=max(4.5, min(8.0, w / 30)),
-                   title=f"{os.path.basename(os.fspath(image_path))}: {len(boxes)} instances")
-    np.savez_compressed(os.path.splitext(out_path)[0] + ".npz", **result)
+                   title=f"{os.path.basename(os.fspath(image_path))}: {len(boxes)} instance"
+                         f"{'' if len(boxes) == 1 else 's'}")
+    masks_path = os.path.splitext(out_path)[0] + ".npz"
+    np.savez_compressed(masks_path, **result)
     instances = [{"class": names[int(c)], "score": round(float(s), 4),
                   "box_xyxy": [round(float(v), 1) for v in b], "pixels": int(m.sum())}
                  for b, s, c, m in zip(boxes, found["scores"], found["classes"], masks)]
-    return {"image": os.fspath(image_path), "picture": out_path, "shape": [h, w], "model": "mask_rcnn",
+    return {"image": os.fspath(image_path), "picture": out_path, "masks": masks_path, "shape": [h, w],
+            "model": "mask_rcnn",
             "instances": instances}

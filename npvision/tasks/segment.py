@@ -49,6 +49,7 @@ import time
 import numpy as np
 
 from ..data import make_scenes
+from ..data.profile import image_profile
 from ..data.scenes import SHAPE_CLASSES
 from ..io import read_weights, save_weights
 from ..optim import Adam, CosineDecay
@@ -57,7 +58,7 @@ from ..segmentation.losses import check_labels, dice_cross_entropy_loss
 from ..segmentation.metrics import confusion_matrix, segmentation_scores
 from ..segmentation.unet import UNet
 from ..train import History, fit, predict
-from . import register_task
+from . import register_task, register_validator
 from ._common import load_average as _load_average
 
 __all__ = ["CLASS_NAMES", "scene_splits", "random_dihedral", "build_segmenter", "train_segmenter",
@@ -154,7 +155,8 @@ def train_segmenter(model, config: dict, splits, *, seed: int, progress: bool = 
         start = time.perf_counter()
         x_aug, y_aug = random_dihedral(x_train, y_train, rng)
         logs = fit(model, loss_fn, optimizer, x_aug, y_aug, epochs=1, batch_size=config["batch_size"],
-                   seed=rng, scheduler=schedule, progress=progress, metrics=("accuracy",))
+                   seed=rng, scheduler=schedule, progress=progress, metrics=("accuracy",),
+                   epoch_label=(epoch + 1, epochs))                # the bar reads "epoch 2/6", not "1/1"
         logs = {name: values[0] for name, values in logs.to_dict().items()}
         val = _scores(model, x_val, y_val, k)
         logs["val_miou"] = val["miou"]
@@ -170,6 +172,26 @@ def train_segmenter(model, config: dict, splits, *, seed: int, progress: bool = 
     return history, best_epoch
 
 
+def _held_out_scores(model, x_test, y_test):
+    """``(metrics, predicted masks, scores)`` on the test scenes: what ``train`` and ``val`` report."""
+    predicted = predict_masks(model, x_test)
+    scores = segmentation_scores(confusion_matrix(predicted, y_test, len(CLASS_NAMES)), CLASS_NAMES)
+    metrics = {"miou": scores["miou"], "mean_iou": scores["miou"], "per_class_iou": scores["per_class_iou"],
+               "pixel_accuracy": scores["pixel_accuracy"], "mean_dice": scores["mean_dice"],
+               "per_class_dice": scores["per_class_dice"], "confusion_matrix": scores["confusion_matrix"],
+               "n_test": len(x_test)}
+    return metrics, predicted, scores
+
+
+@register_validator("unet", "fcn")
+def validate_segmenter(config: dict, *, seed: int, quick: bool, folder) -> dict:
+    """Re-score ``folder/weights.npz`` on the fixed test scenes of its run (``npvision val``)."""
+    model, _ = load_segmenter(os.path.join(folder, "weights.npz"))
+    test = make_scenes(config["n_test"], size=config["size"], max_objects=config["max_objects"],
+                       seed=_TEST_SEED, size_range=tuple(config["size_range"]))   # as scene_splits draws it
+    return _held_out_scores(model, test.images, test.masks)[0]
+
+
 def _segment_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     load_before = _load_average()
     splits = scene_splits(config["size"], config["n_train"], config["n_val"], config["n_test"], seed,
@@ -180,20 +202,13 @@ def _segment_task(config: dict, *, seed: int, out, quick: bool, progress: bool) 
     train_seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start                   # all threads of this process
     x_test, y_test = splits[2]
-    predicted = predict_masks(model, x_test)
-    scores = segmentation_scores(confusion_matrix(predicted, y_test, len(CLASS_NAMES)), CLASS_NAMES)
+    held_out, predicted, scores = _held_out_scores(model, x_test, y_test)
     size = config["size"]
     metrics = {
-        "miou": scores["miou"],
-        "mean_iou": scores["miou"],
-        "per_class_iou": scores["per_class_iou"],
-        "pixel_accuracy": scores["pixel_accuracy"],
-        "mean_dice": scores["mean_dice"],
-        "per_class_dice": scores["per_class_dice"],
-        "confusion_matrix": scores["confusion_matrix"],
+        **held_out,
         "val_miou": history["val_miou"][best_epoch],
         "epochs": len(history), "best_epoch": best_epoch + 1,
-        "n_train": len(splits[0][0]), "n_val": len(splits[1][0]), "n_test": len(x_test),
+        "n_train": len(splits[0][0]), "n_val": len(splits[1][0]),
         "parameters": model.num_parameters(),
         "architecture": config["architecture"],
         "input_shape": [size, size, 3],
@@ -204,11 +219,15 @@ def _segment_task(config: dict, *, seed: int, out, quick: bool, progress: bool) 
         "config": dict(config),
     }
     if out is not None:
-        _write_outputs(out, model, config, history, x_test, y_test, predicted, scores, metrics)
+        size = config["size"]
+        profile = image_profile(splits[0][0][:300], f"synthetic {size}x{size} scenes of "
+                                f"{', '.join(CLASS_NAMES[1:])} shapes on smooth backgrounds")
+        _write_outputs(out, model, config, history, x_test, y_test, predicted, scores, metrics, profile)
     return metrics
 
 
-def _write_outputs(out, model, config, history, x_test, y_test, predicted, scores, metrics) -> None:
+def _write_outputs(out, model, config, history, x_test, y_test, predicted, scores, metrics,
+                   training_data=None) -> None:
     from ..viz.curves import plot_history
     from ..viz.segmentation import plot_class_iou, plot_segmentation
 
@@ -220,7 +239,8 @@ def _write_outputs(out, model, config, history, x_test, y_test, predicted, score
     iou = [np.nan if v is None else v for v in scores["per_class_iou"].values()]
     plot_class_iou(iou, CLASS_NAMES, path=os.path.join(out, "class_iou.png"),
                    title=f"{name}: per-class IoU on the test scenes")
-    save_segmenter(model, config, os.path.join(out, "weights.npz"), miou=scores["miou"])
+    save_segmenter(model, config, os.path.join(out, "weights.npz"), miou=scores["miou"],
+                   training_data=training_data)
     with open(os.path.join(out, "history.json"), "w") as fh:
         json.dump(history.to_dict(), fh, indent=1)
 
@@ -276,33 +296,44 @@ def load_segmenter(weights_path):
 def segment_image(image_path, weights_path, out_path) -> dict:
     """Predict the class of every pixel of an image file; save a picture; return a summary.
 
-    The image (PNG/JPEG, read as RGB in [0, 1]) is padded by edge replication to
-    the next size the network takes (a multiple of ``2^depth``), segmented at its
-    own resolution (the shapes should be about as many pixels across as in the
-    training scenes), and cropped back. ``out_path`` receives the image, the
+    As ``npvision detect`` does for boxes, the image (PNG/JPEG, read as RGB in [0, 1],
+    any size) is resized (antialiased, :func:`npvision.data.augment.resize`) to the
+    size the network was trained on, ``(H, W, 3) -> (h, w, 3)``, so its shapes are
+    about as many pixels across as in the training scenes; the class scores
+    ``(h, w, K)`` are resized back to ``(H, W, K)`` (bilinear) and the mask is their
+    argmax, at the image's own resolution. ``out_path`` receives the image, the
     colour-coded mask and a legend side by side (any format matplotlib writes;
     ``.png`` recommended), and ``<out_path without extension>.npy`` the mask itself.
-    Returns ``{"image", "mask", "shape", "pixels_per_class"}``.
+    Returns ``{"image", "picture", "mask", "shape", "input_size", "pixels_per_class",
+    "classes", "training_data"}``: ``picture`` and ``mask`` are the paths written.
     """
     from ..data import read_image
+    from ..data.augment import resize
     from ..viz.segmentation import plot_segmentation
 
     model, extra = load_segmenter(weights_path)
     classes = extra["classes"]
     image = read_image(image_path, channels=3)                      # (H, W, 3) float32
     h, w = image.shape[:2]
+    net_h, net_w = extra.get("input_shape", [h, w, 3])[:2]
+    small = resize(image, (net_h, net_w)).image if (h, w) != (net_h, net_w) else image  # (h, w, 3)
     step = 2 ** model.depth
-    ph, pw = (-h) % step, (-w) % step
-    padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="edge")  # (H + ph, W + pw, 3)
-    logits = model.forward(padded[None])                            # (1, H + ph, W + pw, K)
-    mask = np.argmax(logits[0, :h, :w], axis=-1)                    # (H, W)
+    ph, pw = (-net_h) % step, (-net_w) % step
+    padded = np.pad(small, ((0, ph), (0, pw), (0, 0)), mode="edge")  # (h + ph, w + pw, 3)
+    logits = model.forward(padded[None])[0, :net_h, :net_w]         # (h, w, K)
+    if (h, w) != (net_h, net_w):
+        logits = resize(logits.astype(np.float32), (h, w)).image     # (H, W, K)
+    mask = np.argmax(logits, axis=-1)                               # (H, W)
     out_path = os.fspath(out_path)
     folder = os.path.dirname(out_path)
     if folder:
         os.makedirs(folder, exist_ok=True)
     plot_segmentation(image[None], None, mask[None], classes, path=out_path,
                       title=f"npvision segment: {os.path.basename(os.fspath(image_path))}")
-    np.save(os.path.splitext(out_path)[0] + ".npy", mask)
+    mask_path = os.path.splitext(out_path)[0] + ".npy"
+    np.save(mask_path, mask)
     counts = np.bincount(mask.ravel(), minlength=len(classes))
-    return {"image": os.fspath(image_path), "mask": out_path, "shape": [h, w],
-            "pixels_per_class": {c: int(n) for c, n in zip(classes, counts)}}
+    return {"image": os.fspath(image_path), "picture": out_path, "mask": mask_path, "shape": [h, w],
+            "input_size": [int(net_h), int(net_w)],
+            "pixels_per_class": {c: int(n) for c, n in zip(classes, counts)},
+            "classes": list(classes), "training_data": extra.get("training_data")}

@@ -71,17 +71,18 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data import make_scenes
+from ..data.profile import image_profile
 from ..data.augment import hflip, vflip
 from ..data.scenes import SHAPE_CLASSES
 from ..detection import anchors as _anchors
 from ..detection import yolo as Y
-from ..detection.detector import Detector
+from ..detection.detector import Detector, load_detector
 from ..detection.evaluation import (detection_confusion_matrix, mean_average_precision,
                                     precision_recall_curves)
 from ..models import create
 from ..optim import Adam, CosineDecay, LinearWarmup, clip_grad_norm
 from ..train import History
-from . import register_task
+from . import register_task, register_validator
 from ._common import load_average as _load_average
 
 __all__ = ["scene_splits", "random_flips", "box_shapes", "build_yolo", "train_yolo", "evaluate_detector"]
@@ -230,6 +231,13 @@ def evaluate_detector(detector: Detector, scenes, config: dict, detections=None)
     return mean_average_precision(detections, scenes.detection_targets())
 
 
+def _test_scenes(config: dict):
+    """The fixed held-out scenes of a run (the third split of :func:`scene_splits`)."""
+    return make_scenes(config["n_test"], size=config["size"], min_objects=config["min_objects"],
+                       max_objects=config["max_objects"],
+                       classes=list(SHAPE_CLASSES[:config["num_classes"]]), seed=_TEST_SEED)
+
+
 # ---------------------------------------------------------------------------
 # the task
 # ---------------------------------------------------------------------------
@@ -263,8 +271,11 @@ def yolo_scenes(config: dict, *, seed: int, out, quick: bool, progress: bool) ->
     cpu_seconds = time.process_time() - cpu_start                   # all threads of this process
 
     size = config["size"]
+    profile = image_profile(train.images[:300], f"synthetic {size}x{size} scenes of "
+                            f"{', '.join(class_names)} shapes on smooth backgrounds")
     detector = Detector(model, anchors, config["num_classes"], class_names, (size, size),
-                        score_threshold=config["score_threshold"], iou_threshold=config["nms_iou"])
+                        score_threshold=config["score_threshold"], iou_threshold=config["nms_iou"],
+                        training_data=profile)
     detections = detector.detect_batch(test.images, score_threshold=config["eval_score_threshold"],
                                        iou_threshold=config["nms_iou"])
     scores = evaluate_detector(detector, test, config, detections)
@@ -329,3 +340,13 @@ def _write_outputs(out, detector: Detector, history: History, train, test, detec
                    class_names=names, path=os.path.join(out, "grid.png"))
     with open(os.path.join(out, "history.json"), "w") as fh:
         json.dump(history.to_dict(), fh, indent=1)
+
+
+@register_validator("yolo")
+def validate_yolo(config: dict, *, seed: int, quick: bool, folder) -> dict:
+    """Re-score the detector saved in ``folder`` on its run's test scenes (``npvision val``)."""
+    detector = load_detector(folder)
+    test = _test_scenes(config)
+    scores = evaluate_detector(detector, test, config)
+    return {"map": scores["map"], "map50": scores["map50"], "map75": scores["map75"],
+            "n_test": len(test), "test_objects": int(sum(len(b) for b in test.boxes))}

@@ -233,7 +233,7 @@ def _augmented(augment, xb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def fit(model, loss_fn, optimizer, x_train, y_train, epochs: int, batch_size: int = 32,
         validation_data=None, metrics=("accuracy",), shuffle: bool = True, seed=0,
         callbacks=(), scheduler=None, progress=True, max_grad_norm: float | None = None,
-        augment=None) -> History:
+        augment=None, epoch_label: tuple[int, int] | None = None) -> History:
     """Train ``model`` with mini-batch gradient descent; return the per-epoch :class:`History`.
 
     Parameters
@@ -257,6 +257,9 @@ def fit(model, loss_fn, optimizer, x_train, y_train, epochs: int, batch_size: in
         every epoch, or after every batch if its ``interval`` is ``"batch"``.
     progress : True shows a tqdm bar per epoch (loss and metrics so far), False
         hides it, ``"auto"`` shows it only on a terminal.
+    epoch_label : ``(first, total)``: the bar of this call's epoch ``e`` (0-based) reads
+        ``epoch {first + e}/{total}``, for a caller that runs its own epoch loop and calls
+        ``fit(..., epochs=1)`` once per epoch (default: ``(1, epochs)``).
     max_grad_norm : if given, gradients are clipped to this global norm before each step.
     augment : None, or a function ``augment(x_batch, rng) -> x_batch`` applied to every
         training mini-batch just before its forward pass (never to the validation
@@ -299,6 +302,7 @@ def fit(model, loss_fn, optimizer, x_train, y_train, epochs: int, batch_size: in
         raise TypeError(f"augment: expected None or a function (x_batch, rng) -> x_batch, "
                         f"received {type(augment).__name__}")
     disable = _progress_disable(progress)
+    first, total = (1, epochs) if epoch_label is None else epoch_label
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
     n = len(x_train)
@@ -313,7 +317,7 @@ def fit(model, loss_fn, optimizer, x_train, y_train, epochs: int, batch_size: in
             lr = optimizer.lr
             order = rng.permutation(n) if shuffle else None
             avg = _Averages()
-            bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
+            bar = tqdm(total=n_batches, desc=f"epoch {first + epoch}/{total}", unit="batch",
                        disable=disable, mininterval=0.5, leave=True, dynamic_ncols=True)
             for b, idx in enumerate(_batches(n, batch_size, order)):
                 xb, yb = x_train[idx], y_train[idx]

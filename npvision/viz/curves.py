@@ -36,13 +36,17 @@ def _as_dict(history) -> dict[str, list[float]]:
 
 
 def plot_history(history, path=None, *, metrics=None, title: str | None = None,
-                 show_lr: bool | str = "auto", panel_size: float = 3.6, dpi: int = 100):
+                 show_lr: bool | str = "auto", panel_size: float = 3.6, dpi: int = 100,
+                 kept_epoch: int | None = None):
     """Draw training curves; save a PNG (or any format matplotlib infers from ``path``).
 
     ``metrics``: the base names to draw (default: every recorded name that is
     not ``lr`` and does not start with ``val_``, in recorded order).
     ``show_lr``: True, False, or ``"auto"`` (only if the learning rate changed).
-    Epochs are numbered from 1 on the x axis. Returns the Figure.
+    Epochs are numbered from 1 on the x axis. Each validation curve marks its own
+    best epoch, named for what it is ("lowest validation loss: epoch 26"); these
+    need not agree with each other. ``kept_epoch`` (counted from 1): the epoch whose
+    weights were kept, drawn as a dashed line on every panel. Returns the Figure.
     """
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -68,6 +72,10 @@ def plot_history(history, path=None, *, metrics=None, title: str | None = None,
     fig = Figure(figsize=(panel_size * n_panels, panel_size * 0.8 + 0.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, n_panels, squeeze=False)[0])     # (n_panels,)
     epochs = np.arange(1, len(next(iter(data.values()))) + 1)
+    if kept_epoch is not None:
+        kept_epoch = positive_int(kept_epoch, "kept_epoch")
+        if kept_epoch > len(epochs):
+            raise ValueError(f"kept_epoch: expected an epoch in [1, {len(epochs)}], received {kept_epoch}")
 
     for ax, name in zip(axes, names):
         if name in data:
@@ -80,7 +88,11 @@ def plot_history(history, path=None, *, metrics=None, title: str | None = None,
                 minimize = "loss" in name.lower() or "error" in name.lower()
                 best = int(np.nanargmin(values) if minimize else np.nanargmax(values))
                 ax.plot(epochs[best], values[best], "o", markersize=9, fillstyle="none",
-                        color="black", label=f"best: epoch {best + 1}")
+                        color="black", label=f"{'lowest' if minimize else 'highest'} validation "
+                                              f"{name}: epoch {best + 1}")
+        if kept_epoch is not None:
+            ax.axvline(kept_epoch, color="gray", linestyle="--", linewidth=1,
+                       label=f"weights kept: epoch {kept_epoch}")
         ax.set_title(name)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
