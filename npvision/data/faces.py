@@ -241,7 +241,8 @@ def render_faces(identities: FaceIdentities, ids, seed=0, size: int = 32,
     if k == 0:
         bg = np.broadcast_to(np.array([0.5, 0.5, 0.5]), (m, size, size, 3)).copy()
     cv = _Canvas(np.ascontiguousarray(bg, dtype=np.float32), canvas_px)
-    cv.paint(cv.coverage(_ellipse(x, y, 0, 1.45, 1.0, 0.55)), u(0.05, 0.95, (m, 3)))   # shoulders
+    clothes = 0.5 + (u(0.05, 0.95, (m, 3)) - 0.5) * min(k, 1.0)
+    cv.paint(cv.coverage(_ellipse(x, y, 0, 1.45, 1.0, 0.55)), clothes)                  # shoulders
 
     hw, hh = _col(t["head_w"]), _col(t["head_h"])
     skin, hair = t["skin"], t["hair"]
@@ -371,4 +372,7 @@ def make_face_dataset(identities: FaceIdentities, images_per_identity: int = 10,
     """
     k = positive_int(images_per_identity, "images_per_identity")
     labels = np.repeat(np.arange(len(identities), dtype=np.int64), k)
-    return render_faces(identities, labels, seed=seed, size=size, nuisance=nuisance), labels
+    rng = as_rng(seed, "seed")
+    chunks = [render_faces(identities, labels[i:i + 256], seed=rng, size=size, nuisance=nuisance)
+              for i in range(0, len(labels), 256)]          # 256 at a time: the arrays stay in cache
+    return np.concatenate(chunks), labels

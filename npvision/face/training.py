@@ -49,7 +49,7 @@ from .sampling import pairs_from_batch, random_triplets
 __all__ = ["LOSSES", "DEFAULT_MARGINS", "loss_and_gradient", "train_encoder"]
 
 LOSSES = ("batch_all", "batch_hard", "semi_hard", "random", "contrastive", "binary")
-DEFAULT_MARGINS = {"batch_all": 0.2, "batch_hard": 0.2, "semi_hard": 0.2, "random": 0.2,
+DEFAULT_MARGINS = {"batch_all": 0.2, "batch_hard": 0.2, "semi_hard": 1.0, "random": 0.2,
                    "contrastive": 1.0, "binary": 0.0}
 
 

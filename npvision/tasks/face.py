@@ -96,8 +96,8 @@ def write_face_pictures(out: str, images, labels, embeddings, pairs: dict, metri
 
     if sample_images is not None:
         plot_identities(sample_images, sample_labels, os.path.join(out, "identities.png"),
-                        title="generated people: a row per identity, its traits fixed, every image "
-                              "with new pose, light, expression, occlusion, blur and noise")
+                        title="generated people: one row per person (fixed traits);\nevery photo a new "
+                              "pose, light, expression, occlusion, blur, noise")
     d = pair_distances(embeddings, pairs["pairs"])
     plot_distance_histograms(d, pairs["same"], metrics["threshold"], os.path.join(out, "distances.png"),
                              title="held-out pairs: encoding distance (same when below the threshold)")
@@ -123,7 +123,8 @@ def write_face_pictures(out: str, images, labels, embeddings, pairs: dict, metri
     n_way = 5 if len(np.unique(labels)) >= 5 else len(np.unique(labels))
     _, episodes = one_shot_accuracy(embeddings, labels, n_way, 8, seed=seed + 7, return_episodes=True)
     plot_one_shot(images, *episodes, os.path.join(out, "one_shot.png"),
-                  title=f"{n_way}-way one-shot: query, then one reference per identity (green: true)")
+                  title=f"{n_way}-way one-shot: the query (blue), one reference per person;\n"
+                        f"green: the true person, red: a wrong choice")
     curves = {"loss": history["epoch_loss"]}
     if history.get("val_one_shot"):
         curves["val_one_shot_5way"] = history["val_one_shot"]
