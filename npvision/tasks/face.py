@@ -108,23 +108,30 @@ def write_face_pictures(out: str, images, labels, embeddings, pairs: dict, metri
              baseline=(p_far, p_tar, "raw pixels"), title="ROC on held-out pairs")
     plot_embedding_projection(embeddings, labels, os.path.join(out, "embeddings.png"),
                               title="held-out encodings, 2-D PCA, one colour per identity")
-    # the hardest triplets among 12 held-out identities: farthest positive, closest negative
-    ids = np.unique(labels)[:12]
+    # the hardest triplet of each of 6 held-out identities (among the first 40): the anchor
+    # whose farthest positive is farthest beyond its closest negative
+    ids = np.unique(labels)[:40]
     sub = np.flatnonzero(np.isin(labels, ids))
     dist = pairwise_distances(embeddings[sub])
     same = labels[sub][:, None] == labels[sub][None, :]
     d_p = np.where(same, dist, -np.inf)
     d_n = np.where(~same, dist, np.inf)
     gap = d_p.max(axis=1) - d_n.min(axis=1)                        # (n,) large = hard
-    worst = np.argsort(-gap)[:6]
+    order = np.argsort(-gap)
+    _, first = np.unique(labels[sub][order], return_index=True)
+    per_person = order[first]                                      # each identity's hardest anchor
+    worst = per_person[np.argsort(-gap[per_person])][:6]
     plot_triplets(images, sub[worst], sub[d_p[worst].argmax(axis=1)], sub[d_n[worst].argmin(axis=1)],
                   d_p[worst].max(axis=1), d_n[worst].min(axis=1), os.path.join(out, "hardest_triplets.png"),
-                  title="hardest held-out triplets")
+                  title="the hardest triplet\nof six held-out people")
     n_way = 5 if len(np.unique(labels)) >= 5 else len(np.unique(labels))
-    _, episodes = one_shot_accuracy(embeddings, labels, n_way, 8, seed=seed + 7, return_episodes=True)
-    plot_one_shot(images, *episodes, os.path.join(out, "one_shot.png"),
-                  title=f"{n_way}-way one-shot: the query (blue), one reference per person;\n"
-                        f"green: the true person, red: a wrong choice")
+    _, (q, refs, target, pred) = one_shot_accuracy(embeddings, labels, n_way, 400, seed=seed + 7,
+                                                   return_episodes=True)
+    wrong = np.flatnonzero(pred != target)
+    shown = np.concatenate([wrong[:3], np.flatnonzero(pred == target)])[:8]      # mistakes first
+    plot_one_shot(images, q[shown], refs[shown], target[shown], pred[shown], os.path.join(out, "one_shot.png"),
+                  title=f"{n_way}-way one-shot: query (blue), one reference per person;\n"
+                        f"green: true person, red: wrong pick ({len(wrong)} of 400 wrong)")
     curves = {"loss": history["epoch_loss"]}
     if history.get("val_one_shot"):
         curves["val_one_shot_5way"] = history["val_one_shot"]

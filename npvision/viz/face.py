@@ -162,7 +162,7 @@ def plot_triplets(images, anchors, positives, negatives, d_ap, d_an, path=None, 
     and ``d(A, N)``; a row where ``d(A, N) <= d(A, P)`` is a triplet the encoder gets wrong."""
     images = as_float_array(images, "images", ndim=4)
     rows = len(anchors)
-    fig = _figure(panel_size * 3, panel_size * rows + 0.5)
+    fig = _figure(max(panel_size * 3, 3.6), panel_size * rows + 0.7)
     axes = np.asarray(fig.subplots(rows, 3, squeeze=False))
     for r in range(rows):
         _show(axes[r, 0], images[anchors[r]], "anchor" if r == 0 else None)
@@ -178,7 +178,7 @@ def plot_one_shot(images, queries, references, target, predicted, path=None, *,
     images = as_float_array(images, "images", ndim=4)
     references = np.asarray(references)
     rows, n_way = references.shape
-    fig = _figure(panel_size * (n_way + 1.3), panel_size * rows + 0.5)
+    fig = _figure(max(panel_size * (n_way + 1.3), 5.5), panel_size * rows + 0.7)
     axes = np.asarray(fig.subplots(rows, n_way + 1, squeeze=False))
     for r in range(rows):
         ok = predicted[r] == target[r]
