@@ -184,12 +184,11 @@ def _save(out, encoder, task, config, metrics, history, input_shape):
                description="Siamese face encoder, triplet loss with batch-all mining, synthetic people",
                epochs=4, steps_per_epoch=300, p=24, k=4, lr=2e-3, loss="batch_all", margin=None,
                width=32, embedding_dim=128, size=32, train_identities=2000, val_identities=60,
-               test_identities=200, images_per_identity=10, pairs=6000, episodes=2000, nuisance=1.0)
+               test_identities=200, images_per_identity=10, pairs=6000, episodes=2000, nuisance=1.0,
+               quick=dict(epochs=1, steps_per_epoch=40, p=16, k=4, train_identities=300, val_identities=20,
+                          test_identities=60, images_per_identity=6, pairs=1200, episodes=500))
 def face_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     _check_loss(config)
-    if quick:
-        config.update(epochs=1, steps_per_epoch=40, p=16, k=4, train_identities=300, val_identities=20,
-                      test_identities=60, images_per_identity=6, pairs=1200, episodes=500)
     load_before = _load_average()
     size, p, k = config["size"], config["p"], config["k"]
     train_people = make_face_identities(config["train_identities"], np.random.default_rng([seed, 0]))
@@ -256,13 +255,12 @@ def face_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> d
                description="the face pipeline on digits: encoder trained on 0-4, one-shot on unseen 5-9",
                epochs=4, steps_per_epoch=150, p=5, k=16, lr=2e-3, loss="batch_all", margin=None,
                width=16, embedding_dim=128, size=16, pairs=2000, episodes=2000,
-               max_angle=15.0, max_shift=2.0, max_scale=0.15)
+               max_angle=15.0, max_shift=2.0, max_scale=0.15,
+               quick=dict(epochs=1, steps_per_epoch=40, pairs=600, episodes=500))
 def face_digits_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     from .classify_digits import random_affine
 
     _check_loss(config)
-    if quick:
-        config.update(epochs=1, steps_per_epoch=40, pairs=600, episodes=500)
     load_before = _load_average()
     images, labels = load_digits(size=config["size"])             # all 1797, (N, S, S, 1)
     seen = labels < 5
