@@ -85,7 +85,7 @@ def plot_distance_histograms(distances, same, threshold=None, path=None, *, bins
     if threshold is not None:
         acc = float(np.mean((d < threshold) == same))
         ax.axvline(threshold, color="black", linestyle="--",
-                   label=f"threshold {threshold:.3f} (accuracy {acc:.3f})")
+                   label=f"threshold {threshold:.3f} (accuracy {acc:.3f} on these pairs)")
     ax.set_xlabel(label)
     ax.set_ylabel("pairs")
     ax.legend(fontsize=8)
