@@ -37,7 +37,13 @@ def test_quick_face_reports_the_issue_keys_and_beats_pixels(quick_face):
                 "one_shot_20way", "pixel_baseline_accuracy", "seconds", "task", "epochs", "n_train",
                 "n_test", "parameters"):
         assert key in m, key
-    # floors: a constant encoder scores 0.5 (all distances equal) and 0.0 one-shot (all ties)
+    # floors between what an encoder that learned nothing scores and what quick training reaches
+    # (measured, seed 0 quick mode; trained: seeds 0-2):
+    #                  constant*   untrained (lr=0)   trained
+    # verification     0.500       0.592              0.833-0.853   (raw pixels 0.592)
+    # one-shot 5-way   0.0         0.342              0.760-0.806
+    # one-shot 20-way  0.0         0.118              0.440-0.494
+    # * every Conv2D / Linear fed zeros at evaluation: all encodings equal, every episode a tie
     assert m["verification_accuracy"] >= 0.75
     assert m["verification_accuracy"] >= m["pixel_baseline_accuracy"] + 0.12
     assert m["one_shot_5way"] >= 0.55 and m["one_shot_20way"] >= 0.25
@@ -98,14 +104,16 @@ def test_verify_and_who_commands(quick_face, tmp_path, capsys):
 def test_quick_face_digits_one_shot_on_unseen_classes(tmp_path):
     m = run_task("face-digits", quick=True, out=tmp_path, progress=False)
     assert m["test_classes"] == [5, 6, 7, 8, 9]
-    assert m["one_shot_5way"] >= 0.45                           # chance 0.2; a constant encoder 0.0
+    # one-shot 5-way: constant encoder 0.0, untrained 0.430, trained (seeds 0-2) 0.510-0.546; raw
+    # pixels 0.746 (benchmarks/train_face.md: the encoder does NOT beat pixels on unseen digits)
+    assert m["one_shot_5way"] >= 0.47
     assert os.path.getsize(tmp_path / "one_shot.png") > 0
 
 
 def test_quick_binary_variant_trains_end_to_end():
     m = run_task("face", quick=True, progress=False, loss="binary")
     assert m["loss"] == "binary"
-    assert m["verification_accuracy"] >= 0.65
+    assert m["verification_accuracy"] >= 0.65        # constant 0.5, untrained 0.574, trained 0.708-0.737
 
 
 def test_unknown_loss_is_refused():
