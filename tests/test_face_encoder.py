@@ -119,3 +119,27 @@ def test_embed_is_batch_independent_and_restores_the_mode():
     np.testing.assert_allclose(e_all, e_small, rtol=1e-5, atol=1e-6)
     assert enc.training
     assert embed(enc, x[0]).shape == (1, 128)
+
+
+def test_flatten_pooling_keeps_the_layout_and_gradchecks():
+    # 7x7 input, stem stride 1: 7 -> 4 -> 2 after the two stride-2 blocks; fc sees 2*2*4w numbers
+    enc = FaceEncoder(1, width=2, embedding_dim=4, stem_stride=1, pool="flatten", input_size=7, rng=0)
+    assert enc.fc.weight.shape == (2 * 2 * 4 * 2, 4)
+    enc = enc.astype(np.float64)
+    x = np.random.default_rng(4).standard_normal((3, 7, 7, 1))
+    check_module(enc, x)
+    # the layout matters: moving a feature to another place changes the encoding (it does not
+    # with global average pooling, which sums over the places)
+    x = np.zeros((2, 8, 8, 1))
+    x[0, 1, 1], x[1, 6, 6] = 1.0, 1.0
+    flat = FaceEncoder(1, 2, 4, stem_stride=1, pool="flatten", input_size=8, rng=1).astype(np.float64).eval()
+    e = flat.forward(x)
+    assert np.linalg.norm(e[0] - e[1]) > 1e-3
+    assert FaceEncoder(3, 4, 8, stem_stride=2, pool="flatten", input_size=17, rng=0).fc.weight.shape == (144, 8)
+
+
+def test_flatten_pooling_errors():
+    with pytest.raises(TypeError, match="input_size"):
+        FaceEncoder(1, 2, 4, pool="flatten")
+    with pytest.raises(ValueError, match="pool"):
+        FaceEncoder(1, 2, 4, pool="max")

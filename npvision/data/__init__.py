@@ -18,5 +18,7 @@ from .scenes import *  # noqa: F401,F403
 from .scenes import __all__ as _scenes_all
 from .faces import *  # noqa: F401,F403
 from .faces import __all__ as _faces_all
+from .glyphs import *  # noqa: F401,F403
+from .glyphs import __all__ as _glyphs_all
 
-__all__ = [*_builtin_all, *_scenes_all, *_loaders_all, *_augment_all, *_faces_all]
+__all__ = [*_builtin_all, *_scenes_all, *_loaders_all, *_augment_all, *_faces_all, *_glyphs_all]

@@ -11,6 +11,8 @@ encoding on the unit sphere, as FaceNet's::
     stage2 BasicBlock(w, 2w, stride 2)              (N, S/2s0, S/2s0, 2w)
     stage3 BasicBlock(2w, 4w, stride 2)             (N, S/4s0, S/4s0, 4w)
     pool  GlobalAvgPool2D                           (N, 4w)
+          (or, pool="flatten", Flatten              (N, (S/4s0)^2 4w): keeps WHERE each
+          feature is, for small line drawings such as digits and glyphs)
     fc    Linear(4w, d)                             (N, d)
     [relu ReLU, when nonnegative=True]              (N, d), every entry >= 0
     norm  L2Normalize                               (N, d), ||f(x)|| = 1
@@ -60,24 +62,38 @@ class FaceEncoder(nn.Module):
     embedding_dim : ``d``, 128 as FaceNet.
     stem_stride : ``s0``, 1 or 2 (2 halves the cost, for 32x32 inputs and up).
     nonnegative : ReLU before the normalization (for chi-square pair features).
+    pool : ``"average"`` (global average pooling: any input size) or ``"flatten"``
+        (the last feature map flattened: the fc layer sees the layout; needs ``input_size``).
+    input_size : ``S``, the input's height and width, for ``pool="flatten"``; the last
+        map is ``S3 x S3`` with ``S1 = floor((S - 1) / s0) + 1`` (3x3 conv, padding 1) and
+        ``S3 = floor((S1 - 1) / 4) + 1`` (two stride-2 blocks).
     """
 
     def __init__(self, in_channels: int = 3, width: int = 32, embedding_dim: int = 128,
-                 stem_stride: int = 2, nonnegative: bool = False, rng=None, dtype=np.float32):
+                 stem_stride: int = 2, nonnegative: bool = False, pool: str = "average",
+                 input_size: int | None = None, rng=None, dtype=np.float32):
         super().__init__()
         rng = as_rng(rng)
         w = positive_int(width, "width")
         self.config = {"in_channels": positive_int(in_channels, "in_channels"), "width": w,
                        "embedding_dim": positive_int(embedding_dim, "embedding_dim"),
                        "stem_stride": positive_int(stem_stride, "stem_stride"),
-                       "nonnegative": bool(nonnegative)}
+                       "nonnegative": bool(nonnegative), "pool": pool, "input_size": input_size}
+        if pool not in ("average", "flatten"):
+            raise ValueError(f"pool: expected 'average' or 'flatten', received {pool!r}")
+        if pool == "flatten":
+            s1 = (positive_int(input_size, "input_size") - 1) // stem_stride + 1       # after the stem
+            s3 = (s1 - 1) // 4 + 1                                                    # after two stride-2 blocks
+            features = s3 * s3 * 4 * w
+        else:
+            features = 4 * w
         self.embedding_dim = embedding_dim
         self.stem = nn.ConvBNAct(in_channels, w, 3, stride=stem_stride, rng=rng, dtype=dtype)
         self.stage1 = nn.BasicBlock(w, w, rng=rng, dtype=dtype)
         self.stage2 = nn.BasicBlock(w, 2 * w, stride=2, rng=rng, dtype=dtype)
         self.stage3 = nn.BasicBlock(2 * w, 4 * w, stride=2, rng=rng, dtype=dtype)
-        self.pool = nn.GlobalAvgPool2D()
-        self.fc = nn.Linear(4 * w, embedding_dim, rng=rng, dtype=dtype)
+        self.pool = nn.GlobalAvgPool2D() if pool == "average" else nn.Flatten()
+        self.fc = nn.Linear(features, embedding_dim, rng=rng, dtype=dtype)
         self.relu = nn.ReLU() if nonnegative else None
         self.norm = nn.L2Normalize()
 
@@ -106,7 +122,8 @@ class FaceEncoder(nn.Module):
     def extra_repr(self) -> str:
         c = self.config
         return (f"in_channels={c['in_channels']}, width={c['width']}, embedding_dim={c['embedding_dim']}, "
-                f"stem_stride={c['stem_stride']}, nonnegative={c['nonnegative']}")
+                f"stem_stride={c['stem_stride']}, nonnegative={c['nonnegative']}, pool={c['pool']!r}"
+                + (f", input_size={c['input_size']}" if c["pool"] == "flatten" else ""))
 
 
 class Siamese(nn.Module):

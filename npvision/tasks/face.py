@@ -29,9 +29,14 @@ verification and one-shot numbers for raw pixels (the baseline).
 Task ``face-digits``
 --------------------
 The same pipeline on real images: the built-in digits, an encoder trained on
-classes 0-4 only (every image of them, randomly rotated, scaled and shifted), and
-one-shot recognition of classes 5-9, never seen in training: ``one_shot_5way``
-uses one reference image per class.
+classes 0-4 only, and one-shot recognition of classes 5-9, never seen in training:
+``one_shot_5way`` uses one reference image per class. Five classes are too few to
+learn what makes two handwritten shapes the same (an encoder trained on 0-4 alone
+scores *below* raw pixels on 5-9, ``benchmarks/train_face.md``), so every batch also
+holds synthetic pen-stroke glyphs (:mod:`npvision.data.glyphs`, one class per
+glyph, ``glyphs`` of them): ``p_glyphs`` glyphs and ``p`` digit classes of 0-4, ``k``
+images each, all randomly rotated, scaled and shifted. The encoder keeps the
+layout of its last feature map (``pool="flatten"``).
 
 Files written to ``out``: ``weights.npz`` (its metadata rebuilds the encoder:
 :func:`load_face_model`; it also stores the chosen threshold), ``identities.png``
@@ -50,6 +55,7 @@ import numpy as np
 
 from ..data import load_digits
 from ..data.faces import make_face_dataset, make_face_identities, render_faces
+from ..data.glyphs import make_glyphs, render_glyphs
 from ..face import (FaceEncoder, PairClassifier, embed, kfold_verification, make_verification_pairs,
                     one_shot_accuracy, pair_distances, pairwise_distances, pixel_distances, roc_auc,
                     roc_curve, train_encoder, val_at_far)
@@ -252,9 +258,10 @@ def face_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> d
 # task "face-digits": train on digits 0-4, one-shot on 5-9
 # ---------------------------------------------------------------------------
 @register_task("face-digits", metric="one_shot_5way",
-               description="the face pipeline on digits: encoder trained on 0-4, one-shot on unseen 5-9",
-               epochs=4, steps_per_epoch=150, p=5, k=16, lr=2e-3, loss="batch_all", margin=None,
-               width=16, embedding_dim=128, size=16, pairs=2000, episodes=2000,
+               description="the face pipeline on digits: encoder trained on 0-4 (+ synthetic glyphs), "
+                           "one-shot on unseen 5-9",
+               epochs=5, steps_per_epoch=300, p=5, p_glyphs=20, glyphs=1000, k=4, lr=2e-3, loss="batch_all",
+               margin=None, width=16, embedding_dim=128, size=16, pool="flatten", pairs=2000, episodes=2000,
                max_angle=15.0, max_shift=2.0, max_scale=0.15,
                quick=dict(epochs=1, steps_per_epoch=40, pairs=600, episodes=500))
 def face_digits_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
@@ -267,16 +274,29 @@ def face_digits_task(config: dict, *, seed: int, out, quick: bool, progress: boo
     x_train, y_train = images[seen], labels[seen]
     x_test, y_test = images[~seen], labels[~seen]
     members = [np.flatnonzero(y_train == c) for c in range(5)]
-    p, k = config["p"], config["k"]
+    p, p_glyphs, k = config["p"], config["p_glyphs"], config["k"]
+    if not 0 <= p <= 5 or p_glyphs < 0 or p + p_glyphs < 2:
+        raise ValueError(f"p, p_glyphs: expected 0 <= p <= 5 digit classes and p_glyphs >= 0 glyphs, two "
+                         f"classes at least per batch; received p={p}, p_glyphs={p_glyphs}")
+    glyphs = make_glyphs(config["glyphs"], np.random.default_rng([seed, 6])) if p_glyphs else None
     ranges = {key: config[key] for key in ("max_angle", "max_shift", "max_scale")}
 
-    def next_batch(step, rng):                        # P digit classes x K augmented images
-        classes = rng.choice(5, p, replace=False)
-        idx = np.concatenate([rng.choice(members[c], k, replace=False) for c in classes])
-        return random_affine(x_train[idx], rng, **ranges), y_train[idx]
+    def next_batch(step, rng):                        # (p_glyphs glyphs + p digit classes) x K images
+        images, labels = [], []
+        if p_glyphs:
+            g = np.repeat(rng.choice(len(glyphs), p_glyphs, replace=False), k)
+            images.append(render_glyphs(glyphs, g, rng, size=config["size"]))
+            labels.append(g + 10)                     # glyph classes after the ten digits
+        if p:
+            classes = rng.choice(5, p, replace=False)
+            idx = np.concatenate([rng.choice(members[c], k, replace=False) for c in classes])
+            images.append(x_train[idx])
+            labels.append(y_train[idx])
+        return random_affine(np.concatenate(images), rng, **ranges), np.concatenate(labels)
 
     encoder = FaceEncoder(1, config["width"], config["embedding_dim"], stem_stride=1,
-                          nonnegative=config["loss"] == "binary", rng=np.random.default_rng([seed, 4]))
+                          nonnegative=config["loss"] == "binary", pool=config["pool"],
+                          input_size=config["size"], rng=np.random.default_rng([seed, 4]))
     head = PairClassifier(config["embedding_dim"], "abs", rng=np.random.default_rng([seed, 5])) \
         if config["loss"] == "binary" else None
     # pairs of the unseen classes: 5 classes cannot make identity-disjoint folds, so the
@@ -298,6 +318,7 @@ def face_digits_task(config: dict, *, seed: int, out, quick: bool, progress: boo
         "pixel_baseline_one_shot_2way": pixels["one_shot_2way"],
         "epochs": config["epochs"], "steps": config["epochs"] * config["steps_per_epoch"],
         "n_train": len(x_train), "n_test": len(x_test), "train_classes": [0, 1, 2, 3, 4],
+        "train_glyphs": config["glyphs"] if p_glyphs else 0,
         "test_classes": [5, 6, 7, 8, 9], "parameters": encoder.num_parameters(),
         "train_seconds": round(train_seconds, 2), "loss": config["loss"], "margin": config["margin"],
         "load_average": {"start": load_before, "end": _load_average()}, "seed": seed, "quick": quick,
