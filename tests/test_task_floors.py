@@ -37,6 +37,11 @@ FLOORS = {
                         "window accuracy: constant 0.64 (always background), mAP@0.5 0; trained 0.77-0.83, 0.25-0.38"),
     "yolo": (dict(epochs=4, n_train=384), [("map50", ">=", 0.08)],
              "mAP@0.5: constant 0.0; trained 0.15-0.17"),
+    "face": (dict(epochs=1), [("verification_accuracy", ">=", 0.75), ("one_shot_5way", ">=", 0.55)],
+             "10-fold verification: constant 0.5, untrained 0.592 (= raw pixels); trained 0.833-0.853; "
+             "one-shot 5-way: constant 0.0, untrained 0.342, trained 0.760-0.806"),
+    "face-digits": (dict(epochs=1), [("one_shot_5way", ">=", 0.61)],
+                    "one-shot 5-way on unseen 5-9: constant 0.0, untrained 0.596, trained 0.630-0.656"),
 }
 
 

@@ -2,8 +2,8 @@
 
 Nothing is downloaded at run time. The built-in data either ships inside the package
 (:func:`load_digits`, :func:`load_image`; licences in ``assets/LICENSES.md``) or is
-generated from a seed (:func:`make_scenes`). Users' own data comes in through
-:func:`load_image_folder`, :func:`load_npz`, :func:`load_yolo_labels` and
+generated from a seed (:func:`make_scenes`, :func:`make_face_identities`, :func:`make_glyphs`). Users' own
+data comes in through :func:`load_image_folder`, :func:`load_npz`, :func:`load_yolo_labels` and
 :func:`load_coco_instances` (COCO-layout polygons -> instance masks).
 Augmentations live in :mod:`npvision.data.augment` (geometric, test-time) and
 :mod:`npvision.data.photometric` (colour); the most used are re-exported here.
@@ -19,5 +19,9 @@ from .loaders import *  # noqa: F401,F403
 from .loaders import __all__ as _loaders_all
 from .scenes import *  # noqa: F401,F403
 from .scenes import __all__ as _scenes_all
+from .faces import *  # noqa: F401,F403
+from .faces import __all__ as _faces_all
+from .glyphs import *  # noqa: F401,F403
+from .glyphs import __all__ as _glyphs_all
 
-__all__ = [*_builtin_all, *_scenes_all, *_loaders_all, *_augment_all, *_coco_all]
+__all__ = [*_builtin_all, *_scenes_all, *_loaders_all, *_augment_all, *_coco_all, *_faces_all, *_glyphs_all]

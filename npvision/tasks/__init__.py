@@ -268,3 +268,4 @@ from . import faster_rcnn  # noqa: E402,F401
 from . import fast_rcnn  # noqa: E402,F401
 from . import rcnn  # noqa: E402,F401
 from . import mask_rcnn  # noqa: E402,F401
+from . import face  # noqa: E402,F401
