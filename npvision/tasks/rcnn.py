@@ -54,9 +54,9 @@ _QUICK = dict(n_train=96, n_test=32, epochs=2, batch_size=8, n_svm_images=64)
 #: R-CNN's feature scaling: features are multiplied so that their mean L2 norm is this
 FEATURE_NORM = 20.0
 
-_DEFAULTS = dict(SCENE_DEFAULTS, **PROPOSAL_DEFAULTS, n_train=4000, epochs=4, batch_size=8, crops_per_image=16,
+_DEFAULTS = dict(SCENE_DEFAULTS, **PROPOSAL_DEFAULTS, n_train=4000, epochs=3, batch_size=8, crops_per_image=16,
                  lr=2e-3, warmup=0.5, weight_decay=0.0, max_grad_norm=10.0, flips=True, widths=[16, 32, 64],
-                 strides=[2, 2, 1], stage_depth=2, pool_size=4, hidden=256, warp_size=32, context=2.0,
+                 strides=[2, 2, 1], stage_depth=2, pool_size=4, hidden=256, warp_size=48, context=3.0,
                  n_svm_images=1000, svm_C=1e-3, svm_positive_weight=2.0, svm_rounds=6, svm_negative_iou=0.3,
                  ridge_lambda=1000.0, ridge_min_iou=0.6, eval_score_threshold=0.01, nms_iou=0.5,
                  score_threshold=0.5)
