@@ -155,6 +155,12 @@ def _add_segment_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", help="an image file (PNG or JPEG)")
     parser.add_argument("--weights", default="npvision-out/unet/weights.npz", metavar="FILE",
                         help="weights written by 'npvision train unet --out DIR' (default: %(default)s)")
+    parser.add_argument("--model", default=None, metavar="DIR",
+                        help="a model folder instead of --weights: one written by 'npvision train mask-rcnn "
+                             "--out DIR' (instances: each object its own colour, class and score) or by "
+                             "'npvision train unet --out DIR' (a class per pixel)")
+    parser.add_argument("--score-threshold", type=float, default=None, metavar="S",
+                        help="Mask R-CNN: keep instances scoring at least S (default: the model's own)")
     parser.add_argument("--out", default="segmented.png", metavar="PATH",
                         help="picture of the image, its mask and a legend (default: %(default)s); "
                              "the mask itself goes to the same name with .npy")
@@ -164,9 +170,27 @@ def _add_segment_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_segment(args: argparse.Namespace) -> int:
     import json
 
+    import os
+
     from .tasks.segment import segment_image
 
-    result = segment_image(args.image, args.weights, args.out)
+    if args.model is not None and os.path.isfile(os.path.join(args.model, "mask_rcnn.json")):
+        from .tasks.mask_rcnn import segment_instances
+
+        result = segment_instances(args.image, args.model, args.out, args.score_threshold)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(f"{args.image}: {len(result['instances'])} instances (picture: {args.out})")
+            for r in result["instances"]:
+                print(f"  {r['class']:<10s} {r['score']:.3f}  {r['pixels']} pixels")
+        return 0
+    weights = args.weights if args.model is None else os.path.join(args.model, "weights.npz")
+    if args.model is not None and not os.path.isfile(weights):
+        raise ValueError(f"--model: {args.model!r} holds neither mask_rcnn.json (a Mask R-CNN written by "
+                         f"'npvision train mask-rcnn --out DIR') nor weights.npz (a U-Net written by "
+                         f"'npvision train unet --out DIR')")
+    result = segment_image(args.image, weights, args.out)
     if args.json:
         print(json.dumps(result))
     else:
@@ -177,9 +201,11 @@ def _run_segment(args: argparse.Namespace) -> int:
 
 register_command(
     "segment",
-    help="label every pixel of an image with a trained U-Net",
+    help="label every pixel of an image with a trained U-Net, or every object with a Mask R-CNN",
     description=("Predict a class for every pixel of IMAGE with weights trained by "
-                 "'npvision train unet' and save the image, the colour-coded mask and a legend."),
+                 "'npvision train unet' and save the image, the colour-coded mask and a legend; "
+                 "with --model DIR holding a Mask R-CNN ('npvision train mask-rcnn'), find every "
+                 "object and draw its mask in its own colour with its class and score."),
     configure=_add_segment_arguments,
     run=_run_segment,
 )

@@ -241,7 +241,7 @@ GRAD_ROIS = np.array([[0, 0.4, 1.2, 5.3, 4.6],        # inside, overlapping the 
 def test_roi_pool_gradcheck(size, scale):
     x = distinct((2, 6, 8, 3))
     check_functional(F.roi_pool_forward, F.roi_pool_backward, [x, GRAD_ROIS],
-                     dict(output_size=size, spatial_scale=scale))
+                     dict(output_size=size, spatial_scale=scale), wrt=[0])
 
 
 @pytest.mark.parametrize("size,scale,sampling_ratio,aligned", [
@@ -251,7 +251,7 @@ def test_roi_align_gradcheck(size, scale, sampling_ratio, aligned):
     x = np.random.default_rng(1).standard_normal((2, 6, 8, 3))
     check_functional(F.roi_align_forward, F.roi_align_backward, [x, GRAD_ROIS],
                      dict(output_size=size, spatial_scale=scale, sampling_ratio=sampling_ratio,
-                          aligned=aligned))
+                          aligned=aligned), wrt=[0])
 
 
 class _WithRois(nn.Module):
@@ -502,3 +502,15 @@ def test_layer_backward_before_forward_and_bad_settings():
     with pytest.raises(ValueError, match="spatial_scale"):
         nn.RoIPool(2, spatial_scale=-1.0)
 
+
+
+# ---------------------------------------------------------------------------
+# benchmark script
+# ---------------------------------------------------------------------------
+
+def test_bench_roi_quick_runs():
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_roi.py"), "--quick", "--no-torch"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "roi_align" in res.stdout and "roi_pool" in res.stdout and "DISAGREE" not in res.stdout

@@ -56,6 +56,10 @@ from .region_detector import *  # noqa: F401,F403,E402
 from .roi_heads import *  # noqa: F401,F403,E402
 from .rpn import *  # noqa: F401,F403,E402
 from .two_stage_losses import *  # noqa: F401,F403,E402
+from . import mask_head, mask_rcnn, masks  # noqa: E402
+from .masks import *  # noqa: F401,F403,E402
+from .mask_head import *  # noqa: F401,F403,E402
+from .mask_rcnn import *  # noqa: F401,F403,E402
 
 # Each submodule lists its public names; a new submodule adds its import above
 # and its __all__ here.
@@ -65,3 +69,4 @@ __all__ = [name for mod in (boxes, _nms_module, evaluation, localization, landma
 __all__ += [name for mod in (anchor_generator, box_coder, matcher, two_stage_losses, rpn, roi_heads,
                              linear_svm, rcnn, fast_rcnn, faster_rcnn, region_detector, _recall_module)
             for name in mod.__all__]
+__all__ += [name for mod in (masks, mask_head, mask_rcnn) for name in mod.__all__]

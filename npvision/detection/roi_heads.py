@@ -229,12 +229,15 @@ class RoIBoxBranch(Module):
         them, takes :func:`~npvision.detection.fast_rcnn_loss` and its backward down to
         the feature map; the head's parameter gradients are accumulated.
         ``terms``: ``"classifier"``, ``"box"``, ``"rois"`` and ``"foreground"`` (counts).
+        The sampled RoIs stay in ``self.sampled = (rois (R, 5), labels (R,), matched (R,))``
+        (:func:`roi_head_targets`' outputs) for a branch that trains on the same RoIs.
         """
         from .two_stage_losses import fast_rcnn_loss
 
-        rois, labels, targets, _ = roi_head_targets(
+        rois, labels, targets, matched = roi_head_targets(
             proposals, gt_boxes, gt_classes, self.fg_iou_threshold, self.bg_iou_threshold,
             self.batch_size_per_image, self.positive_fraction, BOX_HEAD_WEIGHTS, rng)
+        self.sampled = (rois, labels, matched)        # read by a mask branch (Mask R-CNN)
         out = self.forward(features, rois)                               # (R, 5 (K + 1))
         logits, deltas = self.head.split(out)
         loss, (d_logits, d_deltas), terms = fast_rcnn_loss(logits, deltas, labels, targets, self.beta)
