@@ -71,13 +71,11 @@ def train_fast_rcnn(model: FastRCNN, config: dict, train, proposals: list, *, se
                               name="fast-rcnn")
 
 
-@register_task("fast-rcnn", metric="map",
+@register_task("fast-rcnn", metric="map", quick=_QUICK,
                description="Fast R-CNN (selective search + RoI pooling) on multi-object scenes (held-out mAP)",
                **_DEFAULTS)
 def fast_rcnn_scenes(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     """Fast R-CNN on the 64x64 scenes of the yolo task; scored on the same 500 test scenes."""
-    if quick:
-        config = dict(config, **_QUICK)
     if not 1 <= config["num_classes"] <= len(SHAPE_CLASSES):
         raise ValueError(f"num_classes: expected 1..{len(SHAPE_CLASSES)}, received {config['num_classes']!r}")
     train, _, test = scene_splits(config, seed)

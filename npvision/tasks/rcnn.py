@@ -190,13 +190,11 @@ def train_rcnn(model: RCNN, config: dict, train, proposals: list, *, seed: int =
     return history, svms, regressors, seconds
 
 
-@register_task("rcnn", metric="map",
+@register_task("rcnn", metric="map", quick=_QUICK,
                description="R-CNN (warped regions, per-class SVMs, ridge box regression) on scenes (held-out mAP)",
                **_DEFAULTS)
 def rcnn_scenes(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     """R-CNN on the 64x64 scenes of the yolo task; scored on the same 500 test scenes."""
-    if quick:
-        config = dict(config, **_QUICK)
     if not 1 <= config["num_classes"] <= len(SHAPE_CLASSES):
         raise ValueError(f"num_classes: expected 1..{len(SHAPE_CLASSES)}, received {config['num_classes']!r}")
     train, _, test = scene_splits(config, seed)
