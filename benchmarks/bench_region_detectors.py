@@ -75,7 +75,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, metavar="PATH", help="write every result here")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="task options on top of the defaults (values read as JSON), e.g. n_train=2000")
+                        help="task options on top of the defaults (values read as JSON), e.g. n_train=2000; "
+                             "each task takes those it has")
     parser.add_argument("--from-json", nargs="+", default=None, metavar="PATH",
                         help="train nothing: print the table of results written by earlier --json runs")
     args = parser.parse_args(argv)
@@ -93,7 +94,17 @@ def main(argv=None) -> int:
         _report(order)
         return 0
 
-    from npvision.tasks import run_task
+    from npvision.tasks import TASKS, run_task
+
+    settings = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+        if not any(key in TASKS[t].defaults for t in args.tasks):
+            parser.error(f"--set {item}: none of the tasks {args.tasks} has a setting {key!r}")
 
     cache = os.path.join(args.out, "proposal-cache")
     results = {}
@@ -101,12 +112,7 @@ def main(argv=None) -> int:
               "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
     for task in args.tasks:
         options = {"pooling": args.pooling} if task == "faster-rcnn" else {"proposal_cache": cache}
-        for item in args.set:
-            key, _, value = item.partition("=")
-            try:
-                options[key] = json.loads(value)
-            except json.JSONDecodeError:
-                options[key] = value
+        options.update({k: v for k, v in settings.items() if k in TASKS[task].defaults})
         start = time.perf_counter()
         results[task] = run_task(task, seed=args.seed, out=os.path.join(args.out, task), quick=args.quick,
                                  progress=not args.quick, **options)

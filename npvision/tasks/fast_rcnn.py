@@ -41,7 +41,7 @@ from .yolo import scene_splits
 
 __all__ = ["build_fast_rcnn", "train_fast_rcnn"]
 
-_QUICK = dict(n_train=96, n_test=32, epochs=2, batch_size=8)
+_QUICK = dict(n_train=320, n_test=48, epochs=4, batch_size=8)
 
 _DEFAULTS = dict(SCENE_DEFAULTS, **PROPOSAL_DEFAULTS, n_train=4000, epochs=8, batch_size=8, lr=2e-3, warmup=0.5,
                  weight_decay=0.0, max_grad_norm=10.0, flips=True, widths=[16, 32, 64], strides=[2, 2, 1],

@@ -50,7 +50,8 @@ from .yolo import scene_splits
 
 __all__ = ["build_rcnn", "train_rcnn", "finetune_rcnn", "train_rcnn_svms", "train_rcnn_box_regressors"]
 
-_QUICK = dict(n_train=96, n_test=32, epochs=2, batch_size=8, n_svm_images=64)
+#: quick mode (tests, demos): ~20 s; crops of 32 pixels, so that 3 epochs fit
+_QUICK = dict(n_train=160, n_test=48, epochs=3, batch_size=8, n_svm_images=80, warp_size=32, context=2.0)
 #: R-CNN's feature scaling: features are multiplied so that their mean L2 norm is this
 FEATURE_NORM = 20.0
 
