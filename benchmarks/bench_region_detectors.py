@@ -2,6 +2,9 @@
 
     python benchmarks/bench_region_detectors.py --out npvision-out/region   # the full runs (~30-40 min)
     python benchmarks/bench_region_detectors.py --quick --out /tmp/region  # the tasks' quick modes (a minute)
+    # or one task per run (each under ~10 min of a shared machine), then the table from their files:
+    python benchmarks/bench_region_detectors.py --tasks faster-rcnn --out npvision-out/region --json faster.json
+    python benchmarks/bench_region_detectors.py --from-json faster.json fast.json rcnn.json
 
 Runs the tasks ``rcnn``, ``fast-rcnn`` and ``faster-rcnn`` (each with its defaults, seed 0;
 ``--pooling roi_align`` switches Faster R-CNN's RoI pooling) with one selective-search cache
@@ -71,9 +74,37 @@ def main(argv=None) -> int:
     parser.add_argument("--pooling", default="roi_pool", choices=["roi_pool", "roi_align"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, metavar="PATH", help="write every result here")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="task options on top of the defaults (values read as JSON), e.g. n_train=2000; "
+                             "each task takes those it has")
+    parser.add_argument("--from-json", nargs="+", default=None, metavar="PATH",
+                        help="train nothing: print the table of results written by earlier --json runs")
     args = parser.parse_args(argv)
 
-    from npvision.tasks import run_task
+    if args.from_json:
+        results, machines = {}, []
+        for path in args.from_json:
+            with open(path) as fh:
+                data = json.load(fh)
+            results.update(data["results"])
+            machines.append(data["machine"])
+        order = {k: results[k] for k in ("rcnn", "fast-rcnn", "faster-rcnn") if k in results}
+        for path, m in zip(args.from_json, machines):
+            print(f"{path}: CPU {m['cpu']}; load {m['load_start']} -> {m.get('load_end')}")
+        _report(order)
+        return 0
+
+    from npvision.tasks import TASKS, run_task
+
+    settings = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+        if not any(key in TASKS[t].defaults for t in args.tasks):
+            parser.error(f"--set {item}: none of the tasks {args.tasks} has a setting {key!r}")
 
     cache = os.path.join(args.out, "proposal-cache")
     results = {}
@@ -81,6 +112,7 @@ def main(argv=None) -> int:
               "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
     for task in args.tasks:
         options = {"pooling": args.pooling} if task == "faster-rcnn" else {"proposal_cache": cache}
+        options.update({k: v for k, v in settings.items() if k in TASKS[task].defaults})
         start = time.perf_counter()
         results[task] = run_task(task, seed=args.seed, out=os.path.join(args.out, task), quick=args.quick,
                                  progress=not args.quick, **options)
@@ -89,6 +121,15 @@ def main(argv=None) -> int:
     order = {k: results[k] for k in ("rcnn", "fast-rcnn", "faster-rcnn") if k in results}
     header["load_end"] = os.getloadavg()
     print(f"\nCPU: {header['cpu']}; load {header['load_start']} -> {header['load_end']}")
+    _report(order)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"machine": header, "results": order}, fh, indent=1)
+    return 0
+
+
+def _report(order: dict) -> None:
+    """The table and the two speed ratios of the lecture."""
     print(table(order))
     if "rcnn" in order and "fast-rcnn" in order:
         print(f"\nFast R-CNN / R-CNN speed-up, proposals excluded: "
@@ -96,10 +137,6 @@ def main(argv=None) -> int:
     if "fast-rcnn" in order and "faster-rcnn" in order:
         print(f"Faster R-CNN / (Fast R-CNN + selective search), proposals included: "
               f"{order['fast-rcnn']['test_ms_per_image_with_proposals'] / order['faster-rcnn']['test_ms_per_image']:.1f}x")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"machine": header, "results": order}, fh, indent=1)
-    return 0
 
 
 if __name__ == "__main__":

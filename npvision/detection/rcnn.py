@@ -1,7 +1,7 @@
 """R-CNN: regions with CNN features (Girshick, Donahue, Darrell and Malik, 2014).
 
-    >>> model = RCNN(num_classes=4, input_shape=(64, 64, 3), rng=0)
-    >>> crops = warp_regions(image, proposals, size=32)       # (K, 32, 32, 3): one per proposal
+    >>> model = RCNN(num_classes=4, input_shape=(64, 64, 3), warp_size=48, rng=0)
+    >>> crops = warp_regions(image, proposals, size=48)       # (K, 48, 48, 3): one per proposal
     >>> pool5, fc7 = model.crop_features(crops)              # (K, 1024), (K, 256)
     >>> found = model.detect(image, proposals)              # {"boxes", "scores", "classes"}
 
@@ -10,7 +10,7 @@ once *per region*::
 
     image -> selective search -> ~100 boxes
           -> each box warped to a fixed square (warp_regions), with a little context
-          -> the CNN on every crop:  backbone -> 2x2 max pool ("pool5") -> fc6 -> fc7
+          -> the CNN on every crop:  backbone -> max pool to P x P ("pool5") -> fc6 -> fc7
           -> per class: a linear SVM on fc7 scores the crop,
                         a ridge regression on pool5 corrects the box
           -> per class NMS
@@ -29,7 +29,9 @@ recipe is :func:`npvision.tasks.rcnn.train_rcnn`):
 The network is the backbone and box head the other two detectors use
 (:mod:`npvision.models.region_cnn`): a crop of ``warp_size`` pixels gives a
 ``warp_size / 4`` feature map, which a fixed max pool brings to the head's ``P x P``
-grid (RoI pooling of the whole crop would compute the same thing). The trained SVMs
+grid (RoI pooling of the whole crop would compute the same thing). The ``rcnn`` task
+warps to 48 pixels: three quarters of the whole image the other detectors' backbone
+sees, for objects of 13-29 pixels (the paper warps to its network's full input, 227). The trained SVMs
 and regressors are buffers of the module, saved with its weights.
 """
 

@@ -108,13 +108,11 @@ def faster_rcnn_timings(model: FasterRCNN, images: np.ndarray) -> dict:
     return {"total": total, **stages}
 
 
-@register_task("faster-rcnn", metric="map",
+@register_task("faster-rcnn", metric="map", quick=_QUICK,
                description="Faster R-CNN (RPN + RoI box head) on multi-object scenes (held-out mAP@0.5:0.95)",
                **_DEFAULTS)
 def faster_rcnn_scenes(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     """Faster R-CNN on the 64x64 scenes of the yolo task; scored on the same 500 test scenes."""
-    if quick:
-        config = dict(config, **_QUICK)
     if not 1 <= config["num_classes"] <= len(SHAPE_CLASSES):
         raise ValueError(f"num_classes: expected 1..{len(SHAPE_CLASSES)}, received {config['num_classes']!r}")
     train, _, test = scene_splits(config, seed)
