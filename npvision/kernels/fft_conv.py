@@ -104,41 +104,40 @@ def conv2d_fft_backward_naive(dout, x, w, pads, need_input_grad=True, need_weigh
 #   weight    dW[c, f] = sum_n X[n, c] conj(D[n, f])
 # on arrays whose last axis is the P * (Q//2 + 1) frequencies.
 
-def _mix_forward_numpy(X, S):
-    Y = X[:, 0, None] * S[0]                                            # (N, F, K)
+def _mix_forward_numpy(X, S, fs):
+    Y = X[:, 0, None] * S[0, fs]                                        # (N, f, K)
     for c in range(1, X.shape[1]):
-        Y += X[:, c, None] * S[c]
+        Y += X[:, c, None] * S[c, fs]
     return Y
 
 
-def _mix_input_numpy(D, S):
-    return np.einsum("nfk,cfk->nck", D, np.conj(S))                     # (N, C, K)
+def _mix_input_numpy(D, S, fs):
+    return np.einsum("nfk,cfk->nck", D, np.conj(S[:, fs]))              # (N, C, K)
 
 
 def _mix_weight_numpy(X, D):
-    return np.einsum("nck,nfk->cfk", X, np.conj(D))                     # (C, F, K)
+    return np.einsum("nck,nfk->cfk", X, np.conj(D))                     # (C, f, K)
 
 
 @njit(nogil=True)
-def _mix_forward_loops(X, S, Y):
+def _mix_forward_loops(X, S, f0, Y):
     N, C, K = X.shape
-    F = S.shape[1]
     for n in range(N):
-        for f in range(F):
+        for f in range(Y.shape[1]):
             for c in range(C):
                 for k in range(K):
-                    Y[n, f, k] += X[n, c, k] * S[c, f, k]
+                    Y[n, f, k] += X[n, c, k] * S[c, f0 + f, k]
 
 
 @njit(nogil=True)
-def _mix_input_loops(D, S, dX):
+def _mix_input_loops(D, S, f0, dX):
     N, F, K = D.shape
     C = S.shape[0]
     for n in range(N):
         for c in range(C):
             for f in range(F):
                 for k in range(K):
-                    dX[n, c, k] += D[n, f, k] * np.conj(S[c, f, k])
+                    dX[n, c, k] += D[n, f, k] * np.conj(S[c, f0 + f, k])
 
 
 @njit(nogil=True)
@@ -152,15 +151,15 @@ def _mix_weight_loops(X, D, dW):
                     dW[c, f, k] += X[n, c, k] * np.conj(D[n, f, k])
 
 
-def _mix_forward_numba(X, S):
-    Y = np.zeros((X.shape[0], S.shape[1], X.shape[2]), dtype=X.dtype)
-    _mix_forward_loops(X, np.ascontiguousarray(S), Y)
+def _mix_forward_numba(X, S, fs):
+    Y = np.zeros((X.shape[0], fs.stop - fs.start, X.shape[2]), dtype=X.dtype)
+    _mix_forward_loops(X, S, fs.start, Y)
     return Y
 
 
-def _mix_input_numba(D, S):
+def _mix_input_numba(D, S, fs):
     dX = np.zeros((D.shape[0], S.shape[0], D.shape[2]), dtype=D.dtype)
-    _mix_input_loops(D, np.ascontiguousarray(S), dX)
+    _mix_input_loops(D, S, fs.start, dX)
     return dX
 
 
@@ -203,11 +202,11 @@ def _forward(mix, x, w, pads, bias=None, spectrum=None):
     P, Q = grid(x.shape, w.shape, pads)
     Ho, Wo = H + sum(pads[0]) - KH + 1, W + sum(pads[1]) - KW + 1
     X = _input_spectrum(x, pads, P, Q).reshape(N, C, -1)                # (N, C, P Q2)
-    S = _spectrum_for(w, P, Q, spectrum).reshape(C, F, -1)              # (C, F, P Q2)
+    S = np.ascontiguousarray(_spectrum_for(w, P, Q, spectrum)).reshape(C, F, -1)  # (C, F, P Q2)
     out = np.empty((N, Ho, Wo, F), dtype=x.dtype)
 
     def band(fs: slice):
-        Y = mix[0](X, S[:, fs]).reshape(N, -1, P, Q // 2 + 1)           # (N, f, P, Q2)
+        Y = mix[0](X, S, fs).reshape(N, -1, P, Q // 2 + 1)              # (N, f, P, Q2)
         y = np.fft.irfft2(Y, s=(P, Q))[:, :, :Ho, :Wo]                  # (N, f, Ho, Wo)
         out[..., fs] = y.transpose(0, 2, 3, 1)                          # (N, f, Ho, Wo) -> (N, Ho, Wo, f)
 
@@ -225,13 +224,14 @@ def _backward(mix, dout, x, w, pads, need_input_grad=True, need_weight_grad=True
     db = dout.sum(axis=(0, 1, 2))
     if not (need_input_grad or need_weight_grad):
         return None, None, db
-    S = _spectrum_for(w, P, Q, spectrum).reshape(C, F, -1) if need_input_grad else None  # (C, F, P Q2)
+    S = (np.ascontiguousarray(_spectrum_for(w, P, Q, spectrum)).reshape(C, F, -1)
+         if need_input_grad else None)                                  # (C, F, P Q2)
     X = _input_spectrum(x, pads, P, Q).reshape(N, C, -1) if need_weight_grad else None   # (N, C, P Q2)
     d = np.ascontiguousarray(dout.transpose(0, 3, 1, 2))                # (N, Ho, Wo, F) -> (N, F, Ho, Wo)
 
     def band(fs: slice):
         D = np.fft.rfft2(d[:, fs], s=(P, Q)).reshape(N, -1, P * (Q // 2 + 1))   # (N, f, P Q2)
-        dX = mix[1](D, S[:, fs]) if need_input_grad else None           # (N, C, P Q2)
+        dX = mix[1](D, S, fs) if need_input_grad else None              # (N, C, P Q2)
         dW = mix[2](X, D) if need_weight_grad else None                 # (C, f, P Q2)
         return dX, dW, fs
 

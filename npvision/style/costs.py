@@ -51,6 +51,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .._checks import as_float_array
+from ..kernels.blas import matmul
 
 __all__ = ["gram_matrix", "gram_matrix_forward", "gram_matrix_backward", "content_cost",
            "layer_style_cost", "style_cost", "total_variation", "total_cost"]
@@ -104,7 +105,8 @@ def gram_matrix_backward(dG, cache):
     dG = as_float_array(dG, "dG", ndim=2, layout="(n_C, n_C)")
     if dG.shape != (n_C, n_C):
         raise ValueError(f"dG: expected the Gram matrix's shape ({n_C}, {n_C}), received {dG.shape}")
-    dA = A @ (dG + dG.T)                                     # (n_H n_W, n_C)
+    # (n_H n_W, n_C) @ (n_C, n_C); npvision's matmul splits the rows over its threads
+    dA = matmul(A, (dG + dG.T).astype(A.dtype, copy=False))
     return dA.reshape(cache["shape"]).astype(A.dtype, copy=False)
 
 

@@ -318,7 +318,7 @@ class _Recorder:
         self.snapshots.append((self.offset + step, np.clip(image, 0.0, 1.0).copy()))
 
 
-def _synthesize(content, style, *, network, extractor, weights, content_layers, style_layers, alpha,
+def _synthesize(content, style, *, network, extractor, weights, pooling, content_layers, style_layers, alpha,
                 beta, tv, optimizer, steps, lr, size, levels, preserve_colour, normalize, seed,
                 n_snapshots, progress, kind):
     t_start = time.perf_counter()
@@ -357,7 +357,8 @@ def _synthesize(content, style, *, network, extractor, weights, content_layers, 
         content, style = y_c, np.clip(style_y, 0.0, 1.0).astype(np.float32)
         channels = 1
     if extractor is None:
-        extractor = build_extractor(network, in_channels=channels, weights=weights, seed=seed)
+        extractor = build_extractor(network, in_channels=channels, weights=weights, seed=seed,
+                                    pooling=pooling)
     if extractor.in_channels != channels:
         if extractor.in_channels == 3 and channels == 1:
             extractor = _GreyToColour(extractor)
@@ -375,7 +376,8 @@ def _synthesize(content, style, *, network, extractor, weights, content_layers, 
     scales = [0.5 ** (levels - 1 - i) for i in range(levels)]
     per_level = [steps] * levels
     total_steps = sum(per_level)
-    snap_every = max(1, total_steps // n_snapshots)
+    # snapshots at n_snapshots evenly spaced steps (plus the start)
+    snap_steps = {int(round(v)) for v in np.linspace(0, total_steps, n_snapshots + 1)[1:]}
     record = _Recorder()
     x = None
     from tqdm.auto import tqdm
@@ -395,8 +397,7 @@ def _synthesize(content, style, *, network, extractor, weights, content_layers, 
             x = x.astype(np.float32)
             objective = _Objective(extractor, c_l, s_l, content_layers, style_layers, alpha, beta, tv,
                                    normalize)
-            snap_at = {s for s in range(1, n_steps + 1) if (record.offset + s) % snap_every == 0
-                       or s == n_steps}
+            snap_at = {s - record.offset for s in snap_steps if 0 < s - record.offset <= n_steps}
             x = _run_level(objective, x, n_steps, optimizer, lr, snap_at, record, bar)
             record.offset += n_steps
 
@@ -441,7 +442,7 @@ class _GreyToColour(FeatureExtractor):
 
 
 def style_transfer(content, style, *, network: str = "random", extractor=None, weights=None,
-                   content_layers=None, style_layers=None, alpha: float = 10.0, beta: float = 40.0,
+                   pooling: str = "max", content_layers=None, style_layers=None, alpha: float = 10.0, beta: float = 40.0,
                    tv: float = 0.0, optimizer: str = "lbfgs", steps: int = 200, lr: float = 0.01,
                    size: int | None = None, levels: int = 1, preserve_colour: bool = False,
                    normalize: bool = True, seed: int = 0, n_snapshots: int = 6,
@@ -451,7 +452,8 @@ def style_transfer(content, style, *, network: str = "random", extractor=None, w
     content, style : float images in [0, 1], (H, W, 3) colour or (H, W) grey, with
         the same number of channels (sizes may differ).
     network : ``"random"`` (the default, offline) or ``"vgg19"``; ``extractor`` a
-        ready :class:`FeatureExtractor` instead; ``weights`` a VGG-19 weights file.
+        ready :class:`FeatureExtractor` instead; ``weights`` a VGG-19 weights file;
+        ``pooling`` VGG-19's ``"max"`` or ``"avg"``.
     content_layers, style_layers : layer names (equal weights) or ``(name, weight)``
         pairs; default :func:`default_layers` (the course's for VGG-19).
     alpha, beta, tv : the weights of the three costs (the course's 10 and 40).
@@ -462,14 +464,14 @@ def style_transfer(content, style, *, network: str = "random", extractor=None, w
     Returns a :class:`StyleResult`.
     """
     return _synthesize(content, style, network=network, extractor=extractor, weights=weights,
-                       content_layers=content_layers, style_layers=style_layers, alpha=alpha,
+                       pooling=pooling, content_layers=content_layers, style_layers=style_layers, alpha=alpha,
                        beta=beta, tv=tv, optimizer=optimizer, steps=steps, lr=lr, size=size,
                        levels=levels, preserve_colour=preserve_colour, normalize=normalize,
                        seed=seed, n_snapshots=n_snapshots, progress=progress, kind="style")
 
 
 def texture_synthesis(style, *, network: str = "random", extractor=None, weights=None,
-                      style_layers=None, beta: float = 1.0, tv: float = 0.0, optimizer: str = "lbfgs",
+                      pooling: str = "max", style_layers=None, beta: float = 1.0, tv: float = 0.0, optimizer: str = "lbfgs",
                       steps: int = 200, lr: float = 0.01, size: int | None = None, levels: int = 1,
                       normalize: bool = True, seed: int = 0, n_snapshots: int = 6,
                       progress: bool = True) -> StyleResult:
@@ -479,7 +481,7 @@ def texture_synthesis(style, *, network: str = "random", extractor=None, weights
     gives a grey result). Other arguments as :func:`style_transfer`.
     """
     return _synthesize(None, style, network=network, extractor=extractor, weights=weights,
-                       content_layers=None, style_layers=style_layers, alpha=0.0, beta=beta, tv=tv,
+                       pooling=pooling, content_layers=None, style_layers=style_layers, alpha=0.0, beta=beta, tv=tv,
                        optimizer=optimizer, steps=steps, lr=lr, size=size, levels=levels,
                        preserve_colour=False, normalize=normalize, seed=seed, n_snapshots=n_snapshots,
                        progress=progress, kind="texture")
