@@ -146,3 +146,17 @@ def test_total_cost_gradient_through_a_small_extractor(normalize):
     assert J == pytest.approx(10 * parts["content"] + 40 * parts["style"] + 0.5 * parts["tv"])
     assert grad.shape == x.shape
     check_loss(lambda v: obj(v)[:2], x)
+
+
+def test_normalized_costs_are_relative_errors():
+    """normalize=True: a layer costs 1 (times its weight) when its activation is all zero."""
+    rng = np.random.default_rng(5)
+    ext = small_random()
+    content, style = rng.random((9, 8, 3)), rng.random((9, 8, 3))
+    obj = _Objective(ext, content, style, [("conv5x5", 0.7), ("conv3x3", 0.3)],
+                     [("conv3x3", 0.25), ("conv7x7", 0.75)], alpha=1.0, beta=1.0, tv=0.0, normalize=True)
+    flat = np.full((9, 8, 3), 0.5)                            # centred to 0: every activation is 0
+    _, _, parts = obj(flat)
+    assert parts["content"] == pytest.approx(1.0) and parts["style"] == pytest.approx(1.0)
+    _, _, parts = obj(content)
+    assert parts["content"] == 0.0 and 0 < parts["style"]

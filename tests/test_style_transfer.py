@@ -68,9 +68,13 @@ def test_adam_as_the_course(photos):
     moved = np.abs(after - start)
     inside = (after > 0) & (after < 1)
     assert np.allclose(moved[inside], 0.01, atol=1e-3)       # |v / sqrt(s)| = 1 on the first step
-    r = S.style_transfer(content, style, extractor=tiny_net(), optimizer="adam", steps=20, lr=0.02,
+    net, seen = tiny_net(), []
+    forward = net.forward
+    net.forward = lambda image, layers: seen.append((image.min(), image.max())) or forward(image, layers)
+    r = S.style_transfer(content, style, extractor=net, optimizer="adam", steps=20, lr=0.02,
                          progress=False)
-    assert all(0.0 <= im.min() and im.max() <= 1.0 for _, im in r.snapshots)
+    assert len(seen) == 2 + 21                                # the two targets, then one per step
+    assert all(0.0 <= lo and hi <= 1.0 for lo, hi in seen[2:])    # every image J saw was clipped
     assert r.costs["total"][-1] < r.costs["total"][0]
     assert len(r.costs["total"]) == 21                        # one value per step, and the result's
 
