@@ -42,6 +42,12 @@ def test_image_gradient_through_the_random_network():
     x = np.random.default_rng(0).random((1, 9, 8, 3))
     check_loss(_linear_probe(ext, ["conv3x3", "conv5x5", "conv7x7"]), x)
     check_loss(_linear_probe(ext, ["conv5x5"]), x[0])            # (H, W, C) accepted
+    # coarse copies (average-pooled) alone, and with their own branch in the same backward
+    coarse = RandomMultiScale(3, kernel_sizes=(3, 5), filters=4, seed=1, pool=4, fft_from=5, dtype=np.float64)
+    assert coarse.layer_names == ("conv3x3", "conv5x5", "conv3x3_avg4", "conv5x5_avg4")
+    check_loss(_linear_probe(coarse, ["conv5x5_avg4"]), x)
+    check_loss(_linear_probe(coarse, ["conv3x3", "conv3x3_avg4", "conv5x5_avg4"]), x)
+    assert coarse.forward(x, ["conv3x3_avg4"])["conv3x3_avg4"].shape == (1, 2, 2, 4)
 
 
 @pytest.mark.parametrize("pooling", ["max", "avg"])

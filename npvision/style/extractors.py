@@ -144,7 +144,13 @@ class FeatureExtractor:
 class RandomMultiScale(FeatureExtractor):
     """One layer of random filters at several sizes, each size a branch ``conv -> ReLU``.
 
-    ``image (1, H, W, C) -> {"conv{k}x{k}": (1, H, W, filters)}`` ("same" padding).
+    ``image (1, H, W, C) -> {"conv{k}x{k}": (1, H, W, filters)}`` ("same" padding),
+    and for each size a coarse copy ``"conv{k}x{k}_avg{p}"``: the same activations
+    averaged over ``p x p`` blocks, ``(1, H // p, W // p, filters)``. A content cost
+    on a coarse copy fixes where things are, not how each pixel looks, which is
+    what the deep layers of VGG do for Gatys et al.: this one-layer network has
+    no deep layers, and its full-resolution features pin every pixel.
+
     The branches all read the (centred) image, so the image gradient is the sum
     of the asked branches' input gradients.
 
@@ -155,6 +161,7 @@ class RandomMultiScale(FeatureExtractor):
         Ustyuzhaninov et al.'s multi-scale network).
     filters : filters per size.
     seed : the random filters' seed.
+    pool : ``p``, the block size of the coarse copies.
     fft_from : sizes ``k >= fft_from`` convolve through the FFT
         (:class:`npvision.nn.FFTConv2D`), smaller ones directly
         (:class:`npvision.nn.Conv2D`); the crossover measured in ``benchmarks/style.md``.
@@ -166,15 +173,16 @@ class RandomMultiScale(FeatureExtractor):
     """
 
     def __init__(self, in_channels: int = 3, kernel_sizes: Sequence[int] = DEFAULT_KERNEL_SIZES,
-                 filters: int = 64, seed: int = 0, fft_from: int = 11, dtype=np.float32):
+                 filters: int = 64, seed: int = 0, pool: int = 8, fft_from: int = 11, dtype=np.float32):
         in_channels = positive_int(in_channels, "in_channels")
         filters = positive_int(filters, "filters")
+        pool = positive_int(pool, "pool")
         sizes = [positive_int(k, "kernel_sizes") for k in kernel_sizes]
         if not sizes or len(set(sizes)) != len(sizes):
             raise ValueError(f"kernel_sizes: expected distinct sizes, received {list(kernel_sizes)}")
         super().__init__([], in_channels, mean=[0.5] * in_channels, std=[1.0] * in_channels)
         rng = np.random.default_rng(seed)
-        self.branches = {}
+        self.branches, self.pools = {}, {}
         for k in sizes:
             w = rng.standard_normal((k, k, in_channels, filters))           # (KH, KW, C, F)
             w /= np.sqrt(np.sum(w ** 2, axis=(0, 1, 2)))                   # unit norm per filter
@@ -184,29 +192,50 @@ class RandomMultiScale(FeatureExtractor):
             conv.weight.grad = np.zeros_like(conv.weight.data)
             conv.weight.trainable = False
             self.branches[f"conv{k}x{k}"] = nn.Sequential(conv, nn.ReLU())
-        self.layer_names = tuple(self.branches)
-        self.kernel_sizes, self.filters, self.seed = tuple(sizes), filters, seed
+            self.pools[f"conv{k}x{k}_avg{pool}"] = (f"conv{k}x{k}", nn.AvgPool2D(pool))
+        self.layer_names = tuple(self.branches) + tuple(self.pools)
+        self.kernel_sizes, self.filters, self.seed, self.pool = tuple(sizes), filters, seed, pool
 
     def forward(self, image, layers) -> dict:
-        """Run only the branches of the asked layers."""
+        """Run only the branches the asked layers need (a coarse copy needs its branch)."""
         layers = self.check_layers(layers)
         x = self._image(image)
         self._shape = np.shape(image)
         x = x - self.mean.astype(x.dtype)                        # centred image
-        out = {name: self.branches[name].forward(x) for name in layers}
+        needed = dict.fromkeys(self.pools[n][0] if n in self.pools else n for n in layers)
+        full = {name: self.branches[name].forward(x) for name in needed}
+        out = {}
+        for name in layers:
+            if name in self.pools:
+                branch, pool = self.pools[name]
+                out[name] = pool.forward(full[branch])           # (1, H // p, W // p, filters)
+            else:
+                out[name] = full[name]
         self._asked, self._depth = tuple(layers), 0
         return out
 
     def backward(self, grads: dict) -> np.ndarray:
-        """The image gradient: the sum of the asked branches' input gradients."""
+        """The image gradient: the sum of the asked branches' input gradients.
+
+        A coarse copy's gradient goes back through its pooling and joins its
+        branch's own gradient before the branch's backward (one per branch).
+        """
         if self._depth is None:
             raise RuntimeError("RandomMultiScale.backward was called before forward")
-        d = None
+        per_branch = {}
         for name, g in grads.items():
             if name not in self._asked:
                 raise ValueError(f"grads: layer {name!r} was not among the layers of the last "
                                  f"forward ({', '.join(self._asked)})")
-            dx = self.branches[name].backward(np.asarray(g))
+            if name in self.pools:
+                branch, pool = self.pools[name]
+                g = pool.backward(np.asarray(g))                 # (1, H, W, filters), zero past H // p * p
+            else:
+                branch = name
+            per_branch[branch] = g if branch not in per_branch else per_branch[branch] + g
+        d = None
+        for branch, g in per_branch.items():
+            dx = self.branches[branch].backward(np.asarray(g))
             d = dx if d is None else d + dx                      # the image fed every branch
         if d is None:
             raise ValueError("grads: expected a gradient for at least one layer")
@@ -214,7 +243,7 @@ class RandomMultiScale(FeatureExtractor):
 
     def __repr__(self) -> str:
         return (f"RandomMultiScale(in_channels={self.in_channels}, kernel_sizes={self.kernel_sizes}, "
-                f"filters={self.filters}, seed={self.seed})")
+                f"filters={self.filters}, seed={self.seed}, pool={self.pool})")
 
 
 # ---------------------------------------------------------------------------
