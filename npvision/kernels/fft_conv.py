@@ -227,10 +227,9 @@ def _backward(mix, dout, x, w, pads, need_input_grad=True, need_weight_grad=True
     S = (np.ascontiguousarray(_spectrum_for(w, P, Q, spectrum)).reshape(C, F, -1)
          if need_input_grad else None)                                  # (C, F, P Q2)
     X = _input_spectrum(x, pads, P, Q).reshape(N, C, -1) if need_weight_grad else None   # (N, C, P Q2)
-    d = np.ascontiguousarray(dout.transpose(0, 3, 1, 2))                # (N, Ho, Wo, F) -> (N, F, Ho, Wo)
-
     def band(fs: slice):
-        D = np.fft.rfft2(d[:, fs], s=(P, Q)).reshape(N, -1, P * (Q // 2 + 1))   # (N, f, P Q2)
+        d = np.ascontiguousarray(dout[..., fs].transpose(0, 3, 1, 2))   # (N, Ho, Wo, f) -> (N, f, Ho, Wo)
+        D = np.fft.rfft2(d, s=(P, Q)).reshape(N, -1, P * (Q // 2 + 1))  # (N, f, P Q2)
         dX = mix[1](D, S, fs) if need_input_grad else None              # (N, C, P Q2)
         dW = mix[2](X, D) if need_weight_grad else None                 # (C, f, P Q2)
         return dX, dW, fs
