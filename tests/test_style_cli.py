@@ -116,3 +116,16 @@ def test_weights_of_another_architecture_are_refused(tmp_path, capsys):
     assert cli.main(["texture", "gravel", "--network", "vgg19", "--weights", str(tmp_path / "none.pth"),
                      *QUICK, "--out", str(tmp_path / "o")]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script", ["bench_style_conv.py", "bench_style.py"])
+def test_benchmark_scripts_run_quick(tmp_path, script):
+    """The benchmark scripts do not rot (tiny shapes; nothing about speed is asserted)."""
+    env = dict(os.environ, MPLBACKEND="Agg")
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), "--quick",
+                           "--json", str(tmp_path / "b.json")] + (["--out", str(tmp_path / "o")]
+                                                                 if script == "bench_style.py" else []),
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((tmp_path / "b.json").read_text())
+    assert record["machine"]["cpu"] and (record.get("runs") or record.get("results"))
