@@ -113,6 +113,14 @@ def test_weights_of_another_architecture_are_refused(tmp_path, capsys):
                      "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert "does not hold VGG-19 weights" in err and "'vgg16'" in err
+    from npvision.io import to_torch_state_dict
+    from npvision.models import create
+
+    resnet = to_torch_state_dict(create("resnet18", num_classes=3, input_shape=(32, 32, 3)))
+    np.savez(tmp_path / "resnet18.npz", **resnet)                # torchvision's layout, another network
+    assert cli.main(["texture", "gravel", "--network", "vgg19", "--weights", str(tmp_path / "resnet18.npz"),
+                     *QUICK, "--out", str(tmp_path / "o")]) == 1
+    assert "has no key 'features.0.weight' (its first keys: conv1.weight" in capsys.readouterr().err
     assert cli.main(["texture", "gravel", "--network", "vgg19", "--weights", str(tmp_path / "none.pth"),
                      *QUICK, "--out", str(tmp_path / "o")]) == 1
     assert "no such file" in capsys.readouterr().err

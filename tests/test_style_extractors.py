@@ -10,6 +10,8 @@ from npvision import nn
 from npvision.gradcheck import check_loss
 from npvision.io import save_weights
 from npvision.models.vgg import vgg16, vgg19
+from npvision.style import IMAGENET_MEAN as S_MEAN
+from npvision.style import IMAGENET_STD as S_STD
 from npvision.style import VGG19_LAYERS, RandomMultiScale, vgg19_features
 from npvision.style.transfer import _Objective
 
@@ -111,6 +113,35 @@ def test_vgg19_loads_npvision_weights_and_refuses_another_architecture(tmp_path)
         vgg19_features(weights=unnamed)
     with pytest.raises(FileNotFoundError, match="no such file"):
         vgg19_features(weights=tmp_path / "missing.npz")
+
+
+def test_vgg19_loads_torchvision_layout_weights(tmp_path):
+    """A torchvision-layout state dict (.npz of its keys) goes through npvision.io.load_torch_weights.
+
+    A small classifier (8 wide, 3 classes) keeps the file small; the loader reads
+    its size from the file. The features must equal the source model's.
+    """
+    from npvision.io import to_torch_state_dict
+
+    source = vgg19(num_classes=3, input_shape=(32, 32, 3), hidden=8, adaptive_pool=(7, 7), rng=9)
+    sd = to_torch_state_dict(source)
+    assert sd["features.0.weight"].shape == (64, 3, 3, 3)                    # OIHW, torchvision's
+    np.savez(tmp_path / "vgg19_tv.npz", **sd)
+    ext = vgg19_features(weights=tmp_path / "vgg19_tv.npz")
+    convs = [m for _, m in ext.stages if isinstance(m, nn.Conv2D)]
+    src = [m for m in source.features if isinstance(m, nn.Conv2D)]
+    for a, b in zip(convs, src):
+        np.testing.assert_array_equal(a.weight.data, b.weight.data)
+        np.testing.assert_array_equal(a.bias.data, b.bias.data)
+    # the same image gives the same activations as the source model's features
+    x = np.random.default_rng(0).random((1, 16, 16, 3)).astype(np.float32)
+    want = source.features[:4].forward((x - np.array(S_MEAN, np.float32)) / np.array(S_STD, np.float32))
+    np.testing.assert_allclose(ext.forward(x, ["block1_conv2"])["block1_conv2"], want, rtol=1e-6, atol=1e-6)
+    # a torchvision VGG-16 file: refused, naming a key
+    other = to_torch_state_dict(vgg16(num_classes=3, input_shape=(32, 32, 3), hidden=8, adaptive_pool=(7, 7)))
+    np.savez(tmp_path / "vgg16_tv.npz", **other)
+    with pytest.raises(ValueError, match="does not hold VGG-19 weights.*features"):
+        vgg19_features(weights=tmp_path / "vgg16_tv.npz")
 
 
 def test_unknown_layer_names_the_layer_and_lists_the_known_ones():

@@ -316,13 +316,15 @@ def vgg19_features(weights=None, pooling: str = "max", seed: int = 0, dtype=np.f
 
 
 def _load_vgg19_features(features, path) -> None:
-    """Load the ``features.*`` weights of a VGG-19 file into ``features`` (VGG-19's conv part).
+    """Load the convolutional weights of a VGG-19 file into ``features`` (VGG-19's conv part).
 
-    An npvision weights file (``npvision.io.save_weights``) is read directly; anything
-    else goes through :func:`npvision.io.load_torch_weights` into a whole
-    ``npvision.models.vgg19`` (torchvision's 224x224 classifier included), whose
+    An npvision weights file (``npvision.io.save_weights``) is read directly. Any
+    other file is a torchvision state dict (``.pth``, or ``.npz`` of its arrays):
+    :func:`npvision.io.load_torch_weights` loads it into a whole VGG-19 built as
+    torchvision builds it (``adaptive_pool=(7, 7)``; the classifier's width and
+    classes read from an ``.npz``, else torchvision's 4096 and 1000), whose
     convolutional weights are then copied. Either way a file of another
-    architecture fails naming what does not fit.
+    architecture fails naming the key that does not fit.
     """
     from .. import io
     from ..models.vgg import vgg19
@@ -339,7 +341,15 @@ def _load_vgg19_features(features, path) -> None:
                 raise ValueError(f"it holds weights of architecture {arch!r} "
                                  f"(a {meta.get('model_class')}), not 'vgg19'")
         else:
-            model = vgg19(input_shape=(224, 224, 3))
+            hidden, classes = 4096, 1000
+            if path.endswith(".npz"):
+                shapes = _npz_shapes(path)
+                _check_conv_shapes(features, shapes)          # before building a 143M-parameter model
+                fc0, fc6 = shapes.get("classifier.0.weight"), shapes.get("classifier.6.weight")
+                if fc0 is not None and fc6 is not None and len(fc0) == len(fc6) == 2:
+                    hidden, classes = fc0[0], fc6[0]
+            model = vgg19(num_classes=classes, input_shape=(224, 224, 3), hidden=hidden,
+                          adaptive_pool=(7, 7))
             io.load_torch_weights(model, path)
             state = model.state_dict()
         wanted = features.state_dict()
@@ -349,11 +359,41 @@ def _load_vgg19_features(features, path) -> None:
             raise ValueError(f"its key {prefix + missing[0]!r} is missing ({len(missing)} of the "
                              f"{len(wanted)} VGG-19 convolution arrays are)")
         features.load_state_dict({k: conv[k] for k in wanted})
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError) as exc:                    # WeightsFileError is a ValueError
+        why = str(exc)
+        why = why[len(path) + 2:] if why.startswith(path + ": ") else why
         raise ValueError(f"weights: {path} does not hold VGG-19 weights that fit "
-                         f"npvision.models.vgg19: {exc}") from exc
+                         f"npvision.models.vgg19: {why}") from exc
+
+
+def _check_conv_shapes(features, shapes: dict) -> None:
+    """Every VGG-19 convolution key of torchvision's layout, with its (C_out, C_in, 3, 3) shape."""
+    for name, p in features.named_parameters():
+        key = "features." + name
+        want = p.shape[::-1][:2] + p.shape[:2] if p.data.ndim == 4 else p.shape   # HWIO -> OIHW
+        if key not in shapes:
+            raise ValueError(f"it has no key {key!r} (its first keys: {', '.join(list(shapes)[:4])})")
+        if tuple(shapes[key]) != tuple(want):
+            raise ValueError(f"its {key!r} has shape {tuple(shapes[key])}, VGG-19's is {tuple(want)}")
 
 
 def _is_npvision_file(path: str) -> bool:
     with np.load(path, allow_pickle=False) as f:
         return "__npvision__" in f.files
+
+
+def _npz_shapes(path: str) -> dict:
+    """``{key: shape}`` of an ``.npz``'s arrays, read from the headers only (no data)."""
+    import zipfile
+
+    shapes = {}
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if not name.endswith(".npy"):
+                continue
+            with archive.open(name) as fh:
+                version = np.lib.format.read_magic(fh)
+                reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                          else np.lib.format.read_array_header_2_0)
+                shapes[name[:-4]] = reader(fh)[0]
+    return shapes
