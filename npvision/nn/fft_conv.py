@@ -17,36 +17,28 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from .._checks import int_pair, positive_int, resolve_padding
+from .._checks import resolve_padding
 from ..kernels.fft_conv import grid, weight_spectrum
-from . import init
 from ._layer import accumulate, cache_of, check_input, param_as
-from .module import Module, Parameter
+from .conv import Conv2D
 
 __all__ = ["FFTConv2D"]
 
 
-class FFTConv2D(Module):
+class FFTConv2D(Conv2D):
     """2-D convolution at stride 1 through the FFT: ``(N, H, W, C_in) -> (N, H', W', C_out)``.
 
-    ``H' = H + p_top + p_bottom - KH + 1``. Parameters as :class:`~npvision.nn.Conv2D`
-    (``padding`` int, pair, explicit, ``"valid"`` or ``"same"``); ``input_grad=False``
-    skips ``dx``. Frozen weights (``weight.trainable = False``) skip ``dw`` as well.
+    ``H' = H + p_top + p_bottom - KH + 1``. A :class:`~npvision.nn.Conv2D` with
+    stride 1 and no dilation (same parameters, same initialization, same
+    ``state_dict``) whose forward and backward go through the FFT; ``padding``
+    int, pair, explicit, ``"valid"`` or ``"same"``; ``input_grad=False`` skips
+    ``dx``. Frozen weights (``weight.trainable = False``) skip ``dw`` as well.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, padding=0,
                  bias: bool = True, input_grad: bool = True, rng=None, dtype=np.float32):
-        super().__init__()
-        self.in_channels = positive_int(in_channels, "in_channels")
-        self.out_channels = positive_int(out_channels, "out_channels")
-        self.kernel_size = int_pair(kernel_size, "kernel_size")
-        self.padding = padding
-        self.input_grad = bool(input_grad)
-        kh, kw = self.kernel_size
-        shape = (kh, kw, self.in_channels, self.out_channels)          # (KH, KW, C_in, C_out)
-        self.weight = Parameter(init.he_normal(shape, rng=rng, dtype=dtype))
-        self.bias = Parameter(np.zeros(self.out_channels, dtype=dtype)) if bias else None
-        self.cache = None
+        super().__init__(in_channels, out_channels, kernel_size, stride=1, padding=padding, dilation=1,
+                         bias=bias, input_grad=input_grad, rng=rng, dtype=dtype)
         self._spectrum = None          # (weights it was made from, (P, Q), spectrum)
 
     def _spectrum_for(self, x: np.ndarray, w: np.ndarray):
@@ -73,12 +65,3 @@ class FFTConv2D(Module):
         if self.bias is not None and self.bias.trainable:
             accumulate(self.bias, db)
         return dx
-
-    def extra_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"padding={self.padding!r}")
-        if self.bias is None:
-            s += ", bias=False"
-        if not self.input_grad:
-            s += ", input_grad=False"
-        return s
