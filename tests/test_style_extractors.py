@@ -49,7 +49,7 @@ def test_image_gradient_through_the_random_network():
     assert coarse.layer_names == ("conv3x3", "conv5x5", "conv3x3_avg4", "conv5x5_avg4")
     check_loss(_linear_probe(coarse, ["conv5x5_avg4"]), x)
     check_loss(_linear_probe(coarse, ["conv3x3", "conv3x3_avg4", "conv5x5_avg4"]), x)
-    assert coarse.forward(x, ["conv3x3_avg4"])["conv3x3_avg4"].shape == (1, 2, 2, 4)
+    assert coarse.forward(x, ["conv3x3_avg4"])["conv3x3_avg4"].shape == (1, 3, 3, 4)   # 4x4 windows every 2 pixels
 
 
 @pytest.mark.parametrize("pooling", ["max", "avg"])

@@ -146,7 +146,8 @@ class RandomMultiScale(FeatureExtractor):
 
     ``image (1, H, W, C) -> {"conv{k}x{k}": (1, H, W, filters)}`` ("same" padding),
     and for each size a coarse copy ``"conv{k}x{k}_avg{p}"``: the same activations
-    averaged over ``p x p`` blocks, ``(1, H // p, W // p, filters)``. A content cost
+    averaged over ``p x p`` windows every ``p / 2`` pixels (half-overlapping, so that
+    its gradient has no block edges), ``(1, (H - p) // (p / 2) + 1, ...)``. A content cost
     on a coarse copy fixes where things are, not how each pixel looks, which is
     what the deep layers of VGG do for Gatys et al.: this one-layer network has
     no deep layers, and its full-resolution features pin every pixel.
@@ -161,7 +162,7 @@ class RandomMultiScale(FeatureExtractor):
         Ustyuzhaninov et al.'s multi-scale network).
     filters : filters per size.
     seed : the random filters' seed.
-    pool : ``p``, the block size of the coarse copies.
+    pool : ``p``, the window of the coarse copies (even; stride ``p / 2``).
     fft_from : sizes ``k >= fft_from`` convolve through the FFT
         (:class:`npvision.nn.FFTConv2D`), smaller ones directly
         (:class:`npvision.nn.Conv2D`); the crossover measured in ``benchmarks/style.md``.
@@ -177,6 +178,8 @@ class RandomMultiScale(FeatureExtractor):
         in_channels = positive_int(in_channels, "in_channels")
         filters = positive_int(filters, "filters")
         pool = positive_int(pool, "pool")
+        if pool % 2:
+            raise ValueError(f"pool: expected an even window (its stride is half of it), received {pool}")
         sizes = [positive_int(k, "kernel_sizes") for k in kernel_sizes]
         if not sizes or len(set(sizes)) != len(sizes):
             raise ValueError(f"kernel_sizes: expected distinct sizes, received {list(kernel_sizes)}")
@@ -192,7 +195,7 @@ class RandomMultiScale(FeatureExtractor):
             conv.weight.grad = np.zeros_like(conv.weight.data)
             conv.weight.trainable = False
             self.branches[f"conv{k}x{k}"] = nn.Sequential(conv, nn.ReLU())
-            self.pools[f"conv{k}x{k}_avg{pool}"] = (f"conv{k}x{k}", nn.AvgPool2D(pool))
+            self.pools[f"conv{k}x{k}_avg{pool}"] = (f"conv{k}x{k}", nn.AvgPool2D(pool, stride=pool // 2))
         self.layer_names = tuple(self.branches) + tuple(self.pools)
         self.kernel_sizes, self.filters, self.seed, self.pool = tuple(sizes), filters, seed, pool
 
@@ -208,7 +211,7 @@ class RandomMultiScale(FeatureExtractor):
         for name in layers:
             if name in self.pools:
                 branch, pool = self.pools[name]
-                out[name] = pool.forward(full[branch])           # (1, H // p, W // p, filters)
+                out[name] = pool.forward(full[branch])           # (1, (H - p) // (p/2) + 1, ..., filters)
             else:
                 out[name] = full[name]
         self._asked, self._depth = tuple(layers), 0
@@ -229,7 +232,7 @@ class RandomMultiScale(FeatureExtractor):
                                  f"forward ({', '.join(self._asked)})")
             if name in self.pools:
                 branch, pool = self.pools[name]
-                g = pool.backward(np.asarray(g))                 # (1, H, W, filters), zero past H // p * p
+                g = pool.backward(np.asarray(g))                 # (1, H, W, filters)
             else:
                 branch = name
             per_branch[branch] = g if branch not in per_branch else per_branch[branch] + g
