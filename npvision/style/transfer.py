@@ -137,13 +137,15 @@ def default_layers(extractor: FeatureExtractor) -> tuple[list, list]:
 
     VGG-19: the course's (``block5_conv4``; ``block1_conv1`` ... ``block5_conv1``
     at 0.2 each). The random network: every filter size for the style, equally
-    weighted, and the 11x11 filters for the content (small enough to keep edges
-    in place, large enough to leave the finest texture to the style).
+    weighted, and for the content the coarse copy of the 11x11 filters'
+    responses (``conv11x11_avg8``): the layout of the photograph without its
+    pixels, which is what lets the texture in (a full-resolution content layer
+    pins every pixel; see the notebook's section on the layers chosen).
     """
     if isinstance(extractor, RandomMultiScale):
-        names = extractor.layer_names
-        content = "conv11x11" if "conv11x11" in names else names[len(names) // 2]
-        return [(content, 1.0)], [(n, 1.0 / len(names)) for n in names]
+        sizes = [f"conv{k}x{k}" for k in extractor.kernel_sizes]
+        middle = "conv11x11" if "conv11x11" in sizes else sizes[len(sizes) // 2]
+        return [(f"{middle}_avg{extractor.pool}", 1.0)], [(n, 1.0 / len(sizes)) for n in sizes]
     return [(COURSE_CONTENT_LAYER, 1.0)], list(COURSE_STYLE_LAYERS)
 
 
@@ -320,12 +322,13 @@ class _Recorder:
 
 def _synthesize(content, style, *, network, extractor, weights, pooling, content_layers, style_layers, alpha,
                 beta, tv, optimizer, steps, lr, size, levels, preserve_colour, normalize, seed,
-                n_snapshots, progress, kind):
+                n_snapshots, progress, kind, noise=0.25):
     t_start = time.perf_counter()
     steps = positive_int(steps, "steps")
     levels = positive_int(levels, "levels")
     n_snapshots = positive_int(n_snapshots, "n_snapshots")
     alpha, beta, tv, lr = _real(alpha, "alpha"), _real(beta, "beta"), _real(tv, "tv"), _real(lr, "lr")
+    noise = _real(noise, "noise")
     if lr == 0:
         raise ValueError("lr: expected a number > 0, received 0")
     if optimizer not in ("adam", "lbfgs"):
@@ -389,9 +392,9 @@ def _synthesize(content, style, *, network, extractor, weights, pooling, content
             s_l = _resized(style, (max(8, round(style.shape[0] * scale)), max(8, round(style.shape[1] * scale))))
             if x is None:
                 if c_l is not None:                              # the course's start: content + noise
-                    x = np.clip(c_l + rng.uniform(-0.25, 0.25, c_l.shape), 0.0, 1.0)
+                    x = np.clip(c_l + rng.uniform(-noise, noise, c_l.shape), 0.0, 1.0)
                 else:                                            # texture: noise around the style's mean
-                    x = np.clip(s_l.mean(axis=(0, 1)) + rng.uniform(-0.25, 0.25, (h, w, channels)), 0, 1)
+                    x = np.clip(s_l.mean(axis=(0, 1)) + rng.uniform(-noise, noise, (h, w, channels)), 0, 1)
             else:
                 x = _resized(x, (h, w))
             x = x.astype(np.float32)
@@ -445,7 +448,7 @@ def style_transfer(content, style, *, network: str = "random", extractor=None, w
                    pooling: str = "max", content_layers=None, style_layers=None, alpha: float = 10.0, beta: float = 40.0,
                    tv: float = 0.0, optimizer: str = "lbfgs", steps: int = 200, lr: float = 0.01,
                    size: int | None = None, levels: int = 1, preserve_colour: bool = False,
-                   normalize: bool = True, seed: int = 0, n_snapshots: int = 6,
+                   normalize: bool = True, noise: float = 0.25, seed: int = 0, n_snapshots: int = 6,
                    progress: bool = True) -> StyleResult:
     """Paint ``content`` in the style of ``style``: minimize ``alpha J_content + beta J_style + tv TV``.
 
@@ -460,14 +463,15 @@ def style_transfer(content, style, *, network: str = "random", extractor=None, w
     optimizer : ``"lbfgs"`` (Gatys et al.) or ``"adam"`` (the course's, with ``lr``).
     steps : steps per level; size : the longer side of the result in pixels
         (default: the content's own); levels, preserve_colour, normalize : see the
-        module docstring. seed : the noise and the random network.
+        module docstring. noise : the start is the content plus uniform noise in
+        ``[-noise, noise]`` (the course's 0.25). seed : the noise and the random network.
     Returns a :class:`StyleResult`.
     """
     return _synthesize(content, style, network=network, extractor=extractor, weights=weights,
                        pooling=pooling, content_layers=content_layers, style_layers=style_layers, alpha=alpha,
                        beta=beta, tv=tv, optimizer=optimizer, steps=steps, lr=lr, size=size,
                        levels=levels, preserve_colour=preserve_colour, normalize=normalize,
-                       seed=seed, n_snapshots=n_snapshots, progress=progress, kind="style")
+                       seed=seed, n_snapshots=n_snapshots, progress=progress, kind="style", noise=noise)
 
 
 def texture_synthesis(style, *, network: str = "random", extractor=None, weights=None,
