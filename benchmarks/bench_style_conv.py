@@ -40,13 +40,13 @@ def methods_for(x, w):
     dout = np.ones((x.shape[0], x.shape[1], x.shape[2], w.shape[3]), x.dtype)
 
     def conv():
-        y, cache = F.conv2d_forward(x, w, padding="same")
+        _, cache = F.conv2d_forward(x, w, padding="same")
         return F.conv2d_backward(dout, cache)[0]
 
     def fft(backend):
         def run():
             with npvision.use_backend(backend):
-                y, cache = F.conv2d_fft_forward(x, w, padding="same", spectrum=spec)
+                _, cache = F.conv2d_fft_forward(x, w, padding="same", spectrum=spec)
                 return F.conv2d_fft_backward(dout, cache, need_weight_grad=False)[0]
         return run
 
@@ -76,7 +76,7 @@ def main(argv=None):
                 w = rng.standard_normal((k, k, C, F_out)).astype(np.float32)
                 ms = methods_for(x, w)
                 ref = ms["conv"]()
-                for name, fn in ms.items():                            # all three agree
+                for fn in ms.values():                                 # all three agree
                     np.testing.assert_allclose(fn(), ref, rtol=2e-3, atol=2e-3 * np.abs(ref).max())
                 samples = time_interleaved(ms, rounds, warmup=1 if args.quick else 2)
                 t = {name: median(v) * 1e3 for name, v in samples.items()}

@@ -48,7 +48,7 @@ def test_quadratic_with_full_history_is_fast():
     # with exact line searches BFGS ends in n = 10 steps on a quadratic; inexact Wolfe steps
     # (c2 = 0.9) need more, but far fewer than steepest descent (about 115 at condition 10,
     # from its rate (k - 1) / (k + 1) = 0.82 per step)
-    A, b, fun = quadratic(n=10, cond=10.0)
+    _, _, fun = quadratic(n=10, cond=10.0)
     res = minimize_lbfgs(fun, np.zeros(10), max_iter=100, history=10, tol_grad=1e-10,
                          tol_change=0.0)
     assert res.converged and res.n_iter <= 30, (res.n_iter, res.message)

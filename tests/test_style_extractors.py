@@ -75,7 +75,7 @@ def test_one_backward_equals_the_sum_of_one_backward_per_layer():
         apart = apart + ext.backward({n: grads[n]})
     np.testing.assert_allclose(together, apart, rtol=1e-10, atol=1e-12)
     # the forward ran only as deep as block2_conv2: the modules after it kept no cache
-    deepest = [i for i, (n, _) in enumerate(ext.stages) if n == "block2_conv2"][0]
+    deepest = next(i for i, (n, _) in enumerate(ext.stages) if n == "block2_conv2")
     assert all(getattr(m, "cache", None) is None for _, m in ext.stages[deepest + 1:])
 
 

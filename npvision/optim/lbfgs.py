@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -128,11 +128,11 @@ def _strong_wolfe(line: _Line, f0: float, d0: float, t: float, c1=1e-4, c2=0.9, 
     for i in range(max_eval):
         f, g, d = line(t)
         if not math.isfinite(f) or f > f0 + c1 * t * d0 or (i > 0 and f >= f_prev):
-            return _zoom(line, f0, d0, t_prev, f_prev, d_prev, g_prev, t, f, d, g, c1, c2, max_eval - i - 1)
+            return _zoom(line, f0, d0, t_prev, f_prev, d_prev, g_prev, t, f, d, c1, c2, max_eval - i - 1)
         if abs(d) <= -c2 * d0:
             return t, f, g
         if d >= 0:
-            return _zoom(line, f0, d0, t, f, d, g, t_prev, f_prev, d_prev, g_prev, c1, c2, max_eval - i - 1)
+            return _zoom(line, f0, d0, t, f, d, g, t_prev, f_prev, d_prev, c1, c2, max_eval - i - 1)
         # still going down: extrapolate (the cubic's minimizer, between 1.1 t and 10 t)
         t_next = _cubic_min(t_prev, f_prev, d_prev, t, f, d, 1.1 * t, 10.0 * t) \
             if math.isfinite(f) else 2.0 * t
@@ -141,7 +141,7 @@ def _strong_wolfe(line: _Line, f0: float, d0: float, t: float, c1=1e-4, c2=0.9, 
     return None
 
 
-def _zoom(line, f0, d0, t_lo, f_lo, d_lo, g_lo, t_hi, f_hi, d_hi, g_hi, c1, c2, budget):
+def _zoom(line, f0, d0, t_lo, f_lo, d_lo, g_lo, t_hi, f_hi, d_hi, c1, c2, budget):
     """Shrink ``[t_lo, t_hi]`` (``t_lo`` the best point so far) until a strong Wolfe point is found."""
     for _ in range(max(budget, 0)):
         lo, hi = min(t_lo, t_hi), max(t_lo, t_hi)
@@ -154,12 +154,12 @@ def _zoom(line, f0, d0, t_lo, f_lo, d_lo, g_lo, t_hi, f_hi, d_hi, g_hi, c1, c2, 
             t = 0.5 * (lo + hi)
         f, g, d = line(t)
         if not math.isfinite(f) or f > f0 + c1 * t * d0 or f >= f_lo:
-            t_hi, f_hi, d_hi, g_hi = t, f, d, g
+            t_hi, f_hi, d_hi = t, f, d
         else:
             if abs(d) <= -c2 * d0:
                 return t, f, g
             if d * (t_hi - t_lo) >= 0:
-                t_hi, f_hi, d_hi, g_hi = t_lo, f_lo, d_lo, g_lo
+                t_hi, f_hi, d_hi = t_lo, f_lo, d_lo
             t_lo, f_lo, d_lo, g_lo = t, f, d, g
     if g_lo is not None and t_lo > 0 and f_lo < f0:         # no Wolfe point, but a decrease: take it
         return t_lo, f_lo, g_lo

@@ -290,7 +290,7 @@ def _run_level(objective, x0, steps, optimizer, lr, snap_at, record, bar):
             record.snapshot(k, np.clip(x, 0.0, 1.0))
         return False
 
-    J0, _, parts0 = objective(x0)
+    _, _, parts0 = objective(x0)
     record(0, parts0, x0)
     res = minimize_lbfgs(fun, x0, max_iter=steps, max_eval=steps * 2, tol_grad=0.0, tol_change=0.0,
                          callback=callback)
