@@ -6,6 +6,9 @@ scaled by ``1 / (1 - rate)`` so that the expected output equals the input:
     mask ~ Bernoulli(1 - rate),   y = x * mask / (1 - rate),   dx = dy * mask / (1 - rate)
 
 In eval mode ``y = x`` and ``dx = dy``: nothing needs rescaling at test time.
+
+StochasticDepth is the same with one mask value per *sample* (the whole
+sample kept or zeroed), for residual branches: EfficientNet's MBConv blocks.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from .._checks import as_float_array
 from . import init
 from .module import Module
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "StochasticDepth"]
 
 
 class Dropout(Module):
@@ -61,3 +64,24 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"rate={self.rate}"
+
+
+class StochasticDepth(Dropout):
+    """Zero a whole sample with probability ``rate`` while training, scale the others by ``1 / (1 - rate)``.
+
+    ``(N, ...) -> (N, ...)``. On a residual branch, ``y = x + StochasticDepth(branch(x))``
+    makes a dropped sample skip the block (Huang et al., 2016; torchvision's
+    ``StochasticDepth(p, "row")``). The generator works as :class:`Dropout`'s.
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_float_array(x, "x")
+        y, self.cache = F.stochastic_depth_forward(x, self.rate, self.rng, training=self.training)
+        self._forward_done = True
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """``dx[n] = dy[n] * mask[n]`` (the last forward's mask), or ``dy`` in eval mode."""
+        if not self._forward_done:
+            raise RuntimeError("StochasticDepth.backward was called before forward: there is no mask")
+        return F.stochastic_depth_backward(dy, self.cache)

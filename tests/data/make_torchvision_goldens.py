@@ -2,15 +2,18 @@
 
 Run by hand where torch and torchvision are installed (never by the tests):
 
-    /work/venv-tv/bin/python tests/data/make_torchvision_goldens.py
+    /work/venv-tv/bin/python tests/data/make_torchvision_goldens.py [ARCH ...]
+
+(all architectures without arguments; the output is deterministic, so rerunning
+an architecture rewrites the same file).
 
 For each architecture the JSON holds
 
 * ``state_dict``: every key of torchvision's 1000-class model with its shape,
   in torchvision's order (``tests/test_io_torch.py`` checks that
   ``npvision.io.to_torch_state_dict`` gives exactly this list);
-* ``cases``: small models (10 classes, reduced inputs; VGG's two hidden fully
-  connected layers 64 wide instead of 4096) with the shapes that differ from the
+* ``cases``: small models (10 classes, reduced inputs; VGG's and AlexNet's two
+  hidden fully connected layers 64 wide instead of 4096) with the shapes that differ from the
   spec, the npvision options that build the same network, the input's shape,
   and the logits torchvision computes, in float32 and float64, after loading
   the weights of ``tests/_torch_synthetic.py`` (a seeded rule NumPy rebuilds, so
@@ -34,12 +37,15 @@ from _torch_synthetic import case_spec, fingerprint, synthetic_images, synthetic
 SEED = 2024
 SMALL = (2, 61, 47, 3)          # odd, non-square: stride-2 padding and H/W order both show
 VGG_SMALL = (2, 96, 64, 3)      # VGG's features end 3x2 here, so the 7x7 adaptive pool is not uniform
+# AlexNet's end 3x2 at 127x99 (its 6x6 pool likewise)
 
 # architecture -> list of (case name, input (N, H, W, C), npvision options, VGG hidden width or None)
 CASES = {
     "vgg16": [("adaptive_96x64", VGG_SMALL, {"hidden": 64, "adaptive_pool": [7, 7]}, 64)],
     "vgg19": [("native_224", (1, 224, 224, 3), {"hidden": 64}, 64),
               ("adaptive_96x64", VGG_SMALL, {"hidden": 64, "adaptive_pool": [7, 7]}, 64)],
+    "alexnet": [("native_224", (1, 224, 224, 3), {"hidden": 64}, 64),
+                ("adaptive_127x99", (2, 127, 99, 3), {"hidden": 64, "adaptive_pool": [6, 6]}, 64)],
     "resnet18": [("small", SMALL, {}, None)],
     "resnet34": [("small", SMALL, {}, None)],
     "resnet50": [("small", SMALL, {}, None)],
@@ -51,9 +57,10 @@ NUM_CLASSES = 10
 
 def torchvision_model(arch: str, num_classes: int, hidden: int | None) -> torch.nn.Module:
     model = getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
-    if hidden is not None:     # VGG: the same classifier, narrower (keys unchanged)
-        model.classifier[0] = torch.nn.Linear(512 * 7 * 7, hidden)
-        model.classifier[3] = torch.nn.Linear(hidden, hidden)
+    if hidden is not None:     # VGG, AlexNet: the same classifier, narrower (keys unchanged)
+        first, second = (1, 4) if arch == "alexnet" else (0, 3)
+        model.classifier[first] = torch.nn.Linear(model.classifier[first].in_features, hidden)
+        model.classifier[second] = torch.nn.Linear(hidden, hidden)
         model.classifier[6] = torch.nn.Linear(hidden, num_classes)
     return model.eval()
 
@@ -74,6 +81,8 @@ def logits(model, state, images, dtype) -> list:
 def main() -> None:
     torch.set_num_threads(2)
     for arch, cases in CASES.items():
+        if sys.argv[1:] and arch not in sys.argv[1:]:
+            continue
         golden = {"architecture": arch, "torch": torch.__version__,
                   "torchvision": torchvision.__version__, "seed": SEED,
                   "state_dict": spec_of(torchvision_model(arch, 1000, None)), "cases": []}
