@@ -67,6 +67,9 @@ goldens of tests/data/make_torchvision_goldens.py:**
   6x6, ``AdaptiveAvgPool2d``) before the classifier; npvision sizes the
   classifier from the input. At 224x224 they agree; for other sizes build the
   model with ``adaptive_pool=(7, 7)`` (AlexNet ``(6, 6)``).
+* VGG with BatchNorm: npvision leaves out the convolutions' biases (BatchNorm's
+  beta makes them redundant); torchvision's ``vgg*_bn`` keep them. Build those
+  with ``batch_norm=True, conv_bias=True``; without it the loader's error says so.
 * VGG and AlexNet: the flattening order, ``(c, h, w)`` against ``(h, w, c)``:
   the loader permutes the first fully connected layer (above).
 * BatchNorm momentum: the same rule with the complementary number: npvision's
@@ -419,6 +422,10 @@ def from_torch_state_dict(model, state_dict):
         guess = _guess_architecture(state_dict)
         same = guess is not None and guess == getattr(model, "architecture", None)
         looks = f"; its keys look like torchvision's {guess}" if guess and not same else ""
+        if (isinstance(model, VGG) and extra and not missing
+                and all(k.startswith("features.") and k.endswith(".bias") for k in extra)):
+            looks += ("; torchvision's VGGs with BatchNorm keep their convolutions' biases: build the "
+                      "model with conv_bias=True")
         raise WeightsFileError(f"state_dict: does not fit this {_describe(model)}: "
                                f"{'; '.join(parts)}{looks}")
 

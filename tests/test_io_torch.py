@@ -19,7 +19,7 @@ from npvision.io import (WeightsFileError, from_torch_state_dict, load_torch_wei
                          to_torch_state_dict)
 from npvision.io_torch import expected_torch_shapes
 
-from _torch_synthetic import case_spec, fingerprint, synthetic_images, synthetic_state_dict
+from _torch_synthetic import case_spec, fingerprint, spec_hash, synthetic_images, synthetic_state_dict
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 ARCHS = ["vgg16", "vgg19", "alexnet", "resnet18", "resnet34", "resnet50", "mobilenet_v2", "efficientnet_b0"]
@@ -78,6 +78,23 @@ def test_keys_and_shapes_are_torchvisions_for_each_case(arch, index):
     g = golden(arch)
     expected = case_spec(g, g["cases"][index])
     assert list(expected_torch_shapes(case_model(arch, g["cases"][index])).items()) == expected
+
+
+with open(os.path.join(DATA, "torchvision_variants.json")) as _fh:
+    VARIANTS = json.load(_fh)["variants"]
+# B5..B7 build 30-66M parameters (2-5 s each here) to check what B1..B4 check with other numbers
+SLOW_VARIANTS = {"efficientnet_b5", "efficientnet_b6", "efficientnet_b7"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.skipif(
+    n in SLOW_VARIANTS and not os.environ.get("NPVISION_SLOW"), reason="slow; set NPVISION_SLOW=1"))
+    for n in VARIANTS])
+def test_more_variants_have_torchvisions_keys_and_shapes(name):
+    """VGG-11, the BatchNorm VGGs, MobileNet v2 at other widths, EfficientNet-B1..B7: layouts by hash."""
+    v = VARIANTS[name]
+    model = models.create(v["npvision"], num_classes=v["num_classes"], **v["npvision_options"])
+    spec = list(expected_torch_shapes(model).items())
+    assert len(spec) == v["keys"] and spec_hash(spec) == v["sha256"]
 
 
 def test_full_vgg19_at_224_takes_torchvisions_whole_dict():
@@ -201,6 +218,16 @@ def test_weights_of_another_architecture_are_recognized(source, target, name):
         if target in BIG else models.create(target, num_classes=10, input_shape=(64, 64, 3))
     with pytest.raises(WeightsFileError, match=rf"does not fit this .*look like torchvision's {name}$"):
         from_torch_state_dict(model, state)
+
+
+def test_batchnorm_vgg_without_conv_biases_says_how_to_fit_torchvisions():
+    model = models.create("vgg11", num_classes=10, input_shape=(64, 64, 3), hidden=8, batch_norm=True,
+                          adaptive_pool=(7, 7))
+    state = to_torch_state_dict(models.create("vgg11", num_classes=10, input_shape=(64, 64, 3), hidden=8,
+                                              batch_norm=True, conv_bias=True, adaptive_pool=(7, 7)))
+    with pytest.raises(WeightsFileError, match=r"has 8 keys .*'features\.0\.bias'.*vgg11_bn.*conv_bias=True"):
+        from_torch_state_dict(model, state)
+    assert model.features[0].bias is None
 
 
 def test_unsupported_model_non_mapping_and_integer_arrays():

@@ -36,6 +36,9 @@ class Dropout(Module):
     (handy for a gradient check, whose repeated forwards need one fixed mask).
     """
 
+    _forward_op = staticmethod(F.dropout_forward)       # (x, rate, rng, training) -> (y, cache)
+    _backward_op = staticmethod(F.dropout_backward)     # (dy, cache) -> dx
+
     def __init__(self, rate: float, rng=None):
         super().__init__()
         if not isinstance(rate, numbers.Real) or isinstance(rate, bool) or not 0.0 <= rate < 1.0:
@@ -52,15 +55,16 @@ class Dropout(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Same shape as ``x``; a fresh mask on every call in training mode, identity in eval mode."""
         x = as_float_array(x, "x")
-        y, self.cache = F.dropout_forward(x, self.rate, self.rng, training=self.training)
+        y, self.cache = self._forward_op(x, self.rate, self.rng, training=self.training)
         self._forward_done = True
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """``dx = dy * mask / (1 - rate)`` (the mask of the last forward), or ``dy`` in eval mode."""
         if not self._forward_done:
-            raise RuntimeError("Dropout.backward was called before forward: there is no mask to apply")
-        return F.dropout_backward(dy, self.cache)
+            raise RuntimeError(f"{type(self).__name__}.backward was called before forward: "
+                               f"there is no mask to apply")
+        return self._backward_op(dy, self.cache)
 
     def extra_repr(self) -> str:
         return f"rate={self.rate}"
@@ -71,17 +75,9 @@ class StochasticDepth(Dropout):
 
     ``(N, ...) -> (N, ...)``. On a residual branch, ``y = x + StochasticDepth(branch(x))``
     makes a dropped sample skip the block (Huang et al., 2016; torchvision's
-    ``StochasticDepth(p, "row")``). The generator works as :class:`Dropout`'s.
+    ``StochasticDepth(p, "row")``). The generator works as :class:`Dropout`'s;
+    ``dx[n] = dy[n] * mask[n]`` with the last forward's mask.
     """
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = as_float_array(x, "x")
-        y, self.cache = F.stochastic_depth_forward(x, self.rate, self.rng, training=self.training)
-        self._forward_done = True
-        return y
-
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        """``dx[n] = dy[n] * mask[n]`` (the last forward's mask), or ``dy`` in eval mode."""
-        if not self._forward_done:
-            raise RuntimeError("StochasticDepth.backward was called before forward: there is no mask")
-        return F.stochastic_depth_backward(dy, self.cache)
+    _forward_op = staticmethod(F.stochastic_depth_forward)
+    _backward_op = staticmethod(F.stochastic_depth_backward)
