@@ -21,30 +21,31 @@ way (``torch_model.load_state_dict({k: torch.from_numpy(v) ...})``), and
 ``expected_torch_shapes(model)`` lists the keys and shapes a model expects.
 
 Supported: :class:`~npvision.models.VGG` (vgg11/16/19, ``batch_norm`` too),
-:class:`~npvision.models.ResNet` (resnet18/34/50), :class:`~npvision.models.MobileNetV2`
-and :class:`~npvision.models.EfficientNet` (B0..B7), each built with the same
+:class:`~npvision.models.AlexNet`, :class:`~npvision.models.ResNet`
+(resnet18/34/50), :class:`~npvision.models.MobileNetV2` and
+:class:`~npvision.models.EfficientNet` (B0..B7), each built with the same
 options as the torchvision model (``num_classes=1000`` for ImageNet weights).
 
 **Layouts.** Each array is converted; the dtype of the model is kept.
 
-    array             torchvision            npvision               npvision from torchvision
-    conv weight       (C_out, C_in, KH, KW)  (KH, KW, C_in, C_out)  w.transpose(2, 3, 1, 0)
-    depthwise weight  (C M, 1, KH, KW)       (KH, KW, C, M)         w.reshape(C, M, KH, KW).transpose(2, 3, 0, 1)
-    Linear weight     (D_out, D_in)          (D_in, D_out)          w.T
-    BatchNorm         weight, bias           gamma, beta            as they are
-                      running_mean, _var     running_mean, _var     as they are
-                      num_batches_tracked    (not kept)             ignored; exported as 0
-    every bias        (C,)                   (C,)                   as it is
+    array            torchvision            npvision               npvision from torchvision
+    conv weight      (C_out, C_in, KH, KW)  (KH, KW, C_in, C_out)  w.transpose(2, 3, 1, 0)
+    depthwise        (C M, 1, KH, KW)       (KH, KW, C, M)         w.reshape(C, M, KH, KW).transpose(2, 3, 0, 1)
+    Linear weight    (D_out, D_in)          (D_in, D_out)          w.T
+    BatchNorm        weight, bias           gamma, beta            as they are
+                     running_mean, _var     running_mean, _var     as they are
+                     num_batches_tracked    (not kept)             ignored; exported as 0
+    every bias       (C,)                   (C,)                   as it is
 
 Depthwise output channel ``c M + m`` is filter ``m`` of input channel ``c`` in
-both libraries. **Flattening**: VGG's first fully connected layer reads a
-flattened ``(h, w, C)`` map. torchvision flattens it channels-first, npvision
+both libraries. **Flattening**: the first fully connected layer of VGG and
+AlexNet reads a flattened ``(h, w, C)`` map. torchvision flattens it channels-first, npvision
 channels-last, so that layer's input rows are permuted:
 
     npvision row (i w + j) C + c   =   torchvision column (c h + i) w + j
 
-**Names.** VGG and ResNet use torchvision's module names in npvision too
-(``features.28``, ``layer3.1.conv2``, ``downsample.0``, ``classifier.6``,
+**Names.** VGG, AlexNet and ResNet use torchvision's module names in npvision
+too (``features.28``, ``layer3.1.conv2``, ``downsample.0``, ``classifier.6``,
 ``fc``). MobileNet v2 and EfficientNet are renamed:
 
     npvision                         torchvision MobileNet v2          torchvision EfficientNet
@@ -62,18 +63,24 @@ braces shift by one when a block has no expansion, ``t = 1``.)
 **Differences from torchvision, checked against torchvision 0.29 with the
 goldens of tests/data/make_torchvision_goldens.py:**
 
-* VGG: torchvision average-pools the features to 7x7 (``AdaptiveAvgPool2d``)
-  before its classifier; npvision sizes the classifier from the input. At
-  224x224 they agree; for other sizes build ``VGG(..., adaptive_pool=(7, 7))``.
-* VGG: the flattening order, ``(c, h, w)`` against ``(h, w, c)``: the loader
-  permutes the first fully connected layer (above).
+* VGG and AlexNet: torchvision average-pools the features to 7x7 (AlexNet
+  6x6, ``AdaptiveAvgPool2d``) before the classifier; npvision sizes the
+  classifier from the input. At 224x224 they agree; for other sizes build the
+  model with ``adaptive_pool=(7, 7)`` (AlexNet ``(6, 6)``).
+* VGG with BatchNorm: npvision leaves out the convolutions' biases (BatchNorm's
+  beta makes them redundant); torchvision's ``vgg*_bn`` keep them. Build those
+  with ``batch_norm=True, conv_bias=True``; without it the loader's error says so.
+* VGG and AlexNet: the flattening order, ``(c, h, w)`` against ``(h, w, c)``:
+  the loader permutes the first fully connected layer (above).
 * BatchNorm momentum: the same rule with the complementary number: npvision's
   ``momentum`` weights the old running value (0.9), PyTorch's the new batch
-  (0.1). EfficientNet-B5..B7 use PyTorch's 0.01, npvision's ``bn_momentum=0.99``.
-  Only training changes the running statistics; logits at evaluation agree.
-* EfficientNet: torchvision's stochastic depth (a block's residual branch
-  dropped per sample while training, probability 0.2 x block / 16) is not in
-  npvision; at evaluation it is the identity, so the logits agree.
+  (0.1). torchvision's EfficientNet-B5..B7 use PyTorch's 0.01: npvision's
+  ``EfficientNet(bn_momentum=0.99)``, their default. Only training moves the
+  running statistics; logits at evaluation agree either way.
+* EfficientNet: torchvision trains with stochastic depth (block ``i`` of ``L``
+  drops a sample's residual branch with probability ``0.2 i / L``); npvision's
+  ``EfficientNet(stochastic_depth=0.2)`` does the same and is off by default.
+  At evaluation it is the identity, so the logits agree either way.
 * Identical in both, checked: BatchNorm epsilon (1e-5; EfficientNet-B5..B7
   1e-3), squeeze-excitation width (``C_in // 4`` of the block's input), SiLU in
   EfficientNet and its SE, ReLU6 in MobileNet v2, symmetric ``(k - 1) // 2``
@@ -104,6 +111,7 @@ import numpy as np
 
 from .io import WeightsFileError
 from .models._common import make_divisible
+from .models.alexnet import AlexNet
 from .models.efficientnet import B0_SETTING, SCALING, EfficientNet
 from .models.mobilenet import MobileNetV2
 from .models.resnet import ResNet
@@ -214,8 +222,8 @@ _SAME, _CONV, _DEPTHWISE, _LINEAR = _Same(), _Conv(), _Depthwise(), _Linear()
 # Each function yields (torchvision prefix, npvision layer, layout of a Linear's
 # weight or None) in torchvision's state-dict order.
 
-def _vgg_layers(model: VGG):
-    """torchvision's names are npvision's: ``features.<i>`` (convs, BNs) and ``classifier.<i>``."""
+def _features_classifier_layers(model):
+    """VGG and AlexNet: torchvision's names are npvision's, ``features.<i>`` and ``classifier.<i>``."""
     for i, layer in enumerate(model.features):
         if isinstance(layer, (Conv2D, BatchNorm2D)):
             yield f"features.{i}", layer, None
@@ -277,7 +285,8 @@ def _efficientnet_layers(model: EfficientNet):
     yield "classifier.1", model.fc, None
 
 
-_ARCHITECTURES = [(VGG, _vgg_layers), (ResNet, _resnet_layers), (MobileNetV2, _mobilenet_v2_layers),
+_ARCHITECTURES = [(VGG, _features_classifier_layers), (AlexNet, _features_classifier_layers),
+                  (ResNet, _resnet_layers), (MobileNetV2, _mobilenet_v2_layers),
                   (EfficientNet, _efficientnet_layers)]
 
 
@@ -302,6 +311,37 @@ def _describe(model) -> str:
     return type(model).__name__ + (f" ({arch!r})" if arch else "")
 
 
+def _layer_slots(prefix: str, name: str, layer, linear_layout, hint: str) -> list[_Slot]:
+    """The torchvision keys of one npvision layer (``prefix``: torchvision's, ``name``: npvision's)."""
+    if isinstance(layer, BatchNorm2D):
+        slots = [_Slot(f"{prefix}.{tv}", f"{name}.{ours}", _SAME, getattr(layer, ours).shape, "")
+                 for tv, ours in _BN_ARRAYS]                     # a Parameter's or a buffer's shape
+        return slots + [_Slot(f"{prefix}.num_batches_tracked", None, None, (), "")]
+    if isinstance(layer, Conv2D):
+        layout = _CONV
+    elif isinstance(layer, DepthwiseConv2D):
+        layout = _DEPTHWISE
+    else:
+        layout = linear_layout or _LINEAR
+    slots = [_Slot(f"{prefix}.weight", f"{name}.weight", layout, layer.weight.shape, hint)]
+    if layer.bias is not None:
+        slots.append(_Slot(f"{prefix}.bias", f"{name}.bias", _SAME, layer.bias.shape, hint))
+    return slots
+
+
+def _shape_hint(model, linear_layout, is_classifier: bool) -> str:
+    """What to change when a fully connected layer's shape disagrees."""
+    if isinstance(linear_layout, _FlattenedLinear):
+        h, w, c = linear_layout.h, linear_layout.w, linear_layout.c
+        pool = (6, 6) if isinstance(model, AlexNet) else (7, 7)
+        return (f"; this fully connected layer reads the flattened {h}x{w}x{c} features: torchvision "
+                f"pools them to {pool[0]}x{pool[1]}, so build the model at input_shape=(224, 224, 3) or "
+                f"with adaptive_pool={pool}, and hidden = the first number received")
+    if is_classifier:
+        return "; this is the classifier: build the model with num_classes = the first number received"
+    return ""
+
+
 def _slots(model) -> list[_Slot]:
     """Every torchvision key of ``model``'s counterpart, in torchvision's order, with its npvision array."""
     if not isinstance(model, Module):
@@ -313,33 +353,12 @@ def _slots(model) -> list[_Slot]:
         raise TypeError(f"model: torchvision weights can be loaded into {supported}; "
                         f"received a {type(model).__name__}")
     names = {id(m): n for n, m in model.named_modules()}
-    linears = [layer for _, layer, _ in layers_of(model) if isinstance(layer, Linear)]
+    layers = list(layers_of(model))
+    classifier = [layer for _, layer, _ in layers if isinstance(layer, Linear)][-1]
     slots = []
-    for prefix, layer, linear_layout in layers_of(model):
-        name = names[id(layer)]
-        if isinstance(layer, BatchNorm2D):
-            for tv, ours in _BN_ARRAYS:
-                shape = getattr(layer, ours).shape           # a Parameter's or a buffer's
-                slots.append(_Slot(f"{prefix}.{tv}", f"{name}.{ours}", _SAME, shape, ""))
-            slots.append(_Slot(f"{prefix}.num_batches_tracked", None, None, (), ""))
-            continue
-        hint = ""
-        if isinstance(layer, Conv2D):
-            layout = _CONV
-        elif isinstance(layer, DepthwiseConv2D):
-            layout = _DEPTHWISE
-        else:
-            layout = linear_layout or _LINEAR
-            if layer is linears[-1]:
-                hint = ("; this is the classifier: build the model with num_classes = "
-                        "the first number received")
-            if isinstance(layout, _FlattenedLinear):
-                hint = ("; this fully connected layer reads the flattened features: torchvision's VGG "
-                        "pools them to 7x7x512, so build the model at input_shape=(224, 224, 3) or with "
-                        "adaptive_pool=(7, 7), and hidden = the first number received")
-        slots.append(_Slot(f"{prefix}.weight", f"{name}.weight", layout, layer.weight.shape, hint))
-        if layer.bias is not None:
-            slots.append(_Slot(f"{prefix}.bias", f"{name}.bias", _SAME, layer.bias.shape, hint))
+    for prefix, layer, linear_layout in layers:
+        hint = _shape_hint(model, linear_layout, layer is classifier)
+        slots += _layer_slots(prefix, names[id(layer)], layer, linear_layout, hint)
     return slots
 
 
@@ -403,6 +422,10 @@ def from_torch_state_dict(model, state_dict):
         guess = _guess_architecture(state_dict)
         same = guess is not None and guess == getattr(model, "architecture", None)
         looks = f"; its keys look like torchvision's {guess}" if guess and not same else ""
+        if (isinstance(model, VGG) and extra and not missing
+                and all(k.startswith("features.") and k.endswith(".bias") for k in extra)):
+            looks += ("; torchvision's VGGs with BatchNorm keep their convolutions' biases: build the "
+                      "model with conv_bias=True")
         raise WeightsFileError(f"state_dict: does not fit this {_describe(model)}: "
                                f"{'; '.join(parts)}{looks}")
 
@@ -528,6 +551,8 @@ def _guess_architecture(state: Mapping) -> str | None:
         bottleneck = "layer1.0.conv3.weight" in ndim
         kind = "Bottleneck" if bottleneck else "BasicBlock"
         return _RESNETS.get((blocks, bottleneck), f"ResNet with {kind}s {list(blocks)}")
+    if "classifier.6.weight" in ndim and "classifier.1.weight" in ndim:
+        return "alexnet"
     if "classifier.6.weight" in ndim:
         convs = sum(1 for k in keys if k.startswith("features.") and k.endswith(".weight") and ndim[k] == 4)
         bn = "_bn" if any(k.endswith("running_mean") for k in keys) else ""

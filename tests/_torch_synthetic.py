@@ -19,11 +19,13 @@ the key names, shapes and logits are stored; the weights are a rule:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import zlib
 
 import numpy as np
 
-__all__ = ["synthetic_state_dict", "synthetic_images", "fingerprint", "case_spec"]
+__all__ = ["synthetic_state_dict", "synthetic_images", "fingerprint", "case_spec", "spec_hash"]
 
 
 def _rng(seed: int, key: str) -> np.random.Generator:
@@ -76,3 +78,9 @@ def case_spec(golden: dict, case: dict) -> list:
     """The ``(key, shape)`` list of a golden case: the architecture's spec with the case's overrides."""
     overrides = case.get("shape_overrides", {})
     return [(k, tuple(overrides.get(k, shape))) for k, shape in golden["state_dict"]]
+
+
+def spec_hash(spec) -> str:
+    """sha256 of a ``(key, shape)`` list: a model's whole state-dict layout in 64 characters."""
+    text = json.dumps([[k, [int(d) for d in shape]] for k, shape in spec], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

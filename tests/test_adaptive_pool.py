@@ -84,3 +84,10 @@ def test_vgg_with_adaptive_pool_gradient():
     net.features[0].input_grad = True                           # check d image too
     x = np.random.default_rng(4).standard_normal((2, 5, 4, 2))
     check_module(net, x)
+
+
+def test_alexnet_adaptive_pool_fixes_the_classifier_width():
+    net = models.create("alexnet", num_classes=3, input_shape=(127, 99, 3), hidden=8, adaptive_pool=(6, 6))
+    assert net.flat_shape == (6, 6, 256) and net.classifier[1].in_features == 9216
+    assert net.forward(np.zeros((1, 127, 99, 3), np.float32)).shape == (1, 3)
+    assert models.create("alexnet", num_classes=3, input_shape=(127, 99, 3), hidden=8).flat_shape == (3, 2, 256)

@@ -19,10 +19,11 @@ from npvision.io import (WeightsFileError, from_torch_state_dict, load_torch_wei
                          to_torch_state_dict)
 from npvision.io_torch import expected_torch_shapes
 
-from _torch_synthetic import case_spec, fingerprint, synthetic_images, synthetic_state_dict
+from _torch_synthetic import case_spec, fingerprint, spec_hash, synthetic_images, synthetic_state_dict
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
-ARCHS = ["vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "mobilenet_v2", "efficientnet_b0"]
+ARCHS = ["vgg16", "vgg19", "alexnet", "resnet18", "resnet34", "resnet50", "mobilenet_v2", "efficientnet_b0"]
+BIG = ("vgg16", "vgg19", "alexnet")        # 61M-144M parameters at 1000 classes: their cases are narrower
 # float32 logits agree to 1e-5 of the largest logit (ResNet-50's seeded logits reach 1300)
 TOL = {np.float32: 1e-5, np.float64: 1e-11}
 
@@ -66,7 +67,7 @@ def test_logits_equal_torchvisions(arch, index, dtype):
     assert np.abs(logits - expected).max() <= TOL[dtype] * scale
 
 
-@pytest.mark.parametrize("arch", [a for a in ARCHS if not a.startswith("vgg")])
+@pytest.mark.parametrize("arch", [a for a in ARCHS if a not in BIG])
 def test_keys_and_shapes_are_torchvisions_for_1000_classes(arch):
     expected = [(k, tuple(s)) for k, s in golden(arch)["state_dict"]]
     assert list(expected_torch_shapes(models.create(arch)).items()) == expected
@@ -77,6 +78,23 @@ def test_keys_and_shapes_are_torchvisions_for_each_case(arch, index):
     g = golden(arch)
     expected = case_spec(g, g["cases"][index])
     assert list(expected_torch_shapes(case_model(arch, g["cases"][index])).items()) == expected
+
+
+with open(os.path.join(DATA, "torchvision_variants.json")) as _fh:
+    VARIANTS = json.load(_fh)["variants"]
+# B5..B7 build 30-66M parameters (2-5 s each here) to check what B1..B4 check with other numbers
+SLOW_VARIANTS = {"efficientnet_b5", "efficientnet_b6", "efficientnet_b7"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.skipif(
+    n in SLOW_VARIANTS and not os.environ.get("NPVISION_SLOW"), reason="slow; set NPVISION_SLOW=1"))
+    for n in VARIANTS])
+def test_more_variants_have_torchvisions_keys_and_shapes(name):
+    """VGG-11, the BatchNorm VGGs, MobileNet v2 at other widths, EfficientNet-B1..B7: layouts by hash."""
+    v = VARIANTS[name]
+    model = models.create(v["npvision"], num_classes=v["num_classes"], **v["npvision_options"])
+    spec = list(expected_torch_shapes(model).items())
+    assert len(spec) == v["keys"] and spec_hash(spec) == v["sha256"]
 
 
 def test_full_vgg19_at_224_takes_torchvisions_whole_dict():
@@ -190,15 +208,26 @@ def test_vgg_built_for_another_input_size_says_how_to_fit_torchvisions_classifie
 @pytest.mark.parametrize("source, target, name", [
     ("resnet34", "resnet18", "resnet34"), ("resnet50", "resnet34", "resnet50"),
     ("vgg16", "vgg19", "vgg16"), ("mobilenet_v2", "efficientnet_b0", "mobilenet_v2"),
-    ("efficientnet_b0", "mobilenet_v2", "efficientnet_b0"), ("resnet18", "vgg16", "resnet18")])
+    ("efficientnet_b0", "mobilenet_v2", "efficientnet_b0"), ("resnet18", "vgg16", "resnet18"),
+    ("alexnet", "vgg16", "alexnet"), ("vgg19", "alexnet", "vgg19")])
 def test_weights_of_another_architecture_are_recognized(source, target, name):
     g = golden(source)
     case = g["cases"][0]
     state = case_state(g, case, np.float32)
-    model = models.create(target, num_classes=10, input_shape=(96, 64, 3), hidden=64) \
-        if target.startswith("vgg") else models.create(target, num_classes=10, input_shape=(64, 64, 3))
+    model = models.create(target, num_classes=10, input_shape=(96, 96, 3), hidden=64) \
+        if target in BIG else models.create(target, num_classes=10, input_shape=(64, 64, 3))
     with pytest.raises(WeightsFileError, match=rf"does not fit this .*look like torchvision's {name}$"):
         from_torch_state_dict(model, state)
+
+
+def test_batchnorm_vgg_without_conv_biases_says_how_to_fit_torchvisions():
+    model = models.create("vgg11", num_classes=10, input_shape=(64, 64, 3), hidden=8, batch_norm=True,
+                          adaptive_pool=(7, 7))
+    state = to_torch_state_dict(models.create("vgg11", num_classes=10, input_shape=(64, 64, 3), hidden=8,
+                                              batch_norm=True, conv_bias=True, adaptive_pool=(7, 7)))
+    with pytest.raises(WeightsFileError, match=r"has 8 keys .*'features\.0\.bias'.*vgg11_bn.*conv_bias=True"):
+        from_torch_state_dict(model, state)
+    assert model.features[0].bias is None
 
 
 def test_unsupported_model_non_mapping_and_integer_arrays():
@@ -330,13 +359,13 @@ def test_against_live_torchvision(arch):
     torchvision = pytest.importorskip("torchvision")
     g = golden(arch)
     case = g["cases"][-1]
-    tv = getattr(torchvision.models, arch)(weights=None, num_classes=case["num_classes"]).double().eval()
-    if arch.startswith("vgg"):
-        tv = tv.float()
-        tv.classifier[0] = torch.nn.Linear(25088, 64)
-        tv.classifier[3] = torch.nn.Linear(64, 64)
+    tv = getattr(torchvision.models, arch)(weights=None, num_classes=case["num_classes"])
+    if arch in BIG:                        # the classifier the goldens use: 64 wide
+        first, second = (1, 4) if arch == "alexnet" else (0, 3)
+        tv.classifier[first] = torch.nn.Linear(tv.classifier[first].in_features, 64)
+        tv.classifier[second] = torch.nn.Linear(64, 64)
         tv.classifier[6] = torch.nn.Linear(64, case["num_classes"])
-        tv = tv.double().eval()
+    tv = tv.double().eval()
     model = from_torch_state_dict(case_model(arch, case, np.float64),
                                   {k: v for k, v in tv.state_dict().items()}).eval()
     x = synthetic_images(case["input_shape"], 1, np.float64)

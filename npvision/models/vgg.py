@@ -41,7 +41,9 @@ class VGG(ChainModel):
     (torchvision's names and indices inside ``features`` and ``classifier``).
     Options: ``hidden=4096`` (width of the two hidden fully connected layers),
     ``dropout=0.5``, ``batch_norm=False`` (conv -> BN -> ReLU, torchvision's
-    ``vgg16_bn``), ``adaptive_pool=None`` or ``(7, 7)`` (an
+    ``vgg16_bn``), ``conv_bias=None`` (the convs' biases: by default only
+    without BatchNorm, whose beta makes them redundant; torchvision's ``vgg*_bn``
+    keep them, so load those weights with ``conv_bias=True``), ``adaptive_pool=None`` or ``(7, 7)`` (an
     :class:`~npvision.nn.AdaptiveAvgPool2D` before the classifier, as
     torchvision), ``rng``. ``flat_shape`` is the ``(h, w, c)`` map the
     classifier flattens.
@@ -49,17 +51,18 @@ class VGG(ChainModel):
 
     def __init__(self, config: list, num_classes: int = 1000, input_shape=(224, 224, 3),
                  hidden: int = 4096, dropout: float = 0.5, batch_norm: bool = False,
-                 adaptive_pool=None, rng=None):
+                 adaptive_pool=None, conv_bias: bool | None = None, rng=None):
         super().__init__()
         H, W, C = input_shape
         rng = as_rng(rng)  # one generator for all layers (an int seed must not restart per layer)
         layers, c, h, w = [], C, H, W
+        conv_bias = not batch_norm if conv_bias is None else bool(conv_bias)
         for v in config:
             if v == "M":
                 layers.append(nn.MaxPool2D(2))
                 h, w = h // 2, w // 2
             else:
-                layers.append(nn.Conv2D(c, v, 3, padding=1, bias=not batch_norm, rng=rng,
+                layers.append(nn.Conv2D(c, v, 3, padding=1, bias=conv_bias, rng=rng,
                                         input_grad=bool(layers)))
                 if batch_norm:
                     layers.append(nn.BatchNorm2D(v))
