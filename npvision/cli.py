@@ -155,6 +155,12 @@ def _add_segment_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", help="an image file (PNG or JPEG)")
     parser.add_argument("--weights", default="npvision-out/unet/weights.npz", metavar="FILE",
                         help="weights written by 'npvision train unet --out DIR' (default: %(default)s)")
+    parser.add_argument("--model", default=None, metavar="DIR",
+                        help="a model folder instead of --weights: one written by 'npvision train mask-rcnn "
+                             "--out DIR' (instances: each object its own colour, class and score) or by "
+                             "'npvision train unet --out DIR' (a class per pixel)")
+    parser.add_argument("--score-threshold", type=float, default=None, metavar="S",
+                        help="Mask R-CNN: keep instances scoring at least S (default: the model's own)")
     parser.add_argument("--out", default="segmented.png", metavar="PATH",
                         help="picture of the image, its mask and a legend (default: %(default)s); "
                              "the mask itself goes to the same name with .npy")
@@ -164,9 +170,27 @@ def _add_segment_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_segment(args: argparse.Namespace) -> int:
     import json
 
+    import os
+
     from .tasks.segment import segment_image
 
-    result = segment_image(args.image, args.weights, args.out)
+    if args.model is not None and os.path.isfile(os.path.join(args.model, "mask_rcnn.json")):
+        from .tasks.mask_rcnn import segment_instances
+
+        result = segment_instances(args.image, args.model, args.out, args.score_threshold)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(f"{args.image}: {len(result['instances'])} instances (picture: {args.out})")
+            for r in result["instances"]:
+                print(f"  {r['class']:<10s} {r['score']:.3f}  {r['pixels']} pixels")
+        return 0
+    weights = args.weights if args.model is None else os.path.join(args.model, "weights.npz")
+    if args.model is not None and not os.path.isfile(weights):
+        raise ValueError(f"--model: {args.model!r} holds neither mask_rcnn.json (a Mask R-CNN written by "
+                         f"'npvision train mask-rcnn --out DIR') nor weights.npz (a U-Net written by "
+                         f"'npvision train unet --out DIR')")
+    result = segment_image(args.image, weights, args.out)
     if args.json:
         print(json.dumps(result))
     else:
@@ -177,9 +201,11 @@ def _run_segment(args: argparse.Namespace) -> int:
 
 register_command(
     "segment",
-    help="label every pixel of an image with a trained U-Net",
+    help="label every pixel of an image with a trained U-Net, or every object with a Mask R-CNN",
     description=("Predict a class for every pixel of IMAGE with weights trained by "
-                 "'npvision train unet' and save the image, the colour-coded mask and a legend."),
+                 "'npvision train unet' and save the image, the colour-coded mask and a legend; "
+                 "with --model DIR holding a Mask R-CNN ('npvision train mask-rcnn'), find every "
+                 "object and draw its mask in its own colour with its class and score."),
     configure=_add_segment_arguments,
     run=_run_segment,
 )
@@ -329,6 +355,73 @@ register_command(
                  "result, a strip of intermediate images and the cost curves into DIR."),
     configure=_add_texture_arguments,
     run=_run_texture,
+)
+
+
+# -- proposals -----------------------------------------------------------------
+def _add_proposals_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", help="an image file (PNG or JPEG)")
+    parser.add_argument("--mode", choices=("single", "fast", "quality"), default="fast",
+                        help="selective search strategies: 1, 8 or 80 (default: %(default)s)")
+    parser.add_argument("--top", type=int, default=20, metavar="N",
+                        help="how many of the best proposals to draw and list (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="seed of the ranking's random numbers (default: %(default)s)")
+    parser.add_argument("--out", default="proposals.png", metavar="PATH",
+                        help="picture of the image with the top proposals (default: %(default)s)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as one JSON object instead of a table")
+
+
+def _run_proposals(args: argparse.Namespace) -> int:
+    import json
+    import os
+    import time
+
+    from .data import read_image
+    from .detection.selective_search import selective_search
+
+    if args.top < 1:
+        raise ValueError(f"--top: expected an integer >= 1, received {args.top}")
+    if not os.path.isfile(args.image):
+        raise ValueError(f"no such image file: {args.image!r}")
+    if os.path.getsize(args.image) == 0:
+        raise ValueError(f"image file {args.image!r} is empty (0 bytes)")
+    image = read_image(args.image, channels=3)
+    start = time.perf_counter()
+    boxes = selective_search(image, mode=args.mode, seed=args.seed)
+    seconds = time.perf_counter() - start
+
+    from .viz.proposals import plot_proposals
+
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(out_dir, exist_ok=True)
+    h, w = image.shape[:2]
+    plot_proposals(image, boxes, top=args.top, path=args.out,
+                   title=f"{os.path.basename(args.image)} ({w}x{h}), {args.mode} mode:\n"
+                         f"top {min(args.top, len(boxes))} of {len(boxes)} proposals")
+    top = [[round(float(v), 1) for v in b] for b in boxes[:args.top]]
+    if args.json:
+        print(json.dumps({"image": args.image, "picture": args.out, "mode": args.mode,
+                          "width": w, "height": h, "proposals": len(boxes),
+                          "seconds": round(seconds, 4), "boxes_xyxy": top}))
+    else:
+        print(f"{args.image}: {len(boxes)} proposals in {seconds:.2f} s ({args.mode} mode); "
+              f"the top {len(top)} drawn in {args.out}")
+        for rank, (x0, y0, x1, y1) in enumerate(top, 1):
+            print(f"  #{rank:<4d} ({x0:.0f}, {y0:.0f}) - ({x1:.0f}, {y1:.0f})")
+    return 0
+
+
+register_command(
+    "proposals",
+    help="propose object boxes in an image with selective search and draw the best ones",
+    description=("Run selective search (Uijlings et al. 2013) on IMAGE: graph-based "
+                 "segmentation, then hierarchical grouping of regions by colour, texture, size "
+                 "and fill in several colour spaces and scales. Print the best proposals "
+                 "(xyxy pixels, best first) and save the image with them drawn."),
+    configure=_add_proposals_arguments,
+    run=_run_proposals,
 )
 
 

@@ -160,3 +160,45 @@ def test_crowded_scenes_leave_out_objects_but_keep_labels_aligned():
         np.testing.assert_array_equal(ids, np.arange(n_obj[i] + 1))   # ids follow boxes[i]
         for k, c in enumerate(s.classes[i]):
             assert np.all(s.masks[i][s.instances[i] == k + 1] == c + 1)
+
+
+# ----------------------------------------------------------------------------- instance masks
+
+def test_instance_masks_view(multi):
+    s = multi
+    targets = s.instance_targets()
+    assert len(targets) == len(s)
+    for i in (0, 5, 17):
+        m = s.instance_masks(i)
+        assert m.dtype == bool and m.shape == (len(s.classes[i]), 48, 48)
+        assert not (m.sum(0) > 1).any()                       # visible masks never overlap
+        np.testing.assert_array_equal(m.any(0), s.instances[i] > 0)
+        for k in range(len(m)):
+            np.testing.assert_array_equal(m[k], s.instances[i] == k + 1)
+            rows, cols = np.nonzero(m[k])
+            b = s.boxes[i][k]                                 # every pixel centre inside the box
+            assert np.all((cols + 0.5 >= b[0]) & (cols + 0.5 <= b[2]))
+            assert np.all((rows + 0.5 >= b[1]) & (rows + 0.5 <= b[3]))
+        assert targets[i]["masks"].shape == m.shape and targets[i]["classes"] is s.classes[i]
+
+
+def test_hidden_pixels_belong_to_an_object_drawn_later():
+    # Circles can be redrawn from their box: every pixel of a circle's full disc is either
+    # visible as that circle or covered by an object drawn after it (on top), never by one
+    # drawn before it, and never background.
+    s = make_scenes(150, size=48, min_objects=3, max_objects=4, seed=2, classes=["circle", "square"])
+    py, px = np.mgrid[0:48, 0:48] + 0.5
+    hidden_seen = 0
+    for i in range(len(s)):
+        for k, (b, c) in enumerate(zip(s.boxes[i], s.classes[i])):
+            if c != 0:
+                continue
+            cx, cy, r = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2, (b[2] - b[0]) / 2
+            d = np.hypot(px - cx, py - cy)
+            disc, outside = d <= r - 1e-3, d > r + 1e-3      # away from the rim (float rounding)
+            owner = s.instances[i]
+            assert np.all(owner[disc] > 0)                    # no background inside a drawn disc
+            assert np.all(owner[disc] >= k + 1)               # itself, or an object on top of it
+            assert not np.any((owner == k + 1) & outside)     # its visible pixels lie in its disc
+            hidden_seen += np.count_nonzero(owner[disc] > k + 1)
+    assert hidden_seen > 200                                  # the scenes really overlap

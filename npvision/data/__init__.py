@@ -3,7 +3,8 @@
 Nothing is downloaded at run time. The built-in data either ships inside the package
 (:func:`load_digits`, :func:`load_image`; licences in ``assets/LICENSES.md``) or is
 generated from a seed (:func:`make_scenes`). Users' own data comes in through
-:func:`load_image_folder`, :func:`load_npz` and :func:`load_yolo_labels`.
+:func:`load_image_folder`, :func:`load_npz`, :func:`load_yolo_labels` and
+:func:`load_coco_instances` (COCO-layout polygons -> instance masks).
 Augmentations live in :mod:`npvision.data.augment` (geometric, test-time) and
 :mod:`npvision.data.photometric` (colour); the most used are re-exported here.
 """
@@ -12,9 +13,11 @@ from .augment import *  # noqa: F401,F403
 from .augment import __all__ as _augment_all
 from .builtin import *  # noqa: F401,F403
 from .builtin import __all__ as _builtin_all
+from .coco import *  # noqa: F401,F403
+from .coco import __all__ as _coco_all
 from .loaders import *  # noqa: F401,F403
 from .loaders import __all__ as _loaders_all
 from .scenes import *  # noqa: F401,F403
 from .scenes import __all__ as _scenes_all
 
-__all__ = [*_builtin_all, *_scenes_all, *_loaders_all, *_augment_all]
+__all__ = [*_builtin_all, *_scenes_all, *_loaders_all, *_augment_all, *_coco_all]

@@ -99,6 +99,18 @@ class Scenes:
                 "main_box": self.main_boxes[i], "landmarks": self.landmarks[i],
                 "mask": self.masks[i], "instances": self.instances[i]}
 
+    def instance_masks(self, i: int) -> np.ndarray:
+        """Scene ``i``'s objects as ``(K_i, H, W)`` bool masks, in the order of ``boxes[i]``:
+        ``instance_masks(i)[k] = (instances[i] == k + 1)``, the *visible* pixels of object k."""
+        ids = np.arange(1, len(self.classes[i]) + 1)                           # (K_i,)
+        return self.instances[i][None, :, :] == ids[:, None, None]           # (K_i, H, W)
+
+    def instance_targets(self) -> list[dict]:
+        """Ground truth for instance segmentation: ``{"boxes", "classes", "masks" (K, H, W) bool}``
+        per image, as ``mean_average_precision(..., iou_type="segm")`` and Mask R-CNN read it."""
+        return [{"boxes": b, "classes": c, "masks": self.instance_masks(i)}
+                for i, (b, c) in enumerate(zip(self.boxes, self.classes))]
+
     def detection_targets(self) -> list[dict]:
         """Ground truth in the form ``npvision.detection.mean_average_precision`` reads:
         one dict ``{"boxes": (K, 4), "classes": (K,)}`` per image."""

@@ -156,7 +156,7 @@ class Detector:
             raise ValueError(f"model: a {type(self.model).__name__} without `architecture` (a registered "
                              f"model name) and `config` (its build options) cannot be saved; build it "
                              f"with npvision.models.create(...)")
-        return {"format": "npvision-detector", "version": 1, "architecture": architecture,
+        return {"format": "npvision-detector", "version": 1, "kind": "yolo", "architecture": architecture,
                 "model_config": config, "anchors": self.anchors.tolist(),
                 "num_classes": self.num_classes, "class_names": list(self.class_names),
                 "input_size": list(self.input_size), "score_threshold": self.score_threshold,
@@ -177,12 +177,19 @@ class Detector:
         return folder
 
 
-def load_detector(folder) -> Detector:
-    """Rebuild the :class:`Detector` saved in ``folder`` by :meth:`Detector.save`.
+def load_detector(folder, num_classes=None):
+    """Rebuild the detector saved in ``folder``: a YOLO :class:`Detector` or a region-based one.
 
-    Raises ``FileNotFoundError`` naming the path when the folder, ``detector.json`` or
-    ``weights.npz`` is missing, and ``ValueError`` when ``detector.json`` is not a
-    detector description.
+    ``detector.json``'s ``"kind"`` says which: ``"yolo"`` (or no kind: folders written
+    before region-based detectors existed) gives a :class:`Detector`; ``"rcnn"``,
+    ``"fast-rcnn"`` and ``"faster-rcnn"`` give a
+    :class:`~npvision.detection.RegionDetector`. Both have ``detect(image)``,
+    ``class_names`` and ``score_threshold``.
+
+    ``num_classes``: the class count the caller expects (None: any); a folder trained for
+    another count raises ``ValueError`` naming both. Raises ``FileNotFoundError`` naming
+    the path when the folder, ``detector.json`` or ``weights.npz`` is missing, and
+    ``ValueError`` when ``detector.json`` is not a detector description.
     """
     from ..io import load_weights
     from ..models import create
@@ -202,15 +209,23 @@ def load_detector(folder) -> Detector:
             info = json.load(fh)
     except ValueError as exc:
         raise ValueError(f"{info_path}: not valid JSON ({exc})") from None
+    kind = info.get("kind", "yolo") if isinstance(info, dict) else None
+    if kind != "yolo" and isinstance(info, dict) and info.get("format") == "npvision-detector":
+        from .region_detector import load_region_detector
+
+        return load_region_detector(folder, info, num_classes)
     needed = ("architecture", "model_config", "anchors", "num_classes", "class_names", "input_size")
     missing = [k for k in needed if not isinstance(info, dict) or k not in info]
     if missing or info.get("format") != "npvision-detector":
         raise ValueError(f"{info_path}: not a detector description (format "
                          f"{info.get('format') if isinstance(info, dict) else None!r}, missing {missing})")
+    if num_classes is not None and int(num_classes) != int(info["num_classes"]):
+        raise ValueError(f"num_classes: asked for {num_classes} classes, but the yolo detector in {folder} "
+                         f"was trained for {info['num_classes']} ({', '.join(info['class_names'])})")
     config = dict(info["model_config"])
-    num_classes = config.pop("num_classes")
+    model_classes = config.pop("num_classes")
     input_shape = tuple(config.pop("input_shape"))
-    model = create(info["architecture"], num_classes=num_classes, input_shape=input_shape, **config)
+    model = create(info["architecture"], num_classes=model_classes, input_shape=input_shape, **config)
     load_weights(model, weights_path, architecture=info["architecture"])
     model.eval()
     return Detector(model, info["anchors"], info["num_classes"], info["class_names"],

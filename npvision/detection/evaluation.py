@@ -10,6 +10,12 @@ One dict per image (the same order in both lists)::
 Classes are any labels (ints usually); boxes follow the rules of
 :mod:`npvision.detection.boxes` (inverted or NaN boxes raise).
 
+Instance segmentation is evaluated the same way with ``iou_type="segm"``: each
+dict then carries ``"masks"`` ``(K, H, W)`` bool (the ground truth ``(G, H, W)``, of
+the same image size), ``"boxes"`` become optional, and every IoU below is the
+mask IoU of :func:`npvision.detection.masks.mask_iou` instead of the box IoU --
+nothing else changes (COCO's ``iouType="segm"`` does exactly this).
+
 Matching (one image, one class, one IoU threshold ``t``)
 --------------------------------------------------------
 Detections are visited by decreasing score (equal scores: earlier first, a
@@ -18,13 +24,15 @@ that finds no ground truth to match is a **false positive** -- so a duplicate
 detection of an already found object is a false positive.
 
 - ``rule="coco"`` (COCO's ``cocoeval``): the detection is matched to the
-  *unmatched* ground truth with the highest IoU among those with ``IoU >= t``.
+  *unmatched* ground truth with the highest IoU among those with ``IoU >= t``;
+  among equal highest IoUs the *last* ground truth wins (``cocoeval`` walks the
+  ground truths keeping any IoU ``>=`` the best so far).
 - ``rule="voc"`` (the PASCAL VOC devkit): the detection looks only at the
   ground truth with the highest IoU overall; it is a true positive if that IoU
   is ``> t`` and that ground truth is still unmatched, otherwise a false positive.
 
-(Equal IoUs pick the first ground truth. VOC's "difficult" flags, COCO's crowd
-boxes and area ranges are not modelled: COCO's area range is "all".)
+(VOC: equal IoUs pick the first ground truth. VOC's "difficult" flags, COCO's
+crowd boxes and area ranges are not modelled: COCO's area range is "all".)
 
 Precision and recall
 --------------------
@@ -60,6 +68,7 @@ import numpy as np
 
 from .._checks import _describe
 from .boxes import as_boxes, box_iou
+from .masks import as_masks, mask_iou
 
 __all__ = [
     "AP_CONVENTIONS",
@@ -70,6 +79,8 @@ __all__ = [
     "precision_recall_curves",
     "mean_average_precision",
     "detection_confusion_matrix",
+    "IOU_TYPES",
+    "matched_mask_ious",
 ]
 
 AP_CONVENTIONS = ("voc07", "voc", "coco")
@@ -78,6 +89,9 @@ COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 _COCO_RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 _VOC07_RECALL_POINTS = np.linspace(0.0, 1.0, 11)
 _MATCH_RULE = {"voc07": "voc", "voc": "voc", "coco": "coco"}
+IOU_TYPES = ("bbox", "segm")
+# The overlap each iou_type matches on: (K, ...) regions x (G, ...) regions -> (K, G).
+_IOU = {"bbox": box_iou, "segm": mask_iou}
 
 
 # ----------------------------------------------------------------------------- checks
@@ -107,24 +121,59 @@ def _vector(x, n: int, name: str, numeric: bool = True) -> np.ndarray:
     return v
 
 
-def _check_images(items, name: str, with_scores: bool) -> list[dict]:
-    """Validate a list of per-image dicts; return dicts of arrays (scores as float64)."""
+def _check_iou_type(iou_type) -> str:
+    if iou_type not in IOU_TYPES:
+        raise ValueError(f"iou_type: expected one of {IOU_TYPES}, received {iou_type!r}")
+    return iou_type
+
+
+def _check_images(items, name: str, with_scores: bool, iou_type: str = "bbox") -> list[dict]:
+    """Validate a list of per-image dicts; return dicts of arrays (scores as float64).
+
+    With ``iou_type="segm"`` each dict needs ``"masks"`` ``(K, H, W)`` (bool) and may
+    omit ``"boxes"``; the region each IoU is computed on is stored under ``"regions"``.
+    """
     if not isinstance(items, (list, tuple)):
         raise TypeError(f"{name}: expected a list with one dict per image, received {_describe(items)}")
-    keys = ("boxes", "scores", "classes") if with_scores else ("boxes", "classes")
+    region = "masks" if iou_type == "segm" else "boxes"
+    keys = (region, "scores", "classes") if with_scores else (region, "classes")
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, dict) or any(k not in item for k in keys):
             got = sorted(item) if isinstance(item, dict) else _describe(item)
             raise ValueError(f"{name}[{i}]: expected a dict with keys {keys}, received {got}")
-        boxes = as_boxes(item["boxes"], f"{name}[{i}]['boxes']")
-        n = len(boxes)
-        d = {"boxes": boxes,
+        if iou_type == "segm":
+            regions = as_masks(item["masks"], f"{name}[{i}]['masks']")
+            boxes = as_boxes(item["boxes"], f"{name}[{i}]['boxes']") if "boxes" in item else None
+            if boxes is not None and len(boxes) != len(regions):
+                raise ValueError(f"{name}[{i}]['boxes']: expected one box per mask ({len(regions)}), "
+                                 f"received {len(boxes)}")
+        else:
+            boxes = regions = as_boxes(item["boxes"], f"{name}[{i}]['boxes']")
+        n = len(regions)
+        d = {"boxes": boxes, "regions": regions,
              "classes": _vector(item["classes"], n, f"{name}[{i}]['classes']", numeric=False)}
         if with_scores:
             d["scores"] = _vector(item["scores"], n, f"{name}[{i}]['scores']").astype(np.float64)
         out.append(d)
     return out
+
+
+def _check_pair(detections, ground_truths, iou_type: str = "bbox") -> tuple[list[dict], list[dict]]:
+    """Both lists validated, of equal length, and (for masks) of equal image sizes per image."""
+    _check_iou_type(iou_type)
+    dets = _check_images(detections, "detections", with_scores=True, iou_type=iou_type)
+    gts = _check_images(ground_truths, "ground_truths", with_scores=False, iou_type=iou_type)
+    if len(dets) != len(gts):
+        raise ValueError(f"detections, ground_truths: expected one dict per image in each, received "
+                         f"{len(dets)} and {len(gts)} images")
+    if iou_type == "segm":
+        for i, (d, g) in enumerate(zip(dets, gts)):
+            if d["regions"].shape[1:] != g["regions"].shape[1:]:
+                raise ValueError(f"detections[{i}]['masks']: expected masks of the ground truth's "
+                                 f"image size {g['regions'].shape[1:]}, received size "
+                                 f"{d['regions'].shape[1:]}")
+    return dets, gts
 
 
 # ----------------------------------------------------------------------------- matching
@@ -140,10 +189,11 @@ def _match(ious: np.ndarray, t: float, rule: str) -> tuple[np.ndarray, np.ndarra
     gt_used = np.zeros(g, dtype=bool)
     if g == 0:
         return is_tp, matched
+    t_coco = min(t, 1.0 - 1e-10)                          # cocoeval's own cap: t = 1 still matches
     for d in range(k):
         if rule == "coco":
-            candidates = np.where(~gt_used & (ious[d] >= t), ious[d], -1.0)  # (G,)
-            best = int(np.argmax(candidates))
+            candidates = np.where(~gt_used & (ious[d] >= t_coco), ious[d], -1.0)  # (G,)
+            best = g - 1 - int(np.argmax(candidates[::-1]))   # the last of equal maxima
             if candidates[best] < 0:
                 continue                                  # no unmatched GT with IoU >= t
         else:  # voc
@@ -236,11 +286,14 @@ def average_precision(precision, recall, convention: str = "coco") -> float:
 
 # ----------------------------------------------------------------------------- per-class evaluation
 
-def _class_ranking(dets, gts, label, thresholds, rule, max_detections):
-    """All detections of class ``label``: TP flags ``(T, K)`` and scores ``(K,)`` in rank order, and #GT."""
+def _class_ranking(dets, gts, label, thresholds, rule, max_detections, iou_fn=box_iou):
+    """All detections of class ``label``: TP flags ``(T, K)`` and scores ``(K,)`` in rank order, and #GT.
+
+    ``iou_fn`` is the overlap of the regions: :func:`box_iou` or :func:`mask_iou`.
+    """
     flags, scores, n_gt = [], [], 0
     for det, gt in zip(dets, gts):
-        g = gt["boxes"][gt["classes"] == label]                      # (G, 4)
+        g = gt["regions"][gt["classes"] == label]                    # (G, 4) boxes or (G, H, W) masks
         n_gt += len(g)
         mine = np.flatnonzero(det["classes"] == label)
         mine = mine[np.argsort(-det["scores"][mine], kind="stable")]  # this image's, best first
@@ -248,7 +301,7 @@ def _class_ranking(dets, gts, label, thresholds, rule, max_detections):
             mine = mine[:max_detections]
         if len(mine) == 0:
             continue
-        ious = box_iou(det["boxes"][mine], g)                        # (K_i, G)
+        ious = iou_fn(det["regions"][mine], g)                       # (K_i, G)
         flags.append(np.stack([_match(ious, t, rule)[0] for t in thresholds]))  # (T, K_i)
         scores.append(det["scores"][mine])
     if not flags:
@@ -282,7 +335,8 @@ def _labels(items) -> list:
 
 
 def mean_average_precision(detections, ground_truths, iou_thresholds=None, convention: str = "coco",
-                           *, max_detections: int | None | str = "default") -> dict:
+                           *, max_detections: int | None | str = "default",
+                           iou_type: str = "bbox") -> dict:
     """mAP of a detector over a dataset (see the module docstring for every definition).
 
     ``detections``: one dict per image ``{"boxes" (K, 4) xyxy, "scores" (K,),
@@ -293,6 +347,8 @@ def mean_average_precision(detections, ground_truths, iou_thresholds=None, conve
     ``"coco"``, the VOC devkit's otherwise). ``max_detections``: keep only the
     best this many detections per image and class (COCO's ``maxDets``);
     the default is 100 for ``"coco"`` and no limit for the VOC conventions.
+    ``iou_type``: ``"bbox"`` (box IoU) or ``"segm"`` (mask IoU; every dict then
+    carries ``"masks"`` ``(K, H, W)`` bool, and ``"boxes"`` may be left out).
 
     Returns a dict:
 
@@ -302,14 +358,10 @@ def mean_average_precision(detections, ground_truths, iou_thresholds=None, conve
     - ``"per_class"``: ``{class: AP averaged over the thresholds}``;
     - ``"per_threshold"``: ``{threshold: AP averaged over the classes}``;
     - ``"ap"``: the table ``(C, T)`` behind them; ``"classes"`` (C labels),
-      ``"iou_thresholds"`` ``(T,)`` and ``"convention"``.
+      ``"iou_thresholds"`` ``(T,)``, ``"convention"`` and ``"iou_type"``.
     """
     _check_convention(convention)
-    dets = _check_images(detections, "detections", with_scores=True)
-    gts = _check_images(ground_truths, "ground_truths", with_scores=False)
-    if len(dets) != len(gts):
-        raise ValueError(f"detections, ground_truths: expected one dict per image in each, received "
-                         f"{len(dets)} and {len(gts)} images")
+    dets, gts = _check_pair(detections, ground_truths, iou_type)
     ts = _thresholds(iou_thresholds, convention)
     if max_detections == "default":
         max_detections = 100 if convention == "coco" else None
@@ -322,7 +374,7 @@ def mean_average_precision(detections, ground_truths, iou_thresholds=None, conve
     labels = _labels(gts)
     ap = np.zeros((len(labels), len(all_ts)))                         # (C, T + extras)
     for c, label in enumerate(labels):
-        flags, _, n_gt = _class_ranking(dets, gts, label, all_ts, rule, max_detections)
+        flags, _, n_gt = _class_ranking(dets, gts, label, all_ts, rule, max_detections, _IOU[iou_type])
         for j in range(len(all_ts)):
             precision, recall = _pr_from_flags(flags[j], n_gt)
             ap[c, j] = average_precision(precision, recall, convention)
@@ -343,28 +395,26 @@ def mean_average_precision(detections, ground_truths, iou_thresholds=None, conve
         "classes": labels,
         "iou_thresholds": ts,
         "convention": convention,
+        "iou_type": iou_type,
     }
 
 
 def precision_recall_curves(detections, ground_truths, iou_threshold: float = 0.5,
-                            convention: str = "coco") -> dict:
+                            convention: str = "coco", *, iou_type: str = "bbox") -> dict:
     """The precision-recall curve of every class present in the ground truth, at one IoU threshold.
 
     Returns ``{class: {"precision": (K,), "recall": (K,), "scores": (K,), "ap": float,
     "n_ground_truth": int}}``, the arrays along the ranked detections (no
-    interpolation; ``ap`` uses ``convention``). For
-    :func:`npvision.viz.boxes.plot_pr_curves`.
+    interpolation; ``ap`` uses ``convention``; ``iou_type`` as in
+    :func:`mean_average_precision`). For :func:`npvision.viz.boxes.plot_pr_curves`.
     """
     _check_convention(convention)
-    dets = _check_images(detections, "detections", with_scores=True)
-    gts = _check_images(ground_truths, "ground_truths", with_scores=False)
-    if len(dets) != len(gts):
-        raise ValueError(f"detections, ground_truths: expected one dict per image in each, received "
-                         f"{len(dets)} and {len(gts)} images")
+    dets, gts = _check_pair(detections, ground_truths, iou_type)
     t = _check_iou_threshold(iou_threshold)
     curves = {}
     for label in _labels(gts):
-        flags, scores, n_gt = _class_ranking(dets, gts, label, [t], _MATCH_RULE[convention], None)
+        flags, scores, n_gt = _class_ranking(dets, gts, label, [t], _MATCH_RULE[convention], None,
+                                             _IOU[iou_type])
         precision, recall = _pr_from_flags(flags[0], n_gt)
         curves[label] = {"precision": precision, "recall": recall, "scores": scores,
                          "ap": average_precision(precision, recall, convention), "n_ground_truth": n_gt}
@@ -391,11 +441,7 @@ def detection_confusion_matrix(detections, ground_truths, num_classes: int, iou_
     """
     if not isinstance(num_classes, numbers.Integral) or num_classes < 1:
         raise ValueError(f"num_classes: expected an int >= 1, received {_describe(num_classes)}")
-    dets = _check_images(detections, "detections", with_scores=True)
-    gts = _check_images(ground_truths, "ground_truths", with_scores=False)
-    if len(dets) != len(gts):
-        raise ValueError(f"detections, ground_truths: expected one dict per image in each, received "
-                         f"{len(dets)} and {len(gts)} images")
+    dets, gts = _check_pair(detections, ground_truths)
     t = _check_iou_threshold(iou_threshold)
     for name, items in (("detections", dets), ("ground_truths", gts)):
         for i, d in enumerate(items):
@@ -414,3 +460,43 @@ def detection_confusion_matrix(detections, ground_truths, num_classes: int, iou_
         missed = np.setdiff1d(np.arange(len(gt["boxes"])), matched[matched >= 0])
         np.add.at(m, (gt["classes"][missed].astype(np.int64), bg), 1)
     return m
+
+
+# ----------------------------------------------------------------------------- mask quality
+
+def matched_mask_ious(detections, ground_truths, iou_threshold: float = 0.5,
+                      score_threshold: float = 0.0) -> dict:
+    """The mask IoU of every detection matched to a ground-truth instance: how good the masks
+    are *given that the object was found*.
+
+    Both lists carry ``"boxes"``, ``"classes"`` and ``"masks"`` (detections also
+    ``"scores"``). Per image and class, the detections with ``score >=
+    score_threshold`` are matched to the ground truth on **box** IoU by COCO's rule
+    at ``iou_threshold``; for each matched pair the **mask** IoU is reported.
+
+    Returns ``{"ious" (P,), "image" (P,), "detection" (P,), "ground_truth" (P,),
+    "mean_iou", "n_matched", "n_ground_truth"}``: one entry per matched pair (image
+    order, then class, then rank), the indices into each image's lists;
+    ``mean_iou`` is NaN when nothing matched.
+    """
+    dets, gts = _check_pair(detections, ground_truths, "segm")
+    t = _check_iou_threshold(iou_threshold)
+    rows = []                                                          # (image, det, gt, mask IoU)
+    for i, (det, gt) in enumerate(zip(dets, gts)):
+        for name, d in (("detections", det), ("ground_truths", gt)):
+            if d["boxes"] is None:
+                raise ValueError(f"{name}[{i}]: expected 'boxes' beside 'masks' (detections are "
+                                 f"matched on boxes here)")
+        for label in _labels([gt]):
+            g = np.flatnonzero(gt["classes"] == label)
+            mine = np.flatnonzero((det["classes"] == label) & (det["scores"] >= score_threshold))
+            mine = mine[np.argsort(-det["scores"][mine], kind="stable")]  # best first
+            _, matched = _match(box_iou(det["boxes"][mine], gt["boxes"][g]), t, "coco")
+            for d, m in zip(mine[matched >= 0], matched[matched >= 0]):
+                iou = mask_iou(det["regions"][d:d + 1], gt["regions"][g[m]:g[m] + 1])[0, 0]
+                rows.append((i, int(d), int(g[m]), float(iou)))
+    table = np.array(rows, dtype=np.float64).reshape(-1, 4)           # (P, 4)
+    return {"ious": table[:, 3], "image": table[:, 0].astype(np.int64),
+            "detection": table[:, 1].astype(np.int64), "ground_truth": table[:, 2].astype(np.int64),
+            "mean_iou": float(table[:, 3].mean()) if len(table) else float("nan"),
+            "n_matched": len(table), "n_ground_truth": int(sum(len(g["classes"]) for g in gts))}

@@ -21,3 +21,4 @@ from .activations import *  # noqa: F401,F403
 from .batchnorm import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
+from .roi import *  # noqa: F401,F403

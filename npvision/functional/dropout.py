@@ -30,7 +30,7 @@ import numbers
 import numpy as np
 
 from .._rng import as_rng
-from .._checks import as_float_array, check_dout
+from .._checks import as_float_array, check_cache, check_dout
 
 __all__ = ["dropout_forward", "dropout_backward", "stochastic_depth_forward", "stochastic_depth_backward"]
 
@@ -75,6 +75,7 @@ def dropout_backward(dout, cache):
     dout = as_float_array(dout, "dout")
     if mask is None:
         return dout
+    check_cache(mask, "dropout")
     return check_dout(dout, mask.shape, "dropout_backward") * mask
 
 

@@ -17,3 +17,4 @@ from .dropout import *  # noqa: F401,F403
 from .blocks import *  # noqa: F401,F403
 from .summary import *  # noqa: F401,F403
 from .freeze import *  # noqa: F401,F403
+from .roi import *  # noqa: F401,F403
