@@ -112,7 +112,9 @@ def test_weights_of_another_architecture_are_refused(tmp_path, capsys):
     np.savez(tmp_path / "resnet18.npz", **resnet)                # torchvision's layout, another network
     assert cli.main(["texture", "gravel", "--network", "vgg19", "--weights", str(tmp_path / "resnet18.npz"),
                      *QUICK, "--out", str(tmp_path / "o")]) == 1
-    assert "has no key 'features.0.weight' (its first keys: conv1.weight" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "has no key 'features.0.weight' (its first keys: conv1.weight" in err
+    assert "its keys look like torchvision's resnet18" in err
     assert cli.main(["texture", "gravel", "--network", "vgg19", "--weights", str(tmp_path / "none.pth"),
                      *QUICK, "--out", str(tmp_path / "o")]) == 1
     assert "no such file" in capsys.readouterr().err

@@ -375,7 +375,12 @@ def _check_conv_shapes(features, shapes: dict) -> None:
         key = "features." + name
         want = p.shape[::-1][:2] + p.shape[:2] if p.data.ndim == 4 else p.shape   # HWIO -> OIHW
         if key not in shapes:
-            raise ValueError(f"it has no key {key!r} (its first keys: {', '.join(list(shapes)[:4])})")
+            from ..io_torch import _guess_architecture     # reads key names and ndims only
+
+            shells = {k: np.broadcast_to(np.float32(0), s) for k, s in shapes.items()}   # no data
+            guess = _guess_architecture(shells)
+            looks = f"; its keys look like torchvision's {guess}" if guess else ""
+            raise ValueError(f"it has no key {key!r} (its first keys: {', '.join(list(shapes)[:4])}){looks}")
         if tuple(shapes[key]) != tuple(want):
             raise ValueError(f"its {key!r} has shape {tuple(shapes[key])}, VGG-19's is {tuple(want)}")
 
