@@ -13,7 +13,7 @@ from npvision.models.vgg import vgg16, vgg19
 from npvision.style import IMAGENET_MEAN as S_MEAN
 from npvision.style import IMAGENET_STD as S_STD
 from npvision.style import VGG19_LAYERS, RandomMultiScale, vgg19_features
-from npvision.style.transfer import _Objective
+from npvision.style.transfer import StyleObjective
 
 
 def _linear_probe(extractor, layers, seed=0):
@@ -175,7 +175,7 @@ def test_total_cost_gradient_through_a_small_extractor(normalize):
     rng = np.random.default_rng(4)
     ext = small_random()
     content, style = rng.random((9, 8, 3)), rng.random((7, 10, 3))
-    obj = _Objective(ext, content, style, [("conv5x5", 1.0)],
+    obj = StyleObjective(ext, content, style, [("conv5x5", 1.0)],
                      [("conv3x3", 0.5), ("conv5x5", 0.3), ("conv7x7", 0.2)],
                      alpha=10.0, beta=40.0, tv=0.5, normalize=normalize)
     x = rng.random((9, 8, 3))
@@ -190,7 +190,7 @@ def test_normalized_costs_are_relative_errors():
     rng = np.random.default_rng(5)
     ext = small_random()
     content, style = rng.random((9, 8, 3)), rng.random((9, 8, 3))
-    obj = _Objective(ext, content, style, [("conv5x5", 0.7), ("conv3x3", 0.3)],
+    obj = StyleObjective(ext, content, style, [("conv5x5", 0.7), ("conv3x3", 0.3)],
                      [("conv3x3", 0.25), ("conv7x7", 0.75)], alpha=1.0, beta=1.0, tv=0.0, normalize=True)
     flat = np.full((9, 8, 3), 0.5)                            # centred to 0: every activation is 0
     _, _, parts = obj(flat)

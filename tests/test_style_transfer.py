@@ -16,13 +16,13 @@ def tiny_net(channels=3, **kw):
 
 @pytest.fixture(scope="module")
 def gravel():
-    return S.transfer._long_side(load_image("gravel")[:, :, None], 24)       # (24, 24, 1)
+    return S.resize_long_side(load_image("gravel")[:, :, None], 24)       # (24, 24, 1)
 
 
 @pytest.fixture(scope="module")
 def photos():
-    content = S.transfer._long_side(load_image("chelsea"), 24)              # (16, 24, 3)
-    style = S.transfer._long_side(load_image("coffee"), 24)
+    content = S.resize_long_side(load_image("chelsea"), 24)              # (16, 24, 3)
+    style = S.resize_long_side(load_image("coffee"), 24)
     return content, style
 
 

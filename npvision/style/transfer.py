@@ -52,8 +52,8 @@ from ..nn.module import Parameter
 from .costs import _layer_style_cost_from_target, _style_target, content_cost, total_cost, total_variation
 from .extractors import FeatureExtractor, RandomMultiScale, vgg19_features
 
-__all__ = ["style_transfer", "texture_synthesis", "StyleResult", "check_unit_image", "build_extractor",
-           "default_layers", "COURSE_STYLE_LAYERS", "COURSE_CONTENT_LAYER", "rgb_to_yiq", "yiq_to_rgb"]
+__all__ = ["style_transfer", "texture_synthesis", "StyleResult", "StyleObjective", "check_unit_image",
+           "build_extractor", "default_layers", "resize_long_side", "COURSE_STYLE_LAYERS", "COURSE_CONTENT_LAYER", "rgb_to_yiq", "yiq_to_rgb"]
 
 #: the course's STYLE_LAYERS and content layer (VGG-19)
 COURSE_STYLE_LAYERS = [("block1_conv1", 0.2), ("block2_conv1", 0.2), ("block3_conv1", 0.2),
@@ -99,7 +99,7 @@ def check_unit_image(image, name: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def _long_side(image: np.ndarray, size: int) -> np.ndarray:
+def resize_long_side(image: np.ndarray, size: int) -> np.ndarray:
     """``image`` (H, W, C) resized so that its longer side is ``size`` pixels (aspect kept)."""
     h, w = image.shape[:2]
     if max(h, w) == size:
@@ -177,8 +177,17 @@ def _real(v, name: str, low: float = 0.0) -> float:
 # ---------------------------------------------------------------------------
 # the objective: one forward, the costs, one backward
 # ---------------------------------------------------------------------------
-class _Objective:
-    """``J(G)`` and ``dJ/dG`` for one resolution: the targets are computed once, here."""
+class StyleObjective:
+    """``J(G)`` and ``dJ/dG`` for one resolution; the targets are computed once, here.
+
+    ``StyleObjective(extractor, content, style, content_layers, style_layers, alpha, beta, tv,
+    normalize)`` with images ``(H, W, C)`` in [0, 1] (``content`` None for a texture) and layers
+    as ``[(name, weight)]``. Calling it on an image ``G`` (H, W, C) returns
+    ``(J, dJ/dG, parts)``: ``J = alpha J_content + beta J_style + tv TV(G)``, the gradient
+    shaped like ``G`` (one forward and one backward through the extractor), and
+    ``parts = {"content", "style", "tv", "total"}``. This is the function both
+    optimizers minimize; the notebook gradient-checks it.
+    """
 
     def __init__(self, extractor, content, style, content_layers, style_layers, alpha, beta, tv,
                  normalize):
@@ -342,9 +351,9 @@ def _synthesize(content, style, *, network, extractor, weights, pooling, content
                              f"with np.repeat(image[..., None], 3, axis=-1))")
     if size is not None:
         size = positive_int(size, "size")
-        style = _long_side(style, size)
+        style = resize_long_side(style, size)
         if content is not None:
-            content = _long_side(content, size)
+            content = resize_long_side(content, size)
     channels = style.shape[2]
     colour = None
     if preserve_colour:
@@ -398,7 +407,7 @@ def _synthesize(content, style, *, network, extractor, weights, pooling, content
             else:
                 x = _resized(x, (h, w))
             x = x.astype(np.float32)
-            objective = _Objective(extractor, c_l, s_l, content_layers, style_layers, alpha, beta, tv,
+            objective = StyleObjective(extractor, c_l, s_l, content_layers, style_layers, alpha, beta, tv,
                                    normalize)
             snap_at = {s - record.offset for s in snap_steps if 0 < s - record.offset <= n_steps}
             x = _run_level(objective, x, n_steps, optimizer, lr, snap_at, record, bar)
