@@ -14,6 +14,7 @@ times one forward plus one backward (``dx`` only) of
 interleaved round by round, median over rounds, float32::
 
     python benchmarks/bench_style_conv.py                  # 128x128 and 256x256, C_in 1 and 3
+    python benchmarks/bench_style_conv.py --sizes 128 --rounds 3   # the record's run (benchmarks/style.md)
     python benchmarks/bench_style_conv.py --quick          # tiny shapes: checks the script only
     python benchmarks/bench_style_conv.py --json out.json
 """
@@ -58,11 +59,13 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--filters", type=int, default=64)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256], metavar="PX")
+    ap.add_argument("--channels", type=int, nargs="+", default=[1, 3], metavar="C")
     ap.add_argument("--json", metavar="PATH")
     args = ap.parse_args(argv)
-    sizes = [16] if args.quick else [128, 256]
+    sizes = [16] if args.quick else args.sizes
     kernels = [3, 7] if args.quick else [3, 5, 7, 11, 15, 23, 37, 55]
-    channels = [1] if args.quick else [1, 3]
+    channels = [1] if args.quick else args.channels
     rounds = 1 if args.quick else args.rounds
     F_out = 4 if args.quick else args.filters
     rng = np.random.default_rng(0)
@@ -82,6 +85,7 @@ def main(argv=None):
                 t = {name: median(v) * 1e3 for name, v in samples.items()}
                 best = min(t, key=t.get)
                 rows.append([f"{size}x{size}", C, k, F_out] + [f"{t[n]:.1f}" for n in ms] + [best])
+                print(" ".join(map(str, rows[-1])), flush=True)            # progress: one line per shape
                 records.append(dict(size=size, C_in=C, k=k, filters=F_out, ms=t, fastest=best))
     print(format_table(["input", "C_in", "k", "F", "conv ms", "fft-numpy ms", "fft-numba ms", "fastest"],
                        rows))
