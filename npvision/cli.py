@@ -305,6 +305,9 @@ def _add_image_synthesis_arguments(parser: argparse.ArgumentParser, kind: str) -
                             help="comma-separated content layers (default: the network's)")
     parser.add_argument("--style-layers", default=None, metavar="NAMES",
                         help="comma-separated style layers, equally weighted (default: the network's)")
+    parser.add_argument("--pad", type=int, default=0, metavar="PX",
+                        help="mirror the images by PX pixels before the network, so the border is "
+                             "seen like the inside (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--json", action="store_true",
                         help="no progress bar; print one JSON object (image path, costs, seconds) last")

@@ -58,7 +58,7 @@ def test_demo_as_a_user_types_it(tmp_path, command):
 
 
 @pytest.mark.parametrize("extra", [["--optimizer", "adam", "--lr", "0.02"],
-                                   ["--levels", "2", "--tv", "0.1", "--preserve-colour"],
+                                   ["--levels", "2", "--tv", "0.1", "--preserve-colour", "--pad", "4"],
                                    ["--network", "vgg19", "--pooling", "avg", "--style-layers",
                                     "block1_conv1,block2_conv1", "--content-layers", "block2_conv2"]])
 def test_style_options(tmp_path, capsys, extra):
@@ -85,6 +85,7 @@ def test_image_files_and_the_text_summary(tmp_path, capsys):
     (["texture", "gravel", "--size", "-4"], "--size: expected an integer >= 1, received -4"),
     (["style", "chelsea", "gravel", "--levels", "0"], "--levels: expected an integer >= 1"),
     (["style", "chelsea", "gravel", "--beta", "-1"], "--beta: expected a number >= 0"),
+    (["style", "chelsea", "gravel", "--pad", "-2"], "--pad: expected an integer >= 0, received -2"),
     (["style", "chelsea", "no_such_image.png"], "STYLE: 'no_such_image.png' is neither an image file"),
     (["style", "chelsea"], "CONTENT and STYLE: give two images"),
     (["texture", "gravel", "--weights", "w.npz"], "--weights: only --network vgg19"),

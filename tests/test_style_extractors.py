@@ -169,15 +169,16 @@ def test_random_network_is_seeded_and_its_filters_are_frozen():
     np.testing.assert_allclose(np.sqrt(np.sum(wa.data.astype(np.float64) ** 2, axis=(0, 1, 2))), 1.0, rtol=1e-6)
 
 
-@pytest.mark.parametrize("normalize", [True, False])
-def test_total_cost_gradient_through_a_small_extractor(normalize):
-    """The loop's J = alpha J_content + beta J_style + tv TV, and dJ/dimage, checked numerically."""
+@pytest.mark.parametrize("normalize, pad", [(True, 0), (False, 0), (True, 3)])
+def test_total_cost_gradient_through_a_small_extractor(normalize, pad):
+    """The loop's J = alpha J_content + beta J_style + tv TV, and dJ/dimage, checked numerically
+    (pad=3: the images mirrored by 3 pixels before the extractor, the copies' gradients folded back)."""
     rng = np.random.default_rng(4)
     ext = small_random()
     content, style = rng.random((9, 8, 3)), rng.random((7, 10, 3))
     obj = StyleObjective(ext, content, style, [("conv5x5", 1.0)],
-                     [("conv3x3", 0.5), ("conv5x5", 0.3), ("conv7x7", 0.2)],
-                     alpha=10.0, beta=40.0, tv=0.5, normalize=normalize)
+                         [("conv3x3", 0.5), ("conv5x5", 0.3), ("conv7x7", 0.2)],
+                         alpha=10.0, beta=40.0, tv=0.5, normalize=normalize, pad=pad)
     x = rng.random((9, 8, 3))
     J, grad, parts = obj(x)
     assert J == pytest.approx(10 * parts["content"] + 40 * parts["style"] + 0.5 * parts["tv"])
@@ -197,3 +198,18 @@ def test_normalized_costs_are_relative_errors():
     assert parts["content"] == pytest.approx(1.0) and parts["style"] == pytest.approx(1.0)
     _, _, parts = obj(content)
     assert parts["content"] == 0.0 and 0 < parts["style"]
+
+
+def test_reflect_pad_backward_is_the_adjoint_of_reflect_padding():
+    """<pad(x), g> = <x, pad^T(g)> for np.pad's "reflect" mode, odd sizes, pad up to H - 1."""
+    from npvision.style import reflect_pad_backward
+
+    rng = np.random.default_rng(6)
+    for shape, p in (((5, 7, 2), 3), ((6, 4, 1), 3), ((3, 3, 3), 1)):
+        x = rng.standard_normal(shape)
+        g = rng.standard_normal((shape[0] + 2 * p, shape[1] + 2 * p, shape[2]))
+        lhs = np.sum(np.pad(x, ((p, p), (p, p), (0, 0)), mode="reflect") * g)
+        assert np.sum(x * reflect_pad_backward(g, p)) == pytest.approx(lhs, rel=1e-12)
+    with pytest.raises(ValueError, match="pad: expected fewer than 8 pixels"):
+        StyleObjective(small_random(), None, rng.random((8, 9, 3)), [], [("conv3x3", 1.0)],
+                       alpha=0, beta=1, tv=0, normalize=True, pad=8)

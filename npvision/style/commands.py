@@ -74,7 +74,9 @@ def _common(args) -> dict:
     for flag, v in (("--beta", args.beta), ("--tv", args.tv), ("--lr", args.lr)):
         if not np.isfinite(v) or v < 0:
             raise ValueError(f"{flag}: expected a number >= 0, received {v}")
-    return dict(network=args.network, weights=args.weights or None, tv=args.tv,
+    if args.pad is None or args.pad < 0:
+        raise ValueError(f"--pad: expected an integer >= 0, received {args.pad}")
+    return dict(network=args.network, weights=args.weights or None, tv=args.tv, pad=args.pad,
                 optimizer=args.optimizer, steps=_positive(args.steps, "--steps"), lr=args.lr,
                 size=_positive(args.size, "--size"), levels=_positive(args.levels, "--levels"),
                 seed=args.seed, progress=not args.json)

@@ -53,7 +53,7 @@ from .costs import _layer_style_cost_from_target, _style_target, content_cost, t
 from .extractors import FeatureExtractor, RandomMultiScale, vgg19_features
 
 __all__ = ["style_transfer", "texture_synthesis", "StyleResult", "StyleObjective", "check_unit_image",
-           "build_extractor", "default_layers", "resize_long_side", "COURSE_STYLE_LAYERS", "COURSE_CONTENT_LAYER", "rgb_to_yiq", "yiq_to_rgb"]
+           "build_extractor", "default_layers", "resize_long_side", "reflect_pad_backward", "COURSE_STYLE_LAYERS", "COURSE_CONTENT_LAYER", "rgb_to_yiq", "yiq_to_rgb"]
 
 #: the course's STYLE_LAYERS and content layer (VGG-19)
 COURSE_STYLE_LAYERS = [("block1_conv1", 0.2), ("block2_conv1", 0.2), ("block3_conv1", 0.2),
@@ -107,6 +107,27 @@ def resize_long_side(image: np.ndarray, size: int) -> np.ndarray:
     scale = size / max(h, w)
     shape = (max(1, round(h * scale)), max(1, round(w * scale)))
     return np.clip(resize(image, shape).image, 0.0, 1.0)
+
+
+def reflect_pad_backward(grad: np.ndarray, pad: int) -> np.ndarray:
+    """The adjoint of ``np.pad(x, ((p, p), (p, p), (0, 0)), mode="reflect")``.
+
+    ``grad`` (H + 2p, W + 2p, C) -> (H, W, C): padded row ``i`` (``-p <= i < H + p``)
+    copies row ``|i|`` below 0 and ``2 (H - 1) - i`` past ``H - 1`` (likewise the
+    columns), so each pixel receives the sum of the gradients of all its copies.
+    """
+    p = int(pad)
+    H, W = grad.shape[0] - 2 * p, grad.shape[1] - 2 * p
+
+    def source(n):
+        i = np.abs(np.arange(-p, n + p))                       # (n + 2p,) mirrored at 0
+        return np.where(i >= n, 2 * (n - 1) - i, i)            # ... and at n - 1
+
+    rows = np.zeros((H,) + grad.shape[1:], grad.dtype)         # (H, W + 2p, C)
+    np.add.at(rows, source(H), grad)
+    out = np.zeros((H, W) + grad.shape[2:], grad.dtype)        # (H, W, C)
+    np.add.at(out, (slice(None), source(W)), rows)
+    return out
 
 
 def rgb_to_yiq(image: np.ndarray) -> np.ndarray:
@@ -187,11 +208,20 @@ class StyleObjective:
     shaped like ``G`` (one forward and one backward through the extractor), and
     ``parts = {"content", "style", "tv", "total"}``. This is the function both
     optimizers minimize; the notebook gradient-checks it.
+
+    ``pad`` > 0 mirrors every image by ``pad`` pixels on each side (``np.pad`` with
+    ``mode="reflect"``) before the extractor, so pixels at the border are seen with a
+    neighbourhood like the others' instead of the filters' zero padding; the
+    gradient of the mirrored copies is added back to the pixels they copy
+    (:func:`reflect_pad_backward`).
     """
 
     def __init__(self, extractor, content, style, content_layers, style_layers, alpha, beta, tv,
-                 normalize):
+                 normalize, pad: int = 0):
         self.extractor, self.alpha, self.beta, self.tv = extractor, alpha, beta, tv
+        self.pad = int(pad)
+        content = None if content is None else self._padded(content)
+        style = self._padded(style)
         self.content_layers = content_layers if content is not None else []
         self.style_layers = style_layers
         self.layers = list(dict.fromkeys([n for n, _ in self.content_layers] +
@@ -211,9 +241,18 @@ class StyleObjective:
             ref = float(np.sum(target.astype(np.float64) ** 2)) / (4 * n_C ** 2)
             self.w_S[name] = w / ref if normalize and ref > 0 else w
 
+    def _padded(self, image: np.ndarray) -> np.ndarray:
+        if not self.pad:
+            return image
+        p = self.pad
+        if p >= min(image.shape[:2]):
+            raise ValueError(f"pad: expected fewer than {min(image.shape[:2])} pixels (the image's shorter "
+                             f"side), received {p}")
+        return np.pad(image, ((p, p), (p, p), (0, 0)), mode="reflect")   # (H+2p, W+2p, C)
+
     def __call__(self, image: np.ndarray):
         """``(J, dJ/dimage, parts)`` for an image (H, W, C); ``parts`` has the three costs."""
-        acts = self.extractor.forward(image, self.layers)
+        acts = self.extractor.forward(self._padded(image), self.layers)
         grads = {}
         J_content = J_style = 0.0
         for name, w in self.w_C.items():
@@ -225,7 +264,9 @@ class StyleObjective:
             J_style += w * J
             d = (self.beta * w) * d
             grads[name] = grads[name] + d if name in grads else d
-        grad = self.extractor.backward(grads)                     # (H, W, C), like image
+        grad = self.extractor.backward(grads)                     # (H, W, C), like image (padded)
+        if self.pad:
+            grad = reflect_pad_backward(grad, self.pad)           # (H+2p, W+2p, C) -> (H, W, C)
         J = total_cost(J_content, J_style, self.alpha, self.beta)
         J_tv = 0.0
         if self.tv:
@@ -331,13 +372,15 @@ class _Recorder:
 
 def _synthesize(content, style, *, network, extractor, weights, pooling, content_layers, style_layers, alpha,
                 beta, tv, optimizer, steps, lr, size, levels, preserve_colour, normalize, seed,
-                n_snapshots, progress, kind, noise=0.25):
+                n_snapshots, progress, kind, noise=0.25, pad=0):
     t_start = time.perf_counter()
     steps = positive_int(steps, "steps")
     levels = positive_int(levels, "levels")
     n_snapshots = positive_int(n_snapshots, "n_snapshots")
     alpha, beta, tv, lr = _real(alpha, "alpha"), _real(beta, "beta"), _real(tv, "tv"), _real(lr, "lr")
     noise = _real(noise, "noise")
+    if not isinstance(pad, numbers.Integral) or isinstance(pad, bool) or pad < 0:
+        raise ValueError(f"pad: expected an integer >= 0, received {pad!r}")
     if lr == 0:
         raise ValueError("lr: expected a number > 0, received 0")
     if optimizer not in ("adam", "lbfgs"):
@@ -408,7 +451,7 @@ def _synthesize(content, style, *, network, extractor, weights, pooling, content
                 x = _resized(x, (h, w))
             x = x.astype(np.float32)
             objective = StyleObjective(extractor, c_l, s_l, content_layers, style_layers, alpha, beta, tv,
-                                   normalize)
+                                       normalize, pad=min(pad, min(h, w) - 1, min(s_l.shape[:2]) - 1))
             snap_at = {s - record.offset for s in snap_steps if 0 < s - record.offset <= n_steps}
             x = _run_level(objective, x, n_steps, optimizer, lr, snap_at, record, bar)
             record.offset += n_steps
@@ -420,7 +463,7 @@ def _synthesize(content, style, *, network, extractor, weights, pooling, content
                                                                     axis=2)), 0, 1))
                             for s, im in record.snapshots]
     settings = dict(kind=kind, optimizer=optimizer, steps=steps, levels=levels, alpha=alpha, beta=beta,
-                    tv=tv, lr=lr, seed=seed, normalize=normalize, preserve_colour=bool(preserve_colour),
+                    tv=tv, lr=lr, seed=seed, normalize=normalize, preserve_colour=bool(preserve_colour), pad=pad,
                     network=repr(extractor), content_layers=content_layers, style_layers=style_layers,
                     size=list(image.shape[:2]))
     return StyleResult(image=image.astype(np.float32), costs=record.costs, steps_at=record.steps_at,
@@ -457,8 +500,8 @@ def style_transfer(content, style, *, network: str = "random", extractor=None, w
                    pooling: str = "max", content_layers=None, style_layers=None, alpha: float = 10.0, beta: float = 40.0,
                    tv: float = 0.0, optimizer: str = "lbfgs", steps: int = 200, lr: float = 0.01,
                    size: int | None = None, levels: int = 1, preserve_colour: bool = False,
-                   normalize: bool = True, noise: float = 0.25, seed: int = 0, n_snapshots: int = 6,
-                   progress: bool = True) -> StyleResult:
+                   normalize: bool = True, noise: float = 0.25, pad: int = 0, seed: int = 0,
+                   n_snapshots: int = 6, progress: bool = True) -> StyleResult:
     """Paint ``content`` in the style of ``style``: minimize ``alpha J_content + beta J_style + tv TV``.
 
     content, style : float images in [0, 1], (H, W, 3) colour or (H, W) grey, with
@@ -473,20 +516,22 @@ def style_transfer(content, style, *, network: str = "random", extractor=None, w
     steps : steps per level; size : the longer side of the result in pixels
         (default: the content's own); levels, preserve_colour, normalize : see the
         module docstring. noise : the start is the content plus uniform noise in
-        ``[-noise, noise]`` (the course's 0.25). seed : the noise and the random network.
+        ``[-noise, noise]`` (the course's 0.25). pad : mirror the images by this many
+        pixels before the extractor (:class:`StyleObjective`). seed : the noise and the random network.
     Returns a :class:`StyleResult`.
     """
     return _synthesize(content, style, network=network, extractor=extractor, weights=weights,
                        pooling=pooling, content_layers=content_layers, style_layers=style_layers, alpha=alpha,
                        beta=beta, tv=tv, optimizer=optimizer, steps=steps, lr=lr, size=size,
                        levels=levels, preserve_colour=preserve_colour, normalize=normalize,
-                       seed=seed, n_snapshots=n_snapshots, progress=progress, kind="style", noise=noise)
+                       seed=seed, n_snapshots=n_snapshots, progress=progress, kind="style", noise=noise,
+                       pad=pad)
 
 
 def texture_synthesis(style, *, network: str = "random", extractor=None, weights=None,
                       pooling: str = "max", style_layers=None, beta: float = 1.0, tv: float = 0.0, optimizer: str = "lbfgs",
                       steps: int = 200, lr: float = 0.01, size: int | None = None, levels: int = 1,
-                      normalize: bool = True, seed: int = 0, n_snapshots: int = 6,
+                      normalize: bool = True, pad: int = 0, seed: int = 0, n_snapshots: int = 6,
                       progress: bool = True) -> StyleResult:
     """A new image with the texture of ``style``: minimize ``beta J_style + tv TV`` from noise.
 
@@ -497,4 +542,4 @@ def texture_synthesis(style, *, network: str = "random", extractor=None, weights
                        pooling=pooling, content_layers=None, style_layers=style_layers, alpha=0.0, beta=beta, tv=tv,
                        optimizer=optimizer, steps=steps, lr=lr, size=size, levels=levels,
                        preserve_colour=False, normalize=normalize, seed=seed, n_snapshots=n_snapshots,
-                       progress=progress, kind="texture")
+                       progress=progress, kind="texture", pad=pad)
