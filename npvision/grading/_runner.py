@@ -143,17 +143,17 @@ def _run_student(ex: Exercise, case: Case, student: Callable, expected) -> None:
     if case.setup:
         case.setup()
     received = student(*args, **kwargs)
+    for i, (before, after) in enumerate(zip(case.args, args)):
+        if not _same(before, after):
+            name = _arg_names(ex.reference, len(case.args))[i]
+            raise Mismatch(f"your function changed its input {name} in place; compute on a copy "
+                           f"(e.g. {name}.copy()) or into a new array")
     if case.check is not None:
         case.check(received, expected)
     else:
         single = len(ex.outputs) == 1 and not isinstance(expected, tuple)
         compare(expected, received, ex.outputs[0] if single else "the result",
                 None if single else ex.outputs, ex.axes, case.rtol, case.atol)
-    for i, (before, after) in enumerate(zip(case.args, args)):
-        if not _same(before, after):
-            name = _arg_names(ex.reference, len(case.args))[i]
-            raise Mismatch(f"your function changed its input {name} in place; compute on a copy "
-                           f"(e.g. {name}.copy()) or into a new array")
 
 
 def run_exercise(ex: Exercise, student: Callable, cases: Iterable[Case] | None = None) -> list[Case]:

@@ -70,7 +70,7 @@ def _numpy_float(received, expected) -> None:
     if not isinstance(received, (np.float64, np.float32)):
         raise Mismatch(f"output Z: the course's test asks for a NumPy float (np.float64), received "
                        f"{type(received).__name__} {received!r}; np.sum(...) returns one, and a bias "
-                       f"of shape (1, 1, 1) becomes a number with float(b) or np.squeeze(b)")
+                       f"of shape (1, 1, 1) becomes a number with np.squeeze(b) or b.item()")
     compare(expected, received, "Z")
 
 

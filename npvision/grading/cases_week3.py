@@ -195,10 +195,10 @@ def yolo_eval_cases() -> list[Case]:
     cases = [Case("course-like: yolo_outputs (19, 19, 5, 2), (19, 19, 5, 2), (19, 19, 5, 1), (19, 19, 5, 80), "
                   "all N(1, 4), the default arguments", (course_like,), kind="course",
                   hint="corners (y1, x1, y2, x2) -> filter with score_threshold -> scale to image_shape -> NMS")]
-    for lead, k, shape, max_boxes, st, it in [((4, 4, 3), 5, (608, 608), 5, 0.3, 0.5),
+    for lead, k, shape, max_boxes, st, it in [((4, 4, 3), 5, (608, 608), 20, 0.3, 0.5),
                                               ((6, 6, 2), 3, (480, 640), 10, 0.2, 0.4)]:
         xy = rng.uniform(0, 1, lead + (2,)).astype(np.float32)
-        wh = rng.uniform(0.05, 0.4, lead + (2,)).astype(np.float32)
+        wh = rng.uniform(0.2, 0.6, lead + (2,)).astype(np.float32)        # large boxes: many overlaps
         conf = rng.uniform(0, 1, lead + (1,)).astype(np.float32)
         probs = rng.dirichlet(np.ones(k), lead).astype(np.float32)
         cases.append(Case(f"a {lead[0]}x{lead[1]} grid, {lead[2]} anchors, {k} classes, image_shape {shape}, "
