@@ -75,6 +75,7 @@ def test_max_pool_ties_follow_the_course():
     np.testing.assert_array_equal(first, [[0, 1 + 2, 0], [0, 0, 4], [3, 0, 0]])
     np.testing.assert_array_equal(course.create_mask_from_window(np.array([[1, 3], [3, 0]])),
                                   [[False, True], [True, False]])
+    np.testing.assert_array_equal(course.create_mask_from_window(np.array([[1.0, 1.0 - 1e-12]])), [[True, False]])
 
 
 def test_outputs_are_float64_and_caches_are_the_inputs():

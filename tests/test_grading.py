@@ -582,3 +582,21 @@ def test_case_inputs_checks_the_number():
     assert args[0].shape == (4, 3, 3, 2) and args[1] == 3 and kwargs == {}
     with pytest.raises(ValueError, match="from 1 to 6"):
         grading.case_inputs("zero_pad", 7)
+
+
+def test_each_edge_case_catches_its_bug_on_its_own():
+    """The edge cases are not redundant with the course's: each alone fails the bug it targets."""
+    def only(exercise, words):
+        return [c for c in grading.cases(exercise) if words in c.title]
+
+    targets = [("yolo_non_max_suppression", "corners in no order", nms_npvision_as_is),
+               ("pool_backward", "ties in max pooling", pool_backward_first_maximum_only),
+               ("create_mask_from_window", "a tie", mask_first_maximum_only),
+               ("yolo_filter_boxes", "exactly at the threshold", yolo_filter_boxes_strictly_greater),
+               ("iou", "far apart on x only", iou_no_clamp)]
+    for exercise, words, bug in targets:
+        cases = only(exercise, words)
+        assert len(cases) == 1, (exercise, words)
+        with pytest.raises(AssertionError):
+            grading._runner.run_exercise(grading.get_exercise(exercise), bug, cases)
+        grading._runner.run_exercise(grading.get_exercise(exercise), grading.EXERCISES[exercise].reference, cases)

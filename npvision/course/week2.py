@@ -135,7 +135,43 @@ def _filters(filters) -> tuple[int, int, int]:
 
 # ----------------------------------------------------------------------------- the two blocks
 
-class IdentityBlock(nn.Module):
+class _MainPath(nn.Module):
+    """The three convolutions both blocks share: ``bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))))``."""
+
+    def _build_main_path(self, in_channels: int, f: int, filters, s: int, initializer, dtype) -> int:
+        f1, f2, f3 = _filters(filters)
+        self.conv1 = _conv(in_channels, f1, 1, s, "valid", initializer, dtype)
+        self.bn1 = _bn(f1, dtype)
+        self.relu1 = nn.ReLU()
+        self.conv2 = _conv(f1, f2, f, 1, "same", initializer, dtype)
+        self.bn2 = _bn(f2, dtype)
+        self.relu2 = nn.ReLU()
+        self.conv3 = _conv(f2, f3, 1, 1, "valid", initializer, dtype)
+        self.bn3 = _bn(f3, dtype)
+        return f3
+
+    def _main_forward(self, x):
+        out = self.conv1.forward(x)
+        out = self.bn1.forward(out)
+        out = self.relu1.forward(out)
+        out = self.conv2.forward(out)
+        out = self.bn2.forward(out)
+        out = self.relu2.forward(out)
+        out = self.conv3.forward(out)
+        return self.bn3.forward(out)
+
+    def _main_backward(self, d_out):
+        d_out = self.bn3.backward(d_out)
+        d_out = self.conv3.backward(d_out)
+        d_out = self.relu2.backward(d_out)
+        d_out = self.bn2.backward(d_out)
+        d_out = self.conv2.backward(d_out)
+        d_out = self.relu1.backward(d_out)
+        d_out = self.bn1.backward(d_out)
+        return self.conv1.backward(d_out)
+
+
+class IdentityBlock(_MainPath):
     """ResNet-50's identity block: ``(m, n_H, n_W, F3) -> (m, n_H, n_W, F3)``.
 
         out = relu(bn1(conv1(x)))       1x1, F1, "valid"
@@ -149,63 +185,35 @@ class IdentityBlock(nn.Module):
 
     def __init__(self, in_channels: int, f: int, filters, initializer=random_uniform, dtype=np.float32):
         super().__init__()
-        f1, f2, f3 = _filters(filters)
         self.in_channels = positive_int(in_channels, "in_channels")
         self.f = positive_int(f, "f")
-        if f3 != self.in_channels:
+        if _filters(filters)[2] != self.in_channels:
             raise ValueError(f"filters: the identity block adds its input back, so F3 must equal the "
                              f"input's channels {self.in_channels}, received filters {list(filters)}")
-        self.conv1 = _conv(in_channels, f1, 1, 1, "valid", initializer, dtype)
-        self.bn1 = _bn(f1, dtype)
-        self.relu1 = nn.ReLU()
-        self.conv2 = _conv(f1, f2, f, 1, "same", initializer, dtype)
-        self.bn2 = _bn(f2, dtype)
-        self.relu2 = nn.ReLU()
-        self.conv3 = _conv(f2, f3, 1, 1, "valid", initializer, dtype)
-        self.bn3 = _bn(f3, dtype)
+        self._build_main_path(in_channels, f, filters, 1, initializer, dtype)
         self.relu3 = nn.ReLU()
 
     def forward(self, x):
         x_shortcut = x
-
-        out = self.conv1.forward(x)
-        out = self.bn1.forward(out)
-        out = self.relu1.forward(out)
-        out = self.conv2.forward(out)
-        out = self.bn2.forward(out)
-        out = self.relu2.forward(out)
-        out = self.conv3.forward(out)
-        out = self.bn3.forward(out)
-
+        out = self._main_forward(x)
         out = out + x_shortcut
         return self.relu3.forward(out)
 
     def backward(self, dy):
         d_sum = self.relu3.backward(dy)
-
-        # the sum hands its gradient unchanged to both of its terms
-        d_out = d_sum
+        d_out = d_sum                     # the sum hands its gradient unchanged to both of its terms
         d_shortcut = d_sum
-
-        d_out = self.bn3.backward(d_out)
-        d_out = self.conv3.backward(d_out)
-        d_out = self.relu2.backward(d_out)
-        d_out = self.bn2.backward(d_out)
-        d_out = self.conv2.backward(d_out)
-        d_out = self.relu1.backward(d_out)
-        d_out = self.bn1.backward(d_out)
-        d_main = self.conv1.backward(d_out)
-
+        d_main = self._main_backward(d_out)
         return d_main + d_shortcut
 
 
-class ConvolutionalBlock(nn.Module):
+class ConvolutionalBlock(_MainPath):
     """ResNet-50's convolutional block: ``(m, n_H, n_W, C) -> (m, ceil(n_H / s), ceil(n_W / s), F3)``.
 
         out = relu(bn1(conv1(x)))       1x1, F1, stride s, "valid"
         out = relu(bn2(conv2(out)))     fxf, F2, "same"
         out = bn3(conv3(out))           1x1, F3, "valid"
-        shortcut = bn4(conv4(x))        1x1, F3, stride s, "valid"   (the course's X_shortcut)
+        shortcut = bn_shortcut(conv_shortcut(x))    1x1, F3, stride s, "valid"  (the course's X_shortcut)
         y   = relu(out + shortcut)
 
     Children: ``conv1, bn1, relu1, conv2, bn2, relu2, conv3, bn3, conv_shortcut,
@@ -215,59 +223,29 @@ class ConvolutionalBlock(nn.Module):
     def __init__(self, in_channels: int, f: int, filters, s: int = 2, initializer=glorot_uniform,
                  dtype=np.float32):
         super().__init__()
-        f1, f2, f3 = _filters(filters)
         self.in_channels = positive_int(in_channels, "in_channels")
         self.f = positive_int(f, "f")
         self.s = positive_int(s, "s")
-        self.conv1 = _conv(in_channels, f1, 1, s, "valid", initializer, dtype)
-        self.bn1 = _bn(f1, dtype)
-        self.relu1 = nn.ReLU()
-        self.conv2 = _conv(f1, f2, f, 1, "same", initializer, dtype)
-        self.bn2 = _bn(f2, dtype)
-        self.relu2 = nn.ReLU()
-        self.conv3 = _conv(f2, f3, 1, 1, "valid", initializer, dtype)
-        self.bn3 = _bn(f3, dtype)
+        f3 = self._build_main_path(in_channels, f, filters, s, initializer, dtype)
         self.conv_shortcut = _conv(in_channels, f3, 1, s, "valid", initializer, dtype)
         self.bn_shortcut = _bn(f3, dtype)
         self.relu3 = nn.ReLU()
 
     def forward(self, x):
         x_shortcut = x
-
-        out = self.conv1.forward(x)
-        out = self.bn1.forward(out)
-        out = self.relu1.forward(out)
-        out = self.conv2.forward(out)
-        out = self.bn2.forward(out)
-        out = self.relu2.forward(out)
-        out = self.conv3.forward(out)
-        out = self.bn3.forward(out)
-
+        out = self._main_forward(x)
         x_shortcut = self.conv_shortcut.forward(x_shortcut)
         x_shortcut = self.bn_shortcut.forward(x_shortcut)
-
         out = out + x_shortcut
         return self.relu3.forward(out)
 
     def backward(self, dy):
         d_sum = self.relu3.backward(dy)
-
-        # the sum hands its gradient unchanged to both of its terms
-        d_out = d_sum
+        d_out = d_sum                     # the sum hands its gradient unchanged to both of its terms
         d_shortcut = d_sum
-
         d_shortcut = self.bn_shortcut.backward(d_shortcut)
         d_shortcut = self.conv_shortcut.backward(d_shortcut)
-
-        d_out = self.bn3.backward(d_out)
-        d_out = self.conv3.backward(d_out)
-        d_out = self.relu2.backward(d_out)
-        d_out = self.bn2.backward(d_out)
-        d_out = self.conv2.backward(d_out)
-        d_out = self.relu1.backward(d_out)
-        d_out = self.bn1.backward(d_out)
-        d_main = self.conv1.backward(d_out)
-
+        d_main = self._main_backward(d_out)
         return d_main + d_shortcut
 
 

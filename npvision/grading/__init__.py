@@ -13,9 +13,12 @@ the backward passes, a numerical gradient check (:mod:`npvision.gradcheck`).
 It returns quietly (after printing "All tests passed") when every test passes,
 and raises ``AssertionError`` with the feedback at the first failure:
 
-    conv_forward: test 6 of 11 failed (A_prev (1, 6, 5, 3), W (3, 3, 3, 2), pad 0, stride 1):
-      output Z is wrong at 12 of 24 element(s); the first is Z[0, 0, 0, 1]: expected -2.68, received 0.97
-    To rerun it: args, kwargs = npvision.grading.case_inputs('conv_forward', 6); conv_forward(*args, **kwargs)
+    conv_forward: test 1 of 11 failed (the course's check: np.random.seed(1), A_prev (2, 5, 7, 4), W (3, 3, 4, 8),
+    pad 1, stride 2):
+      output Z is wrong at 176 of 192 element(s); the first is Z[0, 0, 1, 0]: expected 4.676929284, received 7.13535781
+    Hint: output (h, w) reads the f x f window starting at row h * stride and column w * stride of the padded
+    input; n_H = floor((n_H_prev + 2 pad - f) / stride) + 1, n_W likewise
+    To rerun it: args, kwargs = npvision.grading.case_inputs('conv_forward', 1); conv_forward(*args, **kwargs)
 
 so it works unchanged in a notebook cell, under pytest, and in an nbgrader or
 otter-grader test cell (an ``AssertionError`` is a failed test everywhere). A

@@ -26,8 +26,10 @@ __all__ = ["zero_pad_cases", "conv_single_step_cases", "conv_forward_cases", "po
            "conv_backward_cases", "create_mask_from_window_cases", "distribute_value_cases",
            "pool_backward_cases"]
 
-SIZE_HINT_CONV = "n_H = floor((n_H_prev + 2 pad - f) / stride) + 1, and n_W likewise"
-SIZE_HINT_POOL = "n_H = floor((n_H_prev - f) / stride) + 1 (pooling has no padding)"
+SIZE_HINT_CONV = ("output (h, w) reads the f x f window starting at row h * stride and column w * stride of the "
+                  "padded input; n_H = floor((n_H_prev + 2 pad - f) / stride) + 1, n_W likewise")
+SIZE_HINT_POOL = ("output (h, w) reads the f x f window starting at row h * stride and column w * stride, "
+                  "one channel at a time; n_H = floor((n_H_prev - f) / stride) + 1 (no padding)")
 
 
 def _legacy(seed: int) -> np.random.RandomState:

@@ -1,0 +1,223 @@
+"""Releasing and grading assignment notebooks (``npvision assignment``), on the two shipped assignments.
+
+Releasing is pure JSON work and fast. Grading starts a Jupyter kernel (a few
+seconds each), so the grading tests are grouped: one module-scoped grading of
+each source, one submission that breaks exactly one exercise, one that
+raises, loops and deletes cells all at once, one that kills its kernel. Run
+them under the shared lock while developing:
+``flock /work/locks/heavy.lock python -m pytest tests/test_assignments.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from npvision import cli
+from npvision.grading import notebooks as nbs
+
+SHIPPED = nbs.shipped_assignments()
+
+
+def _solution_lines(nb: dict) -> list[str]:
+    """Every non-blank line inside a solution or hidden-test block of a source notebook."""
+    lines, inside = [], False
+    for cell in nb["cells"]:
+        for line in cell["source"].split("\n"):
+            s = line.strip()
+            if s in (nbs.BEGIN_SOLUTION, nbs.BEGIN_HIDDEN):
+                inside = True
+            elif s in (nbs.END_SOLUTION, nbs.END_HIDDEN):
+                inside = False
+            elif inside and s:
+                lines.append(s)
+    return lines
+
+
+# ----------------------------------------------------------------------------- release (no kernel)
+def test_two_assignments_ship():
+    assert set(SHIPPED) == {"convolution_step_by_step", "yolo_postprocessing"}
+    for path in SHIPPED.values():
+        tests = nbs.graded_cells(nbs.read_notebook(path))
+        assert len(tests) >= 6 and all(t.points > 0 for t in tests)
+
+
+@pytest.mark.parametrize("name", list(SHIPPED))
+def test_released_notebook_has_no_solution_and_no_hidden_test(name, tmp_path):
+    source = nbs.read_notebook(SHIPPED[name])
+    secret = _solution_lines(source)
+    assert len(secret) > 20
+    released = nbs.read_notebook(nbs.release(name, str(tmp_path)))
+    text = "\n".join(c["source"] for c in released["cells"])
+    for marker in nbs.MARKERS:
+        assert marker not in text
+    code_lines = {line.strip() for c in released["cells"] if c["cell_type"] == "code" for line in c["source"].split("\n")}
+    leaked = [line for line in secret if line in code_lines]
+    assert not leaked, leaked
+    assert "grading.check(" not in "\n".join(c["source"] for c in released["cells"] if c["cell_type"] == "code")
+    stubs = [c for c in released["cells"] if "raise NotImplementedError()" in c["source"]]
+    assert len(stubs) == sum(1 for c in source["cells"] if nbs.BEGIN_SOLUTION in c["source"])
+    for cell in released["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+    assert [c.get("metadata") for c in released["cells"]] == [c.get("metadata") for c in source["cells"]]
+
+
+def test_release_keeps_the_indentation_of_the_block(tmp_path):
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": 3,
+         "source": "def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n"},
+        {"cell_type": "markdown", "metadata": {}, "source": "Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"}]}
+    out = nbs.release_notebook(nb)
+    assert out["cells"][0]["source"] == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
+    assert out["cells"][1]["source"] == "Why?\nYOUR ANSWER HERE"
+    assert out["cells"][0]["execution_count"] is None
+
+
+def test_release_errors(tmp_path):
+    plain = tmp_path / "plain.ipynb"
+    plain.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                                 "cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
+                                            "execution_count": None, "source": "x = 1"}]}))
+    with pytest.raises(ValueError, match="no '### BEGIN SOLUTION' / '### BEGIN HIDDEN TESTS' markers"):
+        nbs.release(str(plain), str(tmp_path / "out"))
+    unclosed = {"nbformat": 4, "metadata": {}, "cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
+                                                          "source": "### BEGIN SOLUTION\nx = 1"}]}
+    with pytest.raises(ValueError, match=r"cell 0: '### BEGIN SOLUTION' is never closed"):
+        nbs.release_notebook(unclosed)
+    stray = {"nbformat": 4, "metadata": {}, "cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
+                                                       "source": "x = 1\n### END HIDDEN TESTS"}]}
+    with pytest.raises(ValueError, match=r"cell 0, line 2: '### END HIDDEN TESTS' without a matching"):
+        nbs.release_notebook(stray)
+    (tmp_path / "bad.ipynb").write_text("{not json")
+    with pytest.raises(ValueError, match="not a notebook"):
+        nbs.release(str(tmp_path / "bad.ipynb"), str(tmp_path / "out"))
+    with pytest.raises(FileNotFoundError, match="no shipped assignment"):
+        nbs.release("convolution_step_by_stepp", str(tmp_path / "out"))
+
+
+def test_cli_release_and_list(tmp_path, capsys):
+    assert cli.main(["assignment", "list"]) == 0
+    assert "convolution_step_by_step" in capsys.readouterr().out
+    assert cli.main(["assignment", "release", "yolo_postprocessing", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "yolo_postprocessing.ipynb").exists()
+    plain = tmp_path / "plain.ipynb"
+    plain.write_text(json.dumps({"nbformat": 4, "metadata": {}, "cells": []}))
+    assert cli.main(["assignment", "release", str(plain), "--out", str(tmp_path / "o")]) == 1
+    assert "no '### BEGIN SOLUTION'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- grade (one kernel per grading)
+pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+
+def _with(path: str, edit) -> dict:
+    nb = nbs.read_notebook(path)
+    edit(nb["cells"])
+    return nb
+
+
+def _save(nb: dict, path) -> str:
+    nbs._write(nb, str(path))
+    return str(path)
+
+
+def _cell(cells, grade_id):
+    return next(c for c in cells if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _by_id(report) -> dict:
+    return {e["grade_id"]: e for e in report["exercises"]}
+
+
+@pytest.mark.parametrize("name", list(SHIPPED))
+def test_grading_the_source_scores_full_marks(name, tmp_path, capsys):
+    """Through the command line, as an instructor runs it."""
+    assert cli.main(["assignment", "grade", SHIPPED[name], "--source", name, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["score"] == report["max_score"] > 0, report
+    assert all(e["passed"] and "All tests passed" in e["feedback"] for e in report["exercises"])
+    assert report["errors"] == [] and report["notes"] == []
+
+
+def test_one_broken_exercise_scores_exactly_that_exercise_zero(tmp_path):
+    """The released notebook filled in by a student whose pool_forward ignores the stride."""
+    source = nbs.read_notebook(SHIPPED["convolution_step_by_step"])
+
+    def edit(cells):
+        sol = _cell(cells, "pool_forward_solution")
+        sol["source"] = sol["source"].replace("h * stride:h * stride + f", "h:h + f")
+        assert "h:h + f" in sol["source"]
+        for c in cells:                                   # a student's copy: hidden tests stripped
+            if c["metadata"].get("nbgrader", {}).get("grade"):
+                c["source"] = nbs._strip_blocks(c["source"], "code", "test")[0]
+
+    report = nbs.grade(_save(_with(SHIPPED["convolution_step_by_step"], edit), tmp_path / "sub.ipynb"),
+                       "convolution_step_by_step")
+    scores = {e["grade_id"]: e["points"] for e in report["exercises"]}
+    full = {t.grade_id: t.points for t in nbs.graded_cells(source)}
+    assert scores == dict(full, pool_forward=0.0), report
+    assert report["score"] == report["max_score"] - 2
+    feedback = _by_id(report)["pool_forward"]["feedback"]
+    assert feedback.startswith("AssertionError")                  # the visible test caught it first
+    assert [(e["grade_id"], e["error"]) for e in report["errors"]] == [("pool_forward", feedback)]
+
+
+def test_hidden_tests_catch_what_visible_ones_do_not(tmp_path):
+    """A mask that marks only the first maximum passes the visible test, fails the hidden ties test."""
+    def edit(cells):
+        sol = _cell(cells, "create_mask_from_window_solution")
+        sol["source"] = sol["source"].replace("mask = x == np.max(x)",
+                                              "mask = np.zeros(x.shape, bool)\n    mask.flat[np.argmax(x)] = True")
+
+    report = nbs.grade(_save(_with(SHIPPED["convolution_step_by_step"], edit), tmp_path / "sub.ipynb"),
+                       "convolution_step_by_step")
+    by_id = _by_id(report)
+    assert [e["grade_id"] for e in report["exercises"] if not e["passed"]] == ["create_mask_from_window"]
+    assert re.search(r"GradingFailure: create_mask_from_window: test 8 of 9 failed \(a tie",
+                     by_id["create_mask_from_window"]["feedback"])
+    assert "expected True, received False" in by_id["create_mask_from_window"]["feedback"]
+
+
+def test_a_submission_that_raises_loops_and_deletes_cells_is_reported(tmp_path):
+    """In one YOLO submission: iou raises, yolo_filter_boxes loops forever, the scale_boxes test cell
+    and the yolo_eval solution cell are deleted, the setup cell is edited."""
+    def edit(cells):
+        _cell(cells, "iou_solution")["source"] = "def iou(box1, box2):\n    return 1 / 0\n"
+        _cell(cells, "yolo_filter_boxes_solution")["source"] = "while True:\n    pass\n"
+        cells.remove(_cell(cells, "scale_boxes"))
+        cells.remove(_cell(cells, "yolo_eval_solution"))
+        _cell(cells, "setup")["source"] += "\nnms = None"
+
+    report = nbs.grade(_save(_with(SHIPPED["yolo_postprocessing"], edit), tmp_path / "sub.ipynb"),
+                       "yolo_postprocessing", timeout=10)
+    by_id = _by_id(report)
+    assert not by_id["iou"]["passed"] and "ZeroDivisionError" in by_id["iou"]["feedback"]
+    assert not by_id["yolo_filter_boxes"]["passed"] and "NameError" in by_id["yolo_filter_boxes"]["feedback"]
+    assert any("CellTimeoutError" in e["error"] and e["grade_id"] == "yolo_filter_boxes_solution"
+               for e in report["errors"]), report["errors"]
+    assert by_id["scale_boxes"]["passed"]                 # its test cell was put back from the source
+    assert not by_id["yolo_eval"]["passed"] and "NameError" in by_id["yolo_eval"]["feedback"]
+    assert by_id["yolo_non_max_suppression"]["passed"]    # the edited setup cell was restored (nms works)
+    assert report["score"] == 4.0
+    notes = "\n".join(report["notes"])
+    assert "cell 'scale_boxes' was missing from the submission" in notes
+    assert "cell 'setup' was edited in the submission" in notes
+
+
+def test_a_kernel_that_dies_and_an_unreadable_submission(tmp_path):
+    def edit(cells):
+        _cell(cells, "iou_solution")["source"] = "import os\nos._exit(1)\n"
+
+    report = nbs.grade(_save(_with(SHIPPED["yolo_postprocessing"], edit), tmp_path / "sub.ipynb"),
+                       "yolo_postprocessing", timeout=20)
+    by_id = _by_id(report)
+    assert by_id["yolo_filter_boxes"]["passed"] and report["score"] == 2.0
+    assert all(e["feedback"].startswith("not run: the kernel died") for g, e in by_id.items()
+               if g != "yolo_filter_boxes")
+    (tmp_path / "broken.ipynb").write_text("{ not a notebook")
+    report = nbs.grade(str(tmp_path / "broken.ipynb"), "yolo_postprocessing")
+    assert report["score"] == 0 and "could not be read" in report["notes"][0]
