@@ -109,6 +109,14 @@ def test_cli_release_and_list(tmp_path, capsys):
     assert "no '### BEGIN SOLUTION'" in capsys.readouterr().err
 
 
+def test_grading_without_the_extra_says_what_to_install(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(__import__("sys").modules, "nbclient", None)          # import nbclient -> ImportError
+    with pytest.raises(nbs.MissingDependencyError, match=r'pip install "npvision\[assignments\]"'):
+        nbs.grade(SHIPPED["yolo_postprocessing"], "yolo_postprocessing")
+    assert cli.main(["assignment", "grade", SHIPPED["yolo_postprocessing"], "--source", "yolo_postprocessing"]) == 1
+    assert "npvision[assignments]" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------- grade (one kernel per grading)
 pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
@@ -162,12 +170,13 @@ def test_one_broken_exercise_scores_exactly_that_exercise_zero(tmp_path):
     assert scores == dict(full, pool_forward=0.0), report
     assert report["score"] == report["max_score"] - 2
     feedback = _by_id(report)["pool_forward"]["feedback"]
-    assert feedback.startswith("AssertionError")                  # the visible test caught it first
+    assert feedback.startswith("GradingFailure: pool_forward: test 2 of 19 failed")   # a hidden test caught it
     assert [(e["grade_id"], e["error"]) for e in report["errors"]] == [("pool_forward", feedback)]
 
 
 def test_hidden_tests_catch_what_visible_ones_do_not(tmp_path):
-    """A mask that marks only the first maximum passes the visible test, fails the hidden ties test."""
+    """A mask that marks only the first maximum passes the visible tests, fails the hidden ties tests:
+    its own, and pool_backward's, which calls it."""
     def edit(cells):
         sol = _cell(cells, "create_mask_from_window_solution")
         sol["source"] = sol["source"].replace("mask = x == np.max(x)",
@@ -176,7 +185,9 @@ def test_hidden_tests_catch_what_visible_ones_do_not(tmp_path):
     report = nbs.grade(_save(_with(SHIPPED["convolution_step_by_step"], edit), tmp_path / "sub.ipynb"),
                        "convolution_step_by_step")
     by_id = _by_id(report)
-    assert [e["grade_id"] for e in report["exercises"] if not e["passed"]] == ["create_mask_from_window"]
+    assert [e["grade_id"] for e in report["exercises"] if not e["passed"]] == ["create_mask_from_window",
+                                                                                "pool_backward"]
+    assert "failed (ties in max pooling" in by_id["pool_backward"]["feedback"]
     assert re.search(r"GradingFailure: create_mask_from_window: test 8 of 9 failed \(a tie",
                      by_id["create_mask_from_window"]["feedback"])
     assert "expected True, received False" in by_id["create_mask_from_window"]["feedback"]

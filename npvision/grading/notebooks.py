@@ -230,6 +230,11 @@ class _Run:
     stdout: list = field(default_factory=list)     # per cell: printed text
     note: str | None = None
 
+    def add(self, status: str, error=None, text: str = "") -> None:
+        self.status.append(status)
+        self.errors.append(error)
+        self.stdout.append(text)
+
 
 def _merge(source: dict, submission: dict, notes: list) -> dict:
     """The notebook to run: the submission's cells, with the source's graded and locked cells put back."""
@@ -283,7 +288,7 @@ def _require_grading_dependencies():
 def _kernel_manager(workdir: str, kernel_name: str | None):
     """A kernel running this interpreter (with this npvision importable), or an installed kernelspec."""
     from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager as KernelManager   # nbclient drives it asynchronously
 
     transport = "ipc" if os.name == "posix" else "tcp"     # ipc: a local socket file, nothing on the network
     if kernel_name:
@@ -293,7 +298,7 @@ def _kernel_manager(workdir: str, kernel_name: str | None):
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
     spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "npvision grader", "language": "python",
+            "display_name": "npvision grader", "language": "python", "interrupt_mode": "message",
             "env": {"PYTHONPATH": pythonpath, "MPLBACKEND": "Agg"}}
     with open(os.path.join(spec_dir, "kernel.json"), "w") as fh:
         json.dump(spec, fh)
@@ -328,11 +333,12 @@ def _execute(nb: dict, timeout: float, kernel_name: str | None, workdir: str) ->
                                      allow_errors=True, interrupt_on_timeout=True,
                                      error_on_timeout=timeout_error, kernel_name=kernel_name or "npvision-grader",
                                      resources={"metadata": {"path": workdir}})
+    client.owns_km = True                 # so that leaving setup_kernel() shuts the kernel down
     run = _Run()
     with client.setup_kernel():
         for index, cell in enumerate(node.cells):
             if cell.cell_type != "code":
-                run.status.append("ok"), run.errors.append(None), run.stdout.append("")
+                run.add("ok")
                 continue
             started = time.monotonic()
             try:
@@ -340,19 +346,16 @@ def _execute(nb: dict, timeout: float, kernel_name: str | None, workdir: str) ->
             except (CellTimeoutError, DeadKernelError) as exc:
                 why = "died" if isinstance(exc, DeadKernelError) else "stopped answering"
                 run.note = (f"the kernel {why} while running cell {index}; the cells after it were not run")
-                run.status.append("error"), run.errors.append((type(exc).__name__, str(exc).splitlines()[0]))
-                run.stdout.append("")
+                run.add("error", (type(exc).__name__, (str(exc).splitlines() or [""])[0]))
                 break
             status, error, text = _cell_result(cell)
             if status == "ok" and error is None and time.monotonic() - started >= timeout:
                 status, error = "timeout", ("CellTimeoutError", timeout_error["evalue"])
             if status == "timeout":
                 error = ("CellTimeoutError", timeout_error["evalue"])
-            run.status.append(status), run.errors.append(error), run.stdout.append(text)
-    n = len(node.cells)
-    run.status += ["not run"] * (n - len(run.status))
-    run.errors += [None] * (n - len(run.errors))
-    run.stdout += [""] * (n - len(run.stdout))
+            run.add(status, error, text)
+    while len(run.status) < len(node.cells):
+        run.add("not run")
     return run
 
 
