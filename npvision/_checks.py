@@ -24,6 +24,7 @@ __all__ = [
     "resolve_padding",
     "check_channels",
     "check_dout",
+    "check_cache",
 ]
 
 
@@ -39,7 +40,8 @@ def as_float_array(x, name: str, ndim: int | tuple[int, ...] | None = None,
 
     Integer and boolean arrays are refused (``TypeError``) rather than cast:
     an image of ``uint8`` pixels fed to a convolution almost always means a
-    forgotten ``x / 255.0``, and silently casting hides that. Lists and other
+    forgotten ``x / 255.0``, and silently casting hides that. So are float16 and
+    long double: npvision computes in float32 (to train) or float64 (to check). Lists and other
     array-likes of floats are converted. ``ndim`` may be one int or a tuple of
     allowed values; ``layout`` (e.g. ``"(N, H, W, C)"``) is only used to make
     the message readable.
@@ -57,6 +59,11 @@ def as_float_array(x, name: str, ndim: int | tuple[int, ...] | None = None,
             f"{name}: expected a floating-point array (float32 or float64), received "
             f"{_describe(x)}; convert it first, e.g. {name}.astype(np.float32) / 255.0 for 8-bit images"
         )
+    if x.dtype not in (np.float32, np.float64):
+        # float16 and long double: the kernels compute in float32 or float64 only, and one
+        # rule everywhere beats an op that works beside one that fails deep inside numba
+        raise TypeError(f"{name}: expected dtype float32 or float64, received {x.dtype}; "
+                        f"convert it first, e.g. {name}.astype(np.float32)")
     if ndim is not None:
         check_ndim(x, name, ndim, layout)
     return x
@@ -176,3 +183,32 @@ def check_dout(dout, expected_shape, op: str | None = None, name: str = "dout",
     if dtype is not None:
         dout = np.ascontiguousarray(dout, dtype=dtype)
     return dout
+
+
+def check_cache(cache, op: str, length: int | None = None, arrays: int = 1, tagged: bool = False):
+    """``cache`` as saved by ``<op>_forward``, checked for its form before any math reads it.
+
+    ``check_cache(c, "relu")``: an array. ``check_cache(c, "linear", 3, arrays=2)``: a tuple of
+    3 items whose first 2 are arrays. ``check_cache(c, "conv2d", tagged=True)``: a dict whose
+    ``"op"`` entry names ``conv2d`` (so a transpose conv's cache, with the same keys, is refused).
+    A backward pass handed something else (``None``, another op's cache) says so here,
+    instead of failing on an attribute or an unpacking deep inside the math.
+    """
+    if tagged:
+        ok = isinstance(cache, dict) and cache.get("op") == op
+        want = "a dict tagged with its op"
+        got = (f"a cache of {cache.get('op')}_forward" if isinstance(cache, dict) and "op" in cache
+               else _describe(cache))
+    elif length is None:
+        ok = isinstance(cache, np.ndarray)
+        want, got = "an array", _describe(cache)
+    else:
+        ok = (isinstance(cache, tuple) and len(cache) == length
+              and all(isinstance(c, np.ndarray) for c in cache[:arrays]))
+        want = f"a tuple of {length} items" + (f", the first {arrays} arrays" if arrays > 1 else
+                                               ", the first an array" if arrays == 1 else "")
+        got = (f"a tuple of {len(cache)} items ({', '.join(type(c).__name__ for c in cache[:6])})"
+               if isinstance(cache, tuple) else _describe(cache))
+    if not ok:
+        raise TypeError(f"cache: expected the cache returned by {op}_forward ({want}), received {got}")
+    return cache

@@ -66,6 +66,17 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
 
 
+def _check_eps(eps) -> float:
+    """A finite step ``eps > 0`` (0 or NaN would make every estimate NaN and blame a correct backward)."""
+    try:
+        value = float(eps)
+    except (TypeError, ValueError):
+        raise TypeError(f"eps: expected a positive number such as 1e-6, received {eps!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"eps: expected a finite number > 0 such as 1e-6, received {eps!r}")
+    return value
+
+
 def numerical_gradient(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
                        dout: np.ndarray | None = None, eps: float = 1e-6) -> np.ndarray:
     """Central-difference gradient of ``sum(f(x) * dout)`` with respect to ``x``.
@@ -77,6 +88,13 @@ def numerical_gradient(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
     """
     if x.dtype != np.float64:
         raise TypeError(f"x: numerical gradients need float64, received dtype {x.dtype}")
+    eps = _check_eps(eps)
+    if dout is not None:
+        dout = np.asarray(dout, dtype=np.float64)
+        out_shape = np.shape(f(x))
+        if dout.shape != out_shape:
+            raise ValueError(f"dout: has shape {dout.shape} but f(x) has shape {out_shape}; "
+                             f"dout must have exactly the output's shape (it is not broadcast)")
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
     while not it.finished:
@@ -98,6 +116,8 @@ def norm_error(a: np.ndarray, b: np.ndarray) -> float:
     """``||a - b|| / (||a|| + ||b||)`` (2-norms over the whole array), as in the course's gradient_check."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"norm_error: shapes differ, {a.shape} vs {b.shape}")
     denom = np.linalg.norm(a) + np.linalg.norm(b)
     return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
 
@@ -125,6 +145,10 @@ class GradcheckReport:
     def passed(self) -> bool:
         return all(self.ok(name) for name in self.errors)
 
+    def __bool__(self) -> bool:
+        """The verdict: ``assert check_functional(..., raise_on_fail=False)`` fails on a wrong gradient."""
+        return self.passed
+
     @property
     def max_error(self) -> float:
         return max(self.errors.values(), default=0.0)
@@ -148,9 +172,9 @@ def _compare(report: GradcheckReport, name: str, analytic, numeric, raise_on_fai
     report.errors[name] = err
     report.norm_errors[name] = norm_error(analytic, numeric)
     if not report.ok(name) and raise_on_fail:
-        worst = np.unravel_index(
+        worst = tuple(int(i) for i in np.unravel_index(
             np.argmax(np.abs(analytic - numeric) / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric))),
-            numeric.shape)
+            numeric.shape))
         with np.printoptions(precision=6, suppress=True, threshold=60, edgeitems=3):
             raise GradientCheckError(
                 f"{name}: relative error {err:.3e} > tol {report.tol:.0e} and norm error "
@@ -190,6 +214,14 @@ def check_functional(forward: Callable, backward: Callable, args: Sequence, kwar
         # an optional input left out (linear without b) comes back as a trailing None
         while len(grads) > len(floats) and grads[-1] is None:
             grads = tuple(grads[:-1])
+        if len(grads) < len(floats):
+            missing = [names[k] if names and k < len(names) else f"arg{pos}"
+                       for k, pos in enumerate(floats) if k >= len(grads)]
+            raise GradientCheckError(
+                f"backward returned {len(grads)} gradient(s) but the op has {len(floats)} float array "
+                f"inputs (positions {floats}); no gradient for {', '.join(missing)}. Return one "
+                f"gradient per array input, or pass wrt=[...] with the positions of the "
+                f"differentiable inputs when the others (indices, boxes) are not")
         wrt = floats[: len(grads)]
     if len(wrt) != len(grads):
         raise ValueError(f"wrt: backward returned {len(grads)} gradients but wrt names {len(wrt)} arguments")

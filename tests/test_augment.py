@@ -335,3 +335,58 @@ def test_sample_bilinear_float32_maps_and_int_maps():
     np.testing.assert_allclose(out[0, 0, :, 0], [4.5, 4.25])         # 4v + u on a ramp
     ints = sample_bilinear(x, np.array([[3, 4]]), np.array([[2, 2]]), mode="constant", fill=-1.0)
     np.testing.assert_array_equal(ints[0, 0, :, 0], [11.0, -1.0])
+
+
+@pytest.mark.parametrize("pad", [1, 3])
+def test_padded_random_crop_moves_boxes_and_masks_with_the_pixels(pad):
+    """With padding the labels shift by +pad before the crop: the box still frames its object."""
+    img = np.zeros((12, 16, 1))
+    img[3:7, 5:11] = 1.0                                   # an object at x 5..11, y 3..7
+    mask = (img[..., 0] > 0).astype(np.int64)
+    box = np.array([[5.0, 3.0, 11.0, 7.0]])
+    for seed in range(6):
+        out = A.random_crop(img, (12, 16), seed, boxes=box, mask=mask, padding=pad)
+        ys, xs = np.nonzero(out.image[..., 0])
+        if len(xs) == 0 or xs.min() == 0 or ys.min() == 0 or xs.max() == 15 or ys.max() == 11:
+            continue                                       # the crop cut the object: not a framing test
+        np.testing.assert_array_equal(out.boxes[0], [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+        np.testing.assert_array_equal(out.mask, out.image[..., 0] > 0)
+
+
+def test_vertical_flip_moves_an_asymmetric_mask_with_the_image():
+    img = np.zeros((5, 6, 1))
+    img[0, 1] = img[1, 4] = 1.0                            # asymmetric in both directions
+    mask = (img[..., 0] > 0).astype(np.int64)
+    for flip in (A.vflip, A.hflip):
+        out = flip(img, mask=mask)
+        np.testing.assert_array_equal(out.mask, out.image[..., 0] > 0)
+        assert not np.array_equal(out.mask, mask)
+
+
+def test_enlarging_a_mask_keeps_each_pixel_centred():
+    """Nearest-neighbour with the half-pixel offset: each source pixel becomes a 3x3 block."""
+    mask = np.arange(9, dtype=np.int64).reshape(3, 3)
+    out = A.resize(np.zeros((3, 3, 1)), 9, mask=mask)
+    np.testing.assert_array_equal(out.mask, np.kron(mask, np.ones((3, 3), dtype=np.int64)))
+
+
+def test_silently_wrong_inputs_are_refused():
+    img = np.zeros((8, 10, 3))
+    with pytest.raises(ValueError, match=r"boxes: box \(0,\) = \[6\.0, 1\.0, 2\.0, 5\.0\] is inverted"):
+        A.hflip(img, boxes=np.array([[6.0, 1.0, 2.0, 5.0]]))
+    with pytest.raises(ValueError, match="boxes: expected finite coordinates"):
+        A.vflip(img, boxes=np.array([[1.0, 1.0, np.nan, 5.0]]))
+    pts = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
+    with pytest.raises(ValueError, match=r"flip_order: expected a permutation of 0\.\.2.*\[0, 0, 2\]"):
+        A.hflip(img, landmarks=pts, flip_order=[0, 0, 2])
+    np.testing.assert_array_equal(A.hflip(img, landmarks=pts, flip_order=[2, 1, 0]).landmarks[:, 0], [7, 8, 9])
+    with pytest.raises(ValueError, match="matrix: expected finite entries"):
+        A.rotate(img, float("nan"))
+    with pytest.raises(ValueError, match="displacement: expected finite values"):
+        A.elastic_warp(img, np.full((2, 8, 10), np.nan))
+    from npvision.data.photometric import normalize
+
+    with pytest.raises(ValueError, match="mean: expected finite values"):
+        normalize(img, [0.5, np.nan, 0.5], 0.2)
+    with pytest.raises(ValueError, match="std: expected finite values"):
+        normalize(img, 0.5, np.inf)

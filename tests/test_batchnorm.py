@@ -19,7 +19,8 @@ def test_gradcheck_training(shape):
     rng = np.random.default_rng(10)
     x = rng.standard_normal(shape) * 2 + 1
     gamma, beta, rm, rv = _params(rng, shape[-1])
-    report = check_functional(F.batchnorm_forward, F.batchnorm_backward, [x, gamma, beta, rm, rv, True])
+    report = check_functional(F.batchnorm_forward, F.batchnorm_backward, [x, gamma, beta, rm, rv, True],
+                              wrt=[0, 1, 2])   # the running statistics are state, not inputs to differentiate
     assert set(report.errors) == {"arg0", "arg1", "arg2"}
 
 
@@ -28,7 +29,7 @@ def test_gradcheck_inference(shape):
     rng = np.random.default_rng(1)
     x = rng.standard_normal(shape)
     gamma, beta, rm, rv = _params(rng, shape[-1])
-    check_functional(F.batchnorm_forward, F.batchnorm_backward, [x, gamma, beta, rm, rv, False])
+    check_functional(F.batchnorm_forward, F.batchnorm_backward, [x, gamma, beta, rm, rv, False], wrt=[0, 1, 2])
 
 
 def test_training_output_has_beta_mean_and_gamma_std():
@@ -108,36 +109,3 @@ def test_errors():
     _, cache = F.batchnorm_forward(x, *ok, False)
     with pytest.raises(ValueError, match=r"dout: .*\(4, 3\), received \(3, 4\)"):
         F.batchnorm_backward(np.zeros((3, 4)), cache)
-
-
-@pytest.mark.parametrize("training", [True, False])
-def test_agrees_with_torch(training):
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(6)
-    x = rng.standard_normal((4, 3, 5, 2)) * 2 + 0.5     # (N, H, W, C)
-    gamma, beta, rm, rv = _params(rng, 2)
-    dout = rng.standard_normal(x.shape)
-    rm0, rv0 = rm.copy(), rv.copy()
-    out, cache = F.batchnorm_forward(x, gamma, beta, rm, rv, training, momentum=0.9, eps=1e-5)
-    dx, dgamma, dbeta = F.batchnorm_backward(dout, cache)
-
-    tx = torch.tensor(x.transpose(0, 3, 1, 2), requires_grad=True)    # (N, C, H, W)
-    tg, tb = torch.tensor(gamma, requires_grad=True), torch.tensor(beta, requires_grad=True)
-    trm, trv = torch.tensor(rm0), torch.tensor(rv0)
-    ty = torch.nn.functional.batch_norm(tx, trm, trv, tg, tb, training=training, momentum=0.1, eps=1e-5)
-    ty.backward(torch.tensor(dout.transpose(0, 3, 1, 2)))
-
-    np.testing.assert_allclose(out, ty.detach().numpy().transpose(0, 2, 3, 1), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(dx, tx.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(dgamma, tg.grad.numpy(), rtol=1e-10)
-    np.testing.assert_allclose(dbeta, tb.grad.numpy(), rtol=1e-10)
-    np.testing.assert_allclose(rm, trm.numpy(), rtol=1e-12)        # our 0.9 is PyTorch's 0.1
-    if training:
-        # PyTorch accumulates the unbiased variance; ours is the biased one (Keras' convention).
-        m = x.size // x.shape[-1]
-        ours_batch_var = (rv - 0.9 * rv0) / 0.1
-        torch_batch_var = (trv.numpy() - 0.9 * rv0) / 0.1
-        np.testing.assert_allclose(torch_batch_var, ours_batch_var * m / (m - 1), rtol=1e-10)
-    else:
-        np.testing.assert_array_equal(rv, rv0)
-        np.testing.assert_allclose(rv, trv.numpy())

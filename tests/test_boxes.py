@@ -151,3 +151,12 @@ def test_bad_boxes_are_reported_with_argument_and_index():
         iou([[0, 0, 1, 1], [0, 0, 1, 1]], (0, 0, 1, 1))
     with pytest.raises(ValueError, match=r"boxes: box 0 has a NaN or infinite"):
         clip_boxes([[0, 0, np.inf, 1]], (10, 10))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_iou_of_huge_identical_boxes_is_one(dtype):
+    """Their float32 areas overflow to inf; the IoU must still be 1, in the input's dtype."""
+    big = np.array([[0.0, 0.0, 1e20, 1e20]], dtype=dtype)
+    iou = box_iou(big, big)
+    assert iou.dtype == dtype and iou[0, 0] == 1.0
+    assert generalized_box_iou(big, big)[0, 0] == 1.0

@@ -72,11 +72,17 @@ def test_backend_switching_and_context_manager():
         npvision.set_backend("cuda")
 
 
+# Sequential loops with no vectorized form (a union-find over sorted edges) have a naive
+# reference and a numba kernel only; their callers use the fastest one under "numpy".
+NAIVE_AND_NUMBA_ONLY = {"fh_segment"}
+
+
 def test_every_op_has_every_backend():
     table = kernels.ops()
     assert table, "no kernels registered"
     for op, backends in table.items():
-        assert backends == ("naive", "numba", "numpy"), op
+        expected = ("naive", "numba") if op in NAIVE_AND_NUMBA_ONLY else ("naive", "numba", "numpy")
+        assert backends == expected, op
     for op, choice in kernels.fastest().items():
         assert choice in kernels.BACKENDS
         assert kernels.get(op, "auto") is kernels.get(op, choice)
@@ -167,6 +173,39 @@ def test_threading_layer_choice(tmp_path, user_env, layer, policy):
     assert out.stdout.split() == [layer, policy]
 
 
+_CACHE_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import npvision.functional as F
+    from npvision.kernels._jit import cache_dir
+    x = np.random.default_rng(0).random((1, 6, 6, 2)).astype(np.float32)
+    with __import__("npvision").use_backend("numba"):
+        F.max_pool2d_forward(x, 2)
+    print(cache_dir())
+""")
+
+
+def test_compiled_kernels_are_cached_outside_the_package(tmp_path):
+    """numba's cache goes to a per-user folder, never into the installed package.
+
+    A cache beside the sources survives ``pip uninstall`` and turns the left-over
+    ``site-packages/npvision/`` into an empty namespace package that shadows a
+    later editable install (the README's two quick-start lines, run in order)."""
+    import shutil
+
+    src = os.path.join(os.path.dirname(os.path.dirname(__file__)), "npvision")
+    pkg_root = tmp_path / "site"
+    shutil.copytree(src, pkg_root / "npvision", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "NUMBA_DISABLE_JIT")}
+    env.update(PYTHONPATH=str(pkg_root), XDG_CACHE_HOME=str(tmp_path / "xdg"), HOME=str(tmp_path / "home"))
+    out = subprocess.run([sys.executable, "-c", _CACHE_SCRIPT], capture_output=True, text=True, env=env,
+                         check=True, cwd=tmp_path)
+    assert out.stdout.strip() == str(tmp_path / "xdg" / "npvision" / "numba")
+    in_package = [p for p in (pkg_root / "npvision").rglob("*") if p.suffix in (".nbi", ".nbc")]
+    assert in_package == [], f"numba cache files written inside the package: {in_package}"
+    cached = [p for p in (tmp_path / "xdg").rglob("*") if p.suffix in (".nbi", ".nbc")]
+    assert cached, "no numba cache file was written to the per-user cache folder"
+
+
 # -- gradcheck -------------------------------------------------------------------------------------
 
 def _square_forward(x, w):
@@ -251,3 +290,87 @@ def test_a_nearly_zero_element_does_not_fail_a_correct_gradient():
     bad = check_functional(cube_forward, cube_backward_wrong, [x], raise_on_fail=False)
     assert not bad.passed and bad.norm_errors["arg0"] > 1e-7
     assert "norm" in str(report) and "ok" in str(report)
+
+
+def test_a_report_is_true_only_when_the_check_passed():
+    """``assert check_functional(..., raise_on_fail=False)`` must fail on a wrong gradient."""
+    x, w = np.array([0.3, -1.2, 2.0]), np.array([1.5, 0.5, -0.7])
+    good = check_functional(_square_forward, _square_backward, [x, w], raise_on_fail=False)
+    bad = check_functional(_square_forward, _square_backward_wrong, [x, w], raise_on_fail=False)
+    assert bool(good) is True
+    assert bool(bad) is False
+
+
+def test_a_missing_gradient_fails_naming_the_input():
+    def forward(x, w):
+        return x * w, (x, w)
+
+    def backward_only_dx(dout, cache):
+        return dout * cache[1]                       # dw forgotten
+
+    x, w = np.array([0.3, -1.2]), np.array([1.5, 0.5])
+    with pytest.raises(GradientCheckError, match=r"no gradient for w\b.*wrt="):
+        check_functional(forward, backward_only_dx, [x, w], names=["x", "w"])
+    # naming the differentiable inputs says the rest are not: then it checks
+    report = check_functional(forward, backward_only_dx, [x, w], wrt=[0])
+    assert report.passed and set(report.errors) == {"arg0"}
+
+
+@pytest.mark.parametrize("eps", [0.0, float("nan"), -1e-6, float("inf")])
+def test_a_step_that_is_not_positive_and_finite_is_refused(eps):
+    with pytest.raises(ValueError, match="eps: expected a finite number > 0"):
+        numerical_gradient(np.sin, np.ones(3), eps=eps)
+
+
+def test_dout_of_another_shape_is_refused_not_broadcast():
+    with pytest.raises(ValueError, match=r"dout: has shape \(1,\) but f\(x\) has shape \(3,\)"):
+        numerical_gradient(np.sin, np.ones(3), np.ones(1))
+
+
+def test_norm_error_refuses_different_shapes():
+    from npvision.gradcheck import norm_error
+
+    with pytest.raises(ValueError, match="shapes differ"):
+        norm_error(np.ones(3), np.ones((3, 1)))
+
+
+def test_a_failed_check_names_the_worst_index_in_plain_ints():
+    x, w = np.array([0.3, -1.2, 2.0]), np.array([1.5, 0.5, -0.7])
+    with pytest.raises(GradientCheckError) as info:
+        check_functional(_square_forward, _square_backward_wrong, [x, w])
+    assert "worst at index (" in str(info.value) and "np.int64" not in str(info.value)
+
+
+@pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d", "depthwise_conv2d", "max_pool2d", "relu",
+                                "batchnorm", "linear"])
+def test_float16_is_refused_the_same_clear_way_by_every_op(op):
+    import npvision.functional as F
+
+    x = np.ones((1, 4, 4, 2), np.float16)
+    calls = {
+        "conv2d": lambda: F.conv2d_forward(x, np.ones((3, 3, 2, 2), np.float32)),
+        "conv_transpose2d": lambda: F.conv_transpose2d_forward(x, np.ones((2, 2, 2, 2), np.float32), stride=2),
+        "depthwise_conv2d": lambda: F.depthwise_conv2d_forward(x, np.ones((3, 3, 2, 1), np.float32)),
+        "max_pool2d": lambda: F.max_pool2d_forward(x, 2),
+        "relu": lambda: F.relu_forward(x),
+        "batchnorm": lambda: F.batchnorm_forward(x, np.ones(2), np.zeros(2), np.zeros(2), np.ones(2), True),
+        "linear": lambda: F.linear_forward(x.reshape(1, -1), np.ones((32, 2)), np.zeros(2)),
+    }
+    with pytest.raises(TypeError, match=r"x: expected dtype float32 or float64, received float16"):
+        calls[op]()
+
+
+@pytest.mark.parametrize("backward", ["relu", "leaky_relu", "silu", "softmax", "linear", "batchnorm", "conv2d",
+                                      "conv_transpose2d", "split", "dropout"])
+def test_a_wrong_cache_is_named_not_unpacked(backward):
+    import npvision.functional as F
+
+    for wrong in (None, (np.ones(2), 2.0, 3.0, 4.0, 5.0), {"x": np.ones(2)}):
+        if backward == "dropout" and wrong is None:
+            continue                                             # None is dropout's inference cache
+        with pytest.raises(TypeError, match=rf"cache: expected the cache returned by {backward}_forward"):
+            getattr(F, f"{backward}_backward")(np.ones((1, 2, 2, 2)), wrong)
+    _, conv_cache = F.conv2d_forward(np.ones((1, 4, 4, 2)), np.ones((3, 3, 2, 2)))
+    if backward == "conv_transpose2d":
+        with pytest.raises(TypeError, match="received a cache of conv2d_forward"):
+            F.conv_transpose2d_backward(np.ones((1, 2, 2, 2)), conv_cache)

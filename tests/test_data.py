@@ -213,3 +213,30 @@ def test_load_yolo_labels_clips_a_box_that_pokes_out_by_rounding(tmp_path):
         D.load_yolo_labels(f, (10, 100), edge_tolerance=0.001)
     with pytest.raises(ValueError, match="num_classes"):
         D.load_yolo_labels(f, 10, num_classes=0)
+
+
+def test_load_npz_and_yolo_labels_refuse_what_they_would_misread(tmp_path):
+    from npvision.data.loaders import load_npz, load_yolo_labels
+
+    flat = tmp_path / "flat.npz"
+    np.savez(flat, images=np.zeros(12, dtype=np.float32), labels=np.zeros(12, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"images: .* has shape \(12,\); expected a stack of images"):
+        load_npz(flat)
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(bytes(range(256)))
+    with pytest.raises(ValueError, match="is not a NumPy .npz archive"):
+        load_npz(junk)
+    png = tmp_path / "picture.npz"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    with pytest.raises(ValueError, match="is not a NumPy .npz archive"):
+        load_npz(png)
+
+    binary = tmp_path / "labels.txt"
+    binary.write_bytes(b"\x00\x01\x02\xff\xfe")
+    with pytest.raises(ValueError, match=r"labels\.txt'?: is not a YOLO label text file"):
+        load_yolo_labels(binary, 64)
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes("\ufeff0 0.5 0.5 0.25 0.5\n".encode("utf-8"))
+    boxes, classes = load_yolo_labels(bom, 64)
+    np.testing.assert_allclose(boxes, [[24, 16, 40, 48]])
+    np.testing.assert_array_equal(classes, [0])

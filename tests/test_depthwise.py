@@ -1,4 +1,4 @@
-"""Depthwise convolution: gradients, backends, PyTorch agreement, shapes, dtypes, errors."""
+"""Depthwise convolution: gradients, backends, shapes, dtypes, errors (PyTorch agreement: test_torch_parity.py)."""
 
 import os
 import subprocess
@@ -202,37 +202,6 @@ def test_dtype_is_kept():
     assert dx.dtype == np.float32 and dw.dtype == np.float64 and db.dtype == np.float64
     out64, _ = F.depthwise_conv2d_forward(x32.astype(np.float64), w64, b64, padding=1)
     np.testing.assert_allclose(out, out64, rtol=1e-5, atol=1e-5)
-
-
-# ---------------------------------------------------------------------------
-# PyTorch agreement (optional): conv2d with groups=C
-# ---------------------------------------------------------------------------
-
-@pytest.mark.parametrize("ws,stride,padding,dilation", [
-    ((3, 3, 3, 1), 1, 1, 1),
-    ((3, 3, 3, 2), 2, 1, 1),
-    ((3, 2, 3, 3), (2, 1), (1, 0), (1, 2)),
-    ((3, 3, 3, 2), 1, 2, 2),
-])
-def test_matches_torch_grouped_conv(ws, stride, padding, dilation):
-    torch = pytest.importorskip("torch")
-    kh, kw, c, m = ws
-    x, w, b = rand((2, 7, 6, c), 0), rand(ws, 1), rand((c * m,), 2)
-    out, cache = F.depthwise_conv2d_forward(x, w, b, stride, padding, dilation)
-    dout = rand(out.shape, 3)
-    dx, dw, db = F.depthwise_conv2d_backward(dout, cache)
-
-    xt = torch.tensor(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), requires_grad=True)
-    wt = torch.tensor(np.ascontiguousarray(w.transpose(2, 3, 0, 1).reshape(c * m, 1, kh, kw)),
-                      requires_grad=True)                                   # (C*M, 1, KH, KW)
-    bt = torch.tensor(b, requires_grad=True)
-    yt = torch.nn.functional.conv2d(xt, wt, bt, stride, padding, dilation, groups=c)
-    yt.backward(torch.tensor(np.ascontiguousarray(dout.transpose(0, 3, 1, 2))))
-    np.testing.assert_allclose(out, yt.detach().numpy().transpose(0, 2, 3, 1), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(dx, xt.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(dw, wt.grad.numpy().reshape(c, m, kh, kw).transpose(2, 3, 0, 1),
-                               rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(db, bt.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------

@@ -148,6 +148,21 @@ def test_wrong_shape_names_parameter_and_both_shapes(tmp_path):
     np.testing.assert_array_equal(other[0].weight.data, w_before)        # untouched
 
 
+def test_non_numeric_array_is_refused_naming_the_parameter(tmp_path):
+    path = tmp_path / "m.npz"
+    save_weights(make_model(), path)
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.keys()}
+    name = next(k for k in arrays if k.endswith("0.weight"))
+    arrays[name] = np.full(arrays[name].shape, "w")           # right shape, strings
+    np.savez(path, **arrays)
+    model = make_model(1)
+    before = model[0].weight.data.copy()
+    with pytest.raises(WeightsFileError, match=r"parameter '0\.weight' has non-numeric dtype <U1"):
+        load_weights(model, path)
+    np.testing.assert_array_equal(model[0].weight.data, before)            # untouched
+
+
 def test_unknown_format_version(tmp_path):
     path = tmp_path / "m.npz"
     save_weights(make_model(), path)

@@ -252,3 +252,10 @@ def test_plot_nms_draws_both_panels(tmp_path):
     assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 8 and len(fig.axes[1].patches) == len(tr.keep)
     with pytest.raises(ValueError, match="keep"):
         plot_nms(boxes, scores, [9])
+
+
+def test_batched_nms_refuses_a_nan_class_instead_of_dropping_its_box():
+    boxes = np.array([[0.0, 0, 10, 10], [20, 20, 30, 30]])
+    with pytest.raises(ValueError, match=r"classes: expected finite class labels, received nan at index 1"):
+        batched_nms(boxes, np.array([0.9, 0.8]), np.array([0.0, np.nan]), 0.5)
+    np.testing.assert_array_equal(batched_nms(boxes, np.array([0.9, 0.8]), np.array([0.0, 1.0]), 0.5), [0, 1])

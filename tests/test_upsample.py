@@ -139,39 +139,6 @@ def test_unpool_keeps_dtype(dtype):
 
 
 # ---------------------------------------------------------------------------
-# PyTorch agreement (optional)
-# ---------------------------------------------------------------------------
-
-def _nchw(a):
-    return np.ascontiguousarray(a.transpose(0, 3, 1, 2))
-
-
-def test_nearest_matches_torch():
-    torch = pytest.importorskip("torch")
-    x = np.random.default_rng(5).standard_normal((2, 3, 4, 2))
-    out, _ = F.upsample_nearest2d_forward(x, (2, 3))
-    want = torch.nn.functional.interpolate(torch.tensor(_nchw(x)), scale_factor=(2, 3), mode="nearest")
-    np.testing.assert_array_equal(out, want.numpy().transpose(0, 2, 3, 1))
-
-
-def test_max_unpool_matches_torch():
-    torch = pytest.importorskip("torch")
-    a = distinct((2, 6, 7, 3))
-    pooled, pool_cache = F.max_pool2d_forward(a, 2)
-    x = np.random.default_rng(6).standard_normal(pooled.shape)
-    up, cache = F.max_unpool2d_forward(x, pool_cache)
-    dout = np.random.default_rng(7).standard_normal(up.shape)
-    dx = F.max_unpool2d_backward(dout, cache)
-
-    _, idx = torch.nn.functional.max_pool2d(torch.tensor(_nchw(a)), 2, return_indices=True)
-    xt = torch.tensor(_nchw(x), requires_grad=True)
-    yt = torch.nn.functional.max_unpool2d(xt, idx, 2, output_size=(6, 7))
-    yt.backward(torch.tensor(_nchw(dout)))
-    np.testing.assert_array_equal(up, yt.detach().numpy().transpose(0, 2, 3, 1))
-    np.testing.assert_array_equal(dx, xt.grad.numpy().transpose(0, 2, 3, 1))
-
-
-# ---------------------------------------------------------------------------
 # errors
 # ---------------------------------------------------------------------------
 

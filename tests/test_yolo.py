@@ -386,6 +386,25 @@ def test_loss_ignore_iou():
         yolo_loss(o, targets, anchors, ignore_iou=1.5)
 
 
+def test_loss_ignore_iou_keeps_an_anchor_exactly_at_the_threshold():
+    """Left out only when IoU > ignore_iou: a box with IoU exactly 0.5 still counts at 0.5.
+
+    Every number is a dyadic fraction, so the IoU is exactly 1/2 in floating point:
+    4x4 grid, the true box (anchor 0, 0.25 x 0.25) centred in cell (1, 1); anchor 1
+    (0.5 x 0.25) of that cell predicts the same centre with twice the width."""
+    anchors = np.array([[0.25, 0.25], [0.5, 0.25]])
+    targets = np.zeros((1, 4, 4, 2, 6))
+    targets[0, 1, 1, 0] = [0.5, 0.5, 0.0, 0.0, 1.0, 1.0]                # x, y, log w/a, log h/a, obj, class
+    output = np.zeros((1, 4, 4, 2 * 6))                                 # sigmoid(0) = 0.5, exp(0) = 1
+    from npvision.detection.yolo import _best_truth_iou
+
+    assert _best_truth_iou(output.reshape(1, 4, 4, 2, 6), targets, anchors)[0, 1, 1, 1] == 0.5
+    terms = {thr: yolo_loss(output, targets, anchors, ignore_iou=thr, return_terms=True)[2]["noobj"]
+             for thr in (None, 0.5, 0.49)}
+    assert terms[0.5] == terms[None]                                    # on the threshold: kept
+    assert terms[0.49] == pytest.approx(terms[None] - 0.5 * 0.5 ** 2)   # above it: left out
+
+
 def test_loss_ignore_iou_gradient_check():
     rng = np.random.default_rng(4)
     boxes = [np.array([[3.0, 4, 30, 34], [30, 30, 60, 50]])]
@@ -399,3 +418,15 @@ def test_loss_ignore_iou_gradient_check():
     assert ((best > 0.6) & (t[..., 4] == 0)).any()                    # something is ignored
     assert np.abs(best - 0.6).min() > 1e-3                            # and nothing sits on the jump
     check_loss(yolo_loss, out, t, ANCHORS, ignore_iou=0.6, objectness_loss="logistic")
+
+
+def test_loss_and_targets_refuse_what_would_be_silently_wrong():
+    anchors = np.array([[0.25, 0.25], [0.5, 0.25]])
+    targets = np.zeros((1, 4, 4, 2, 6))
+    targets[0, 1, 1, 0] = [0.5, 0.5, 0.0, 0.0, 2.0, 1.0]                # objectness 2
+    with pytest.raises(ValueError, match=r"targets: the objectness target .* must be 0 or 1.*received 2\.0"):
+        yolo_loss(np.zeros((1, 4, 4, 12)), targets, anchors)
+    with pytest.raises(ValueError, match="output: an empty batch"):
+        yolo_loss(np.zeros((0, 4, 4, 12)), np.zeros((0, 4, 4, 2, 6)), anchors)
+    with pytest.raises(ValueError, match=r"anchors: row 0 = \[16\.0, 32\.0\] is larger than the image.*fractions"):
+        encode_yolo_targets([np.array([[1.0, 1, 9, 9]])], [np.array([0])], (64, 64), 4, [[16, 32], [8, 8]], 1)

@@ -73,7 +73,27 @@ def _as_coords(a, name: str, last: int) -> np.ndarray | None:
     if a.ndim < 1 or a.shape[-1] != last:
         what = "(..., 4) (x0, y0, x1, y1)" if last == 4 else "(..., 2) (x, y)"
         raise ValueError(f"{name}: expected shape {what}, received shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name}: expected finite coordinates, received NaN or inf")
+    if last == 4:
+        inverted = (a[..., 2] < a[..., 0]) | (a[..., 3] < a[..., 1])
+        if inverted.any():
+            i = tuple(int(k) for k in np.argwhere(inverted)[0])
+            raise ValueError(f"{name}: box {i} = {a[i].tolist()} is inverted; expected "
+                             f"(x0, y0, x1, y1) with x0 <= x1 and y0 <= y1")
     return a
+
+
+def _check_flip_order(flip_order, landmarks: np.ndarray | None) -> list[int] | None:
+    """``flip_order`` as a list that re-orders the K landmarks: a permutation of ``0..K-1``."""
+    if flip_order is None:
+        return None
+    order = [int(i) for i in flip_order]
+    k = None if landmarks is None else landmarks.shape[-2]
+    if k is not None and sorted(order) != list(range(k)):
+        raise ValueError(f"flip_order: expected a permutation of 0..{k - 1} (each of the {k} "
+                         f"landmarks exactly once), received {list(flip_order)}")
+    return order
 
 
 def _check_mask(mask, image: np.ndarray) -> np.ndarray | None:
@@ -131,8 +151,9 @@ def hflip(image, boxes=None, landmarks=None, mask=None, flip_order: Sequence[int
         boxes = np.stack([w - boxes[..., 2], boxes[..., 1], w - boxes[..., 0], boxes[..., 3]], -1)
     if landmarks is not None:
         landmarks = np.stack([w - landmarks[..., 0], landmarks[..., 1]], -1)
-        if flip_order is not None:
-            landmarks = landmarks[..., list(flip_order), :]
+        order = _check_flip_order(flip_order, landmarks)
+        if order is not None:
+            landmarks = landmarks[..., order, :]
     if mask is not None:
         mask = np.flip(mask, axis=-1).copy()
     return Augmented(out, boxes, landmarks, mask)
@@ -150,8 +171,9 @@ def vflip(image, boxes=None, landmarks=None, mask=None, flip_order: Sequence[int
         boxes = np.stack([boxes[..., 0], h - boxes[..., 3], boxes[..., 2], h - boxes[..., 1]], -1)
     if landmarks is not None:
         landmarks = np.stack([landmarks[..., 0], h - landmarks[..., 1]], -1)
-        if flip_order is not None:
-            landmarks = landmarks[..., list(flip_order), :]
+        order = _check_flip_order(flip_order, landmarks)
+        if order is not None:
+            landmarks = landmarks[..., order, :]
     if mask is not None:
         mask = np.flip(mask, axis=-2).copy()
     return Augmented(out, boxes, landmarks, mask)
@@ -336,6 +358,9 @@ def affine_warp(image, matrix, boxes=None, landmarks=None, mask=None, mode: str 
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.shape != (2, 3):
         raise ValueError(f"matrix: expected shape (2, 3) [A | t], received {matrix.shape}")
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError(f"matrix: expected finite entries, received {matrix.tolist()} (a NaN angle, "
+                         f"scale or shear makes every pixel NaN)")
     if abs(np.linalg.det(matrix[:, :2])) < 1e-12:
         raise ValueError(f"matrix: the linear part {matrix[:, :2].tolist()} is singular; "
                          f"an image warp must be invertible")
@@ -467,6 +492,8 @@ def elastic_warp(image, displacement, boxes=None, landmarks=None, mask=None,
     d = np.asarray(displacement, dtype=np.float64)
     if d.shape != (2, h, w):
         raise ValueError(f"displacement: expected shape (2, {h}, {w}), received {d.shape}")
+    if not np.all(np.isfinite(d)):
+        raise ValueError("displacement: expected finite values, received NaN or inf")
     px, py = _pixel_grid(h, w)
     u, v = px + d[0] - 0.5, py + d[1] - 0.5                           # (H, W) index coordinates
     x, shape = to_nhwc(image)

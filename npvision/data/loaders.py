@@ -116,6 +116,12 @@ def load_npz(path, images_key: str = "images", labels_key: str | None = "labels"
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"path: no such file {path!r}")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":                  # every .npz is a zip archive
+        raise ValueError(f"path: {path!r} is not a NumPy .npz archive (it does not start like a zip "
+                         f"file; first bytes {magic!r}); save one with np.savez(path, images=..., "
+                         f"labels=...)")
     with np.load(path, allow_pickle=False) as f:
         keys = list(f.keys())
         for role, key in (("images_key", images_key), ("labels_key", labels_key)):
@@ -130,6 +136,9 @@ def load_npz(path, images_key: str = "images", labels_key: str | None = "labels"
         images = images.astype(np.float32)
     elif images.dtype.kind != "f":
         raise ValueError(f"images: {path!r}[{images_key!r}] has non-numeric dtype {images.dtype}")
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images: {path!r}[{images_key!r}] has shape {images.shape}; expected a stack "
+                         f"of images (N, H, W) or (N, H, W, C)")
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"labels: {path!r} holds {len(images)} images but {len(labels)} labels")
     return images, labels
@@ -159,40 +168,49 @@ def load_yolo_labels(path, image_size, num_classes: int | None = None,
     if not 0 <= edge_tolerance < 0.5:
         raise ValueError(f"edge_tolerance: expected a fraction in [0, 0.5), received {edge_tolerance!r}")
     boxes, classes = [], []
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            parts = line.split()
-            if not parts:
-                continue
+    with open(path, "rb") as fb:
+        raw = fb.read()
+    try:
+        text = raw.decode("utf-8-sig")                  # a byte-order mark is fine
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path!r}: is not a YOLO label text file (byte {exc.start} is not UTF-8 "
+                         f"text); expected lines 'class cx cy w h'") from None
+    if "\x00" in text:
+        raise ValueError(f"{path!r}: is not a YOLO label text file (it holds NUL bytes: binary "
+                         f"data); expected lines 'class cx cy w h'")
+    for lineno, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
 
-            def bad(why: str):
-                return ValueError(f"{path!r} line {lineno}: {why}; expected 'class cx cy w h' "
-                                  f"with cx, cy, w, h fractions in [0, 1], received {line.strip()!r}")
+        def bad(why: str):
+            return ValueError(f"{path!r} line {lineno}: {why}; expected 'class cx cy w h' "
+                              f"with cx, cy, w, h fractions in [0, 1], received {line.strip()!r}")
 
-            if len(parts) != 5:
-                raise bad(f"expected 5 columns, found {len(parts)}")
-            try:
-                cls = int(parts[0])
-            except ValueError:
-                raise bad(f"class {parts[0]!r} is not an integer") from None
-            if cls < 0 or (num_classes is not None and cls >= num_classes):
-                limit = f"0 .. {num_classes - 1}" if num_classes is not None else ">= 0"
-                raise bad(f"class {cls} is out of range (expected {limit})")
-            try:
-                cx, cy, bw, bh = (float(p) for p in parts[1:])
-            except ValueError as exc:
-                raise bad(f"a coordinate is not a number ({exc})") from None
-            for name, v in (("cx", cx), ("cy", cy), ("w", bw), ("h", bh)):
-                if not (np.isfinite(v) and 0.0 <= v <= 1.0):
-                    raise bad(f"{name} = {v} is outside [0, 1]")
-            if bw == 0.0 or bh == 0.0:
-                raise bad("the box has zero width or height")
-            x0, y0, x1, y1 = cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2
-            if min(x0, y0) < -edge_tolerance or max(x1, y1) > 1 + edge_tolerance:
-                raise bad(f"the box ({x0:.4g}, {y0:.4g}, {x1:.4g}, {y1:.4g}) reaches outside the "
-                          f"image by more than edge_tolerance={edge_tolerance}")
-            x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, 1.0), min(y1, 1.0)
-            boxes.append([x0 * w, y0 * h, x1 * w, y1 * h])
-            classes.append(cls)
+        if len(parts) != 5:
+            raise bad(f"expected 5 columns, found {len(parts)}")
+        try:
+            cls = int(parts[0])
+        except ValueError:
+            raise bad(f"class {parts[0]!r} is not an integer") from None
+        if cls < 0 or (num_classes is not None and cls >= num_classes):
+            limit = f"0 .. {num_classes - 1}" if num_classes is not None else ">= 0"
+            raise bad(f"class {cls} is out of range (expected {limit})")
+        try:
+            cx, cy, bw, bh = (float(p) for p in parts[1:])
+        except ValueError as exc:
+            raise bad(f"a coordinate is not a number ({exc})") from None
+        for name, v in (("cx", cx), ("cy", cy), ("w", bw), ("h", bh)):
+            if not (np.isfinite(v) and 0.0 <= v <= 1.0):
+                raise bad(f"{name} = {v} is outside [0, 1]")
+        if bw == 0.0 or bh == 0.0:
+            raise bad("the box has zero width or height")
+        x0, y0, x1, y1 = cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2
+        if min(x0, y0) < -edge_tolerance or max(x1, y1) > 1 + edge_tolerance:
+            raise bad(f"the box ({x0:.4g}, {y0:.4g}, {x1:.4g}, {y1:.4g}) reaches outside the "
+                      f"image by more than edge_tolerance={edge_tolerance}")
+        x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, 1.0), min(y1, 1.0)
+        boxes.append([x0 * w, y0 * h, x1 * w, y1 * h])
+        classes.append(cls)
     return (np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
             np.asarray(classes, dtype=np.int64))

@@ -137,6 +137,8 @@ def _check_stats(mean, std, c: int, dtype) -> tuple[np.ndarray, np.ndarray]:
         if v.shape != (c,):
             raise ValueError(f"{name}: expected a scalar or shape ({c},) for {c} channels, "
                              f"received shape {v.shape}")
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{name}: expected finite values, received {v}")
         stats.append(v)
     if np.any(stats[1] <= 0):
         raise ValueError(f"std: expected positive values, received {stats[1]}")

@@ -8,6 +8,8 @@ Everything public in the submodules is available here::
   validation, normalization, areas, IoU and generalized IoU, clipping;
 - :mod:`~npvision.detection.nms`: greedy NMS (kernels in
   :mod:`npvision.kernels.nms`), per-class NMS, soft-NMS and a step-by-step trace;
+- :mod:`~npvision.detection.segmentation_graph` (Felzenszwalb-Huttenlocher) and
+  :mod:`~npvision.detection.selective_search` (region proposals);
 - :mod:`~npvision.detection.evaluation`: matching detections to ground truth,
   precision / recall curves, AP in the VOC07, VOC and COCO conventions, mAP,
   and a detection confusion matrix.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from . import (anchors, boxes, detector, evaluation, landmarks, localization,
                nms as _nms_module, sliding_window, yolo)
+from . import segmentation_graph, selective_search as _selective_search_module
 from .anchors import *  # noqa: F401,F403
 from .boxes import *  # noqa: F401,F403
 from .detector import *  # noqa: F401,F403
@@ -29,8 +32,11 @@ from .localization import *  # noqa: F401,F403
 from .nms import *  # noqa: F401,F403
 from .sliding_window import *  # noqa: F401,F403
 from .yolo import *  # noqa: F401,F403
+from .segmentation_graph import *  # noqa: F401,F403
+from .selective_search import *  # noqa: F401,F403
 
 # Each submodule lists its public names; a new submodule adds its import above
 # and its __all__ here.
 __all__ = [name for mod in (boxes, _nms_module, evaluation, localization, landmarks, sliding_window,
-                            anchors, yolo, detector) for name in mod.__all__]
+                            anchors, yolo, detector, segmentation_graph, _selective_search_module)
+           for name in mod.__all__]

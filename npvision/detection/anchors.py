@@ -57,8 +57,19 @@ def _as_wh(wh, name: str, allow_empty: bool = False) -> np.ndarray:
 
 
 def _as_anchors(anchors, name: str = "anchors") -> np.ndarray:
-    """Anchors ``(B, 2)`` of positive ``(width, height)`` (fractions of the image)."""
-    return _as_wh(anchors, name)
+    """Anchors ``(B, 2)`` of positive ``(width, height)``, fractions of the image: in ``(0, 1]``.
+
+    Anchors in pixels (``[[16, 32], ...]``) are the usual slip; they are refused here
+    rather than read as boxes 16 images wide.
+    """
+    arr = _as_wh(anchors, name)
+    big = arr > 1.0
+    if big.any():
+        i = int(np.flatnonzero(big.any(axis=1))[0])
+        raise ValueError(f"{name}: row {i} = {arr[i].tolist()} is larger than the image; anchors are "
+                         f"(width, height) as fractions of the image, in (0, 1] (divide sizes in "
+                         f"pixels by the image's width and height)")
+    return arr
 
 
 # ----------------------------------------------------------------------------- shape IoU

@@ -188,7 +188,13 @@ def box_area(boxes) -> np.ndarray:
 
 
 def _inter_union(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairwise intersection and union areas of validated xyxy boxes, each ``(N, M)``."""
+    """Pairwise intersection and union areas of validated xyxy boxes, each ``(N, M)`` float64.
+
+    Areas are products of two lengths, so they are computed in float64: in float32
+    a box 1e20 wide has an area of ``inf`` and the IoU of two such identical boxes
+    would come out 0 (``inf / inf``) instead of 1.
+    """
+    a, b = a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])              # (N,)
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])              # (M,)
     lt = np.maximum(a[:, None, :2], b[None, :, :2])                  # (N, M, 2) top-left of overlap
@@ -221,8 +227,8 @@ def box_iou(a, b) -> np.ndarray:
     a = as_boxes(a, "a")
     b = as_boxes(b, "b")
     dtype = np.result_type(a.dtype, b.dtype)
-    inter, union = _inter_union(a.astype(dtype, copy=False), b.astype(dtype, copy=False))
-    return _safe_divide(inter, union)
+    inter, union = _inter_union(a, b)
+    return _safe_divide(inter, union).astype(dtype, copy=False)
 
 
 def generalized_box_iou(a, b) -> np.ndarray:
@@ -240,14 +246,14 @@ def generalized_box_iou(a, b) -> np.ndarray:
     a = as_boxes(a, "a")
     b = as_boxes(b, "b")
     dtype = np.result_type(a.dtype, b.dtype)
-    a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
+    a, b = a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
     inter, union = _inter_union(a, b)
     iou_ab = _safe_divide(inter, union)
     lt = np.minimum(a[:, None, :2], b[None, :, :2])                  # (N, M, 2) enclosing top-left
     rb = np.maximum(a[:, None, 2:], b[None, :, 2:])                  # (N, M, 2) enclosing bottom-right
     wh = rb - lt                                                     # (N, M, 2) >= 0 for valid boxes
     enclosing = wh[..., 0] * wh[..., 1]                              # (N, M)
-    return iou_ab - _safe_divide(enclosing - union, enclosing)
+    return (iou_ab - _safe_divide(enclosing - union, enclosing)).astype(dtype, copy=False)
 
 
 def clip_boxes(boxes, image_size) -> np.ndarray:

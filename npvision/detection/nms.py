@@ -106,6 +106,12 @@ def batched_nms(boxes, scores, classes, iou_threshold: float) -> np.ndarray:
     if c.ndim != 1 or c.shape[0] != len(b):
         raise ValueError(f"classes: expected shape ({len(b)},) to match the {len(b)} boxes, "
                          f"received {_describe(classes)}")
+    if c.dtype.kind == "f" and not np.all(np.isfinite(c)):
+        bad = int(np.flatnonzero(~np.isfinite(c))[0])
+        raise ValueError(f"classes: expected finite class labels, received {c[bad]} at index {bad} "
+                         f"(a NaN label equals no other, so its box would silently vanish)")
+    if c.dtype.kind not in "iubfUSO":
+        raise TypeError(f"classes: expected class labels (ints), received {_describe(classes)}")
     if len(b) == 0:
         return np.empty(0, dtype=np.int64)
     kept = []

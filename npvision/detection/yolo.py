@@ -373,6 +373,15 @@ def yolo_loss(output, targets, anchors, lambda_coord: float = 5.0, lambda_noobj:
 
     if ignore_iou is not None:
         ignore_iou = _check_fraction(ignore_iou, "ignore_iou")
+    if p.shape[0] == 0:
+        raise ValueError(f"output: an empty batch (shape {np.shape(output)}) has no mean loss; "
+                         f"expected at least one image")
+    responsible = t[..., 4]
+    if not np.all((responsible == 0) | (responsible == 1)):
+        bad = np.argwhere((responsible != 0) & (responsible != 1))[0]
+        raise ValueError(f"targets: the objectness target (index 4 of the last axis) must be 0 or 1 "
+                         f"(which anchor is responsible), received {responsible[tuple(bad)]} at "
+                         f"{tuple(int(i) for i in bad)}; encode targets with encode_yolo_targets")
 
     dtype = p.dtype
     t = t.astype(dtype, copy=False)

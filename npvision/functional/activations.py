@@ -35,7 +35,7 @@ import numbers
 
 import numpy as np
 
-from .._checks import as_float_array, check_dout
+from .._checks import as_float_array, check_cache, check_dout
 
 __all__ = [
     "relu_forward", "relu_backward",
@@ -64,7 +64,7 @@ def relu_forward(x):
 
 def relu_backward(dout, cache):
     """``dx = dout * [x > 0]``."""
-    x = cache
+    x = check_cache(cache, "relu")
     dout = check_dout(dout, x.shape, "relu_backward")
     return dout * (x > 0)
 
@@ -77,7 +77,7 @@ def relu6_forward(x):
 
 def relu6_backward(dout, cache):
     """``dx = dout * [0 < x < 6]``."""
-    x = cache
+    x = check_cache(cache, "relu6")
     dout = check_dout(dout, x.shape, "relu6_backward")
     return dout * ((x > 0) & (x < 6))
 
@@ -96,7 +96,7 @@ def leaky_relu_forward(x, alpha=0.01):
 
 def leaky_relu_backward(dout, cache):
     """``dx = dout`` where ``x > 0``, ``alpha * dout`` elsewhere."""
-    x, alpha = cache
+    x, alpha = check_cache(cache, "leaky_relu", 2)
     dout = check_dout(dout, x.shape, "leaky_relu_backward")
     return np.where(x > 0, dout, alpha * dout)
 
@@ -112,7 +112,7 @@ def sigmoid_forward(x):
 
 def sigmoid_backward(dout, cache):
     """``dx = dout * s * (1 - s)`` from the cached output ``s``."""
-    s = cache
+    s = check_cache(cache, "sigmoid")
     dout = check_dout(dout, s.shape, "sigmoid_backward")
     return dout * s * (1 - s)
 
@@ -126,7 +126,7 @@ def tanh_forward(x):
 
 def tanh_backward(dout, cache):
     """``dx = dout * (1 - t^2)`` from the cached output ``t``."""
-    t = cache
+    t = check_cache(cache, "tanh")
     dout = check_dout(dout, t.shape, "tanh_backward")
     return dout * (1 - t * t)
 
@@ -140,7 +140,7 @@ def silu_forward(x):
 
 def silu_backward(dout, cache):
     """``d/dx [x s(x)] = s + x s (1 - s) = s (1 + x (1 - s))``."""
-    x, s = cache
+    x, s = check_cache(cache, "silu", 2, arrays=2)
     dout = check_dout(dout, x.shape, "silu_backward")
     return dout * s * (1 + x * (1 - s))
 
@@ -168,6 +168,6 @@ def softmax_forward(x, axis=-1):
 
 def softmax_backward(dout, cache):
     """``dx = p * (dout - sum(dout * p, axis))`` (the softmax Jacobian applied to ``dout``)."""
-    p, axis = cache
+    p, axis = check_cache(cache, "softmax", 2)
     dout = check_dout(dout, p.shape, "softmax_backward")
     return p * (dout - np.sum(dout * p, axis=axis, keepdims=True))

@@ -54,7 +54,7 @@ import numbers
 
 import numpy as np
 
-from .._checks import as_float_array, check_dout
+from .._checks import as_float_array, check_cache, check_dout
 
 __all__ = ["batchnorm_forward", "batchnorm_backward"]
 
@@ -142,7 +142,7 @@ def batchnorm_backward(dout, cache):
     -------
     (dx, dgamma, dbeta) with the shapes of ``(x, gamma, beta)``.
     """
-    x_hat, gamma, inv_std, training = cache
+    x_hat, gamma, inv_std, training = check_cache(cache, "batchnorm", 4, arrays=3)
     dout = check_dout(dout, x_hat.shape, "batchnorm_backward")
     axes = tuple(range(dout.ndim - 1))
     m = dout.size // dout.shape[-1]                   # entries per channel

@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from .._checks import as_float_array, positive_int
+from .._checks import as_float_array, check_cache, positive_int
 
 __all__ = ["concat_forward", "concat_backward", "split_forward", "split_backward"]
 
@@ -80,7 +80,7 @@ def concat_backward(dout, cache):
 
     Returns a list ``[dx_1, ..., dx_k]``; ``dx_i`` is a fresh array of the shape of ``xs[i]``.
     """
-    axis, sizes = cache
+    axis, sizes = check_cache(cache, "concat", 2, arrays=0)
     dout = as_float_array(dout, "dout")
     if dout.ndim <= axis or dout.shape[axis] != sum(sizes):
         raise ValueError(f"dout: expected {sum(sizes)} = {' + '.join(map(str, sizes))} entries along axis "
@@ -127,7 +127,7 @@ def split_forward(x, sizes, axis=-1):
 
 def split_backward(douts, cache):
     """Concatenate the pieces' gradients back into ``dx`` (the mirror of the split)."""
-    axis, sizes, x_shape = cache
+    axis, sizes, x_shape = check_cache(cache, "split", 3, arrays=0)
     if not isinstance(douts, (list, tuple)) or len(douts) != len(sizes):
         n = len(douts) if isinstance(douts, (list, tuple)) else type(douts).__name__
         raise ValueError(f"douts: expected a list of {len(sizes)} gradients (one per piece), received {n}")

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from .._checks import as_float_array, check_channels, int_pair, resolve_padding
+from .._checks import as_float_array, check_cache, check_channels, int_pair, resolve_padding
 from .._padding import pad_hw
 
 __all__ = ["zero_pad", "conv_single_step", "conv2d_forward", "conv2d_backward"]
@@ -117,7 +117,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     out = kernels.get("conv2d_forward")(x, wk, stride, dilation, pads, bk)  # (N, H_out, W_out, C_out) + b, block by block
     # The cache keeps x, not its padded copy: x is alive anyway (the previous
     # layer's output), so between forward and backward a conv costs no extra memory.
-    cache = dict(x=x, w=wk, w_dtype=w.dtype, b_shape=None if b is None else b.shape,
+    cache = dict(op="conv2d", x=x, w=wk, w_dtype=w.dtype, b_shape=None if b is None else b.shape,
                  b_dtype=None if b is None else b.dtype, pads=pads,
                  stride=stride, dilation=dilation, out_shape=out.shape)
     return out, cache
@@ -134,6 +134,7 @@ def conv2d_backward(dout, cache, need_input_grad=True):
     Returns ``(dx, dw, db)``: dx (N, H, W, C_in) in x's dtype (or None), dw
     (KH, KW, C_in, C_out) in w's dtype, db like b (None when there was no bias).
     """
+    check_cache(cache, "conv2d", tagged=True)
     dout = as_float_array(dout, "dout", ndim=4, layout="(N, H_out, W_out, C_out)")
     if dout.shape != cache["out_shape"]:
         raise ValueError(f"dout: expected the forward output's shape {cache['out_shape']}, "

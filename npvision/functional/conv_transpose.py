@@ -49,7 +49,7 @@ import numpy as np
 
 from .. import kernels
 from ..kernels.blas import channel_sums
-from .._checks import as_float_array, check_channels, int_pair, resolve_padding
+from .._checks import as_float_array, check_cache, check_channels, int_pair, resolve_padding
 
 __all__ = ["conv_transpose2d_forward", "conv_transpose2d_backward"]
 
@@ -120,7 +120,7 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0, output_padding=0
     bk = None if b is None else b.astype(x.dtype, copy=False)
     # Given the pads, the kernel returns the cropped (N, H_out, W_out, C_out) and adds b itself.
     out = kernels.get("conv2d_backward_input")(xc, wk, (N, Hp, Wp, C_out), stride, dilation, pads, bk)
-    cache = dict(x=xc, w=wk, w_dtype=w.dtype, b_dtype=None if b is None else b.dtype,
+    cache = dict(op="conv_transpose2d", x=xc, w=wk, w_dtype=w.dtype, b_dtype=None if b is None else b.dtype,
                  pads=pads, stride=stride, dilation=dilation, out_shape=out.shape)
     return out, cache
 
@@ -130,6 +130,7 @@ def conv_transpose2d_backward(dout, cache):
 
     dout (N, H_out, W_out, C_out) -> dx (N, H, W, C_in), dw (KH, KW, C_out, C_in), db (C_out,).
     """
+    check_cache(cache, "conv_transpose2d", tagged=True)
     dout = as_float_array(dout, "dout", ndim=4, layout="(N, H_out, W_out, C_out)")
     if dout.shape != cache["out_shape"]:
         raise ValueError(f"dout: expected the forward output's shape {cache['out_shape']}, "

@@ -24,7 +24,7 @@ import numbers
 import numpy as np
 
 from .._rng import as_rng
-from .._checks import as_float_array, check_dout
+from .._checks import as_float_array, check_cache, check_dout
 
 __all__ = ["dropout_forward", "dropout_backward"]
 
@@ -65,4 +65,5 @@ def dropout_backward(dout, cache):
     dout = as_float_array(dout, "dout")
     if mask is None:
         return dout
+    check_cache(mask, "dropout")
     return check_dout(dout, mask.shape, "dropout_backward") * mask

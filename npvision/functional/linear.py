@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.blas import matmul
-from .._checks import as_float_array, check_dout
+from .._checks import as_float_array, check_cache, check_dout
 
 __all__ = ["linear_forward", "linear_backward", "flatten_forward", "flatten_backward"]
 
@@ -68,7 +68,7 @@ def linear_backward(dout, cache):
     (dx, dw, db) with the shapes and dtypes of ``(x, w, b)``; ``db`` is None
     when the forward pass had no bias.
     """
-    x, w, b_dtype = cache
+    x, w, b_dtype = check_cache(cache, "linear", 3, arrays=2)
     dout = check_dout(dout, (x.shape[0], w.shape[1]), "linear_backward")
     dx = matmul(dout, w.T).astype(x.dtype, copy=False)  # (N, D_out) @ (D_out, D_in) -> (N, D_in)
     dw = matmul(x.T, dout).astype(w.dtype, copy=False)  # (D_in, N) @ (N, D_out) -> (D_in, D_out)
@@ -87,12 +87,15 @@ def flatten_forward(x):
     n = x.shape[0]
     # A copy, not a view: a later in-place change to x must not change out (nor
     # fool a numerical gradient check, which perturbs x in place).
-    out = x.reshape(n, -1).copy()                     # (N, d1, d2, ...) -> (N, d1*d2*...)
+    out = x.reshape(n, int(np.prod(x.shape[1:]))).copy()  # (N, d1, d2, ...) -> (N, d1*d2*...); N may be 0
     return out, x.shape
 
 
 def flatten_backward(dout, cache):
     """Undo the reshape: ``(N, D) -> (N, d1, d2, ...)``."""
     shape = cache
+    if not (isinstance(shape, tuple) and len(shape) >= 2 and all(isinstance(d, int) for d in shape)):
+        raise TypeError(f"cache: expected the cache returned by flatten_forward (the input's shape), "
+                        f"received {shape!r:.80}")
     dout = check_dout(dout, (shape[0], int(np.prod(shape[1:]))), "flatten_backward")
     return dout.reshape(shape)                        # (N, D) -> (N, d1, d2, ...)

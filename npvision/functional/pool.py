@@ -187,6 +187,9 @@ def global_avg_pool2d_forward(x):
     ``out[n, c] = sum_{h, w} x[n, h, w, c] / (H * W)``; the cache keeps the input's shape and dtype.
     """
     x = float_input(x, "x")
+    if x.shape[1] == 0 or x.shape[2] == 0:
+        raise ValueError(f"x: has an empty {x.shape[1]}x{x.shape[2]} map (shape {x.shape}); global "
+                         f"average pooling needs H >= 1 and W >= 1")
     return x.mean(axis=(1, 2)), _GlobalAvgPoolCache(x.shape, x.dtype)
 
 

@@ -30,16 +30,43 @@ you pick one with ``NUMBA_THREADING_LAYER``. Measured on a 2-core VM:
 So npvision does not choose OpenMP for you. A process that never loads
 PyTorch can set ``NUMBA_THREADING_LAYER=omp OMP_WAIT_POLICY=passive`` before
 starting.
+
+Where compiled kernels are cached. numba's default puts its cache files in a
+``__pycache__`` folder beside the source, that is inside the installed
+package. A package folder that holds files pip did not install outlives an
+uninstall, and a reinstall in editable mode then finds an empty
+``site-packages/npvision/`` that shadows the real one (``cannot import name
+'__version__'``). So, unless ``NUMBA_CACHE_DIR`` is set, npvision points numba
+at a per-user cache folder (:func:`cache_dir`): ``$XDG_CACHE_HOME/npvision/numba``,
+by default ``~/.cache/npvision/numba`` (``%LOCALAPPDATA%\\npvision\\numba`` on
+Windows, ``~/Library/Caches/npvision/numba`` on macOS). numba keeps one cache
+per source path inside it, so two copies of npvision never share entries.
+Since numba has one cache setting per process, other numba code in the same
+process caches there too; set ``NUMBA_CACHE_DIR`` to choose another place.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import sys
 import threading
 
 _lock = threading.RLock()
 _numba = None
+
+
+def cache_dir() -> str:
+    """The folder where numba caches npvision's compiled kernels (see the module docstring)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return os.environ["NUMBA_CACHE_DIR"]
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Local")
+    elif sys.platform == "darwin":
+        base = os.path.join(os.path.expanduser("~"), "Library", "Caches")
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "npvision", "numba")
 
 
 def _import_numba():
@@ -49,6 +76,8 @@ def _import_numba():
 
         if "NUMBA_THREADING_LAYER" not in os.environ:
             numba.config.THREADING_LAYER = "workqueue"
+        if not os.environ.get("NUMBA_CACHE_DIR"):
+            numba.config.CACHE_DIR = cache_dir()       # never inside the installed package
         _numba = numba
     return _numba
 

@@ -127,7 +127,10 @@ class Optimizer:
             if p.grad.shape != p.data.shape:
                 raise ValueError(f"params[{i}]: gradient has shape {p.grad.shape} but the "
                                  f"parameter has shape {p.data.shape}")
-            self._update(p, p.grad, self.state[i])
+            try:
+                self._update(p, p.grad, self.state[i])
+            except FloatingPointError as exc:
+                raise FloatingPointError(f"params[{i}] (shape {p.data.shape}): {exc}") from None
 
     def _update(self, p: Parameter, g: np.ndarray, state: dict) -> None:
         raise NotImplementedError
@@ -179,6 +182,25 @@ class Optimizer:
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr!r}, {hyper})"
+
+
+def _squared(g: np.ndarray) -> np.ndarray:
+    """``g * g`` for the second-moment optimizers, refusing a square that is not finite.
+
+    In float32 a gradient above about 1.8e19 squares to ``inf``; ``g / sqrt(inf)``
+    is then 0 and the parameter silently stops moving. Say so instead.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):         # reported below, in words
+        g2 = g * g
+    if g2.size and not np.isfinite(g2.max()):
+        if not np.all(np.isfinite(g)):
+            raise FloatingPointError("gradient: contains NaN or inf; training has diverged (lower "
+                                     "the learning rate or clip the gradients)")
+        raise FloatingPointError(f"gradient: its square overflows {g.dtype} (largest |g| = "
+                                 f"{float(np.max(np.abs(g))):.3g}, the limit is "
+                                 f"{float(np.sqrt(np.finfo(g.dtype).max)):.3g}); clip the gradients "
+                                 f"(fit(..., max_grad_norm=...)) or train in float64")
+    return g2
 
 
 # ---------------------------------------------------------------------------
@@ -259,9 +281,10 @@ class RMSProp(Optimizer):
     def _update(self, p, g, state):
         if self.weight_decay:
             g = g + self.weight_decay * p.data
+        g2 = _squared(g)                            # checked before any state changes
         s = self._zeros(state, "s", p)
         s *= self.beta
-        s += (1.0 - self.beta) * g * g              # s <- beta s + (1 - beta) g^2
+        s += (1.0 - self.beta) * g2                 # s <- beta s + (1 - beta) g^2
         p.data -= self.lr * g / (np.sqrt(s) + self.eps)
 
 
@@ -292,14 +315,14 @@ class Adam(Optimizer):
         self.eps = _real(eps, "eps", 0.0, low_open=True)
         self.weight_decay = _real(weight_decay, "weight_decay", 0.0)
 
-    def _adam_step(self, p, g, state):
+    def _adam_step(self, p, g, g2, state):
         t = state["t"] = state.get("t", 0) + 1
         v = self._zeros(state, "v", p)
         s = self._zeros(state, "s", p)
         v *= self.beta1
         v += (1.0 - self.beta1) * g                  # v <- beta1 v + (1 - beta1) g
         s *= self.beta2
-        s += (1.0 - self.beta2) * g * g              # s <- beta2 s + (1 - beta2) g^2
+        s += (1.0 - self.beta2) * g2                 # s <- beta2 s + (1 - beta2) g^2
         v_corrected = v / (1.0 - self.beta1 ** t)
         s_corrected = s / (1.0 - self.beta2 ** t)
         p.data -= self.lr * v_corrected / (np.sqrt(s_corrected) + self.eps)
@@ -307,7 +330,7 @@ class Adam(Optimizer):
     def _update(self, p, g, state):
         if self.weight_decay:
             g = g + self.weight_decay * p.data
-        self._adam_step(p, g, state)
+        self._adam_step(p, g, _squared(g), state)
 
 
 class AdamW(Adam):
@@ -329,6 +352,7 @@ class AdamW(Adam):
         super().__init__(params, lr, beta1, beta2, eps, weight_decay)
 
     def _update(self, p, g, state):
+        g2 = _squared(g)                                  # checked before W changes
         if self.weight_decay:
             p.data *= 1.0 - self.lr * self.weight_decay   # W <- W - alpha lambda W
-        self._adam_step(p, g, state)
+        self._adam_step(p, g, g2, state)
