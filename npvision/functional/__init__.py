@@ -20,3 +20,5 @@ from .activations import *  # noqa: F401,F403
 from .batchnorm import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
+from .normalize import *  # noqa: F401,F403
+from .roi import *  # noqa: F401,F403

@@ -16,3 +16,5 @@ from .dropout import *  # noqa: F401,F403
 from .blocks import *  # noqa: F401,F403
 from .summary import *  # noqa: F401,F403
 from .freeze import *  # noqa: F401,F403
+from .normalize import *  # noqa: F401,F403
+from .roi import *  # noqa: F401,F403

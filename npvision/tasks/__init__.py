@@ -211,3 +211,4 @@ from . import segment  # noqa: E402,F401
 from . import localize  # noqa: E402,F401
 from . import windows  # noqa: E402,F401
 from . import yolo  # noqa: E402,F401
+from . import face  # noqa: E402,F401

@@ -18,7 +18,7 @@ from .feature_maps import __all__ as _feature_maps_all
 
 # Modules whose public names are looked up only when first asked for, so a
 # module that is missing or imports something heavy costs nothing until used.
-_LAZY_MODULES = ("curves", "boxes", "segmentation", "yolo", "landmarks", "proposals")
+_LAZY_MODULES = ("curves", "boxes", "segmentation", "yolo", "landmarks", "face", "proposals")
 
 __all__ = list(_feature_maps_all)
 
