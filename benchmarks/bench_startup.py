@@ -111,6 +111,8 @@ def _kernel_args(op: str):
     table["depthwise_conv2d_forward"] = lambda: (xp, w, None, one, one, no_pad)
     table["depthwise_conv2d_backward_input"] = lambda: (dout, w, xp.shape, one, one, no_pad)
     table["depthwise_conv2d_backward_params"] = lambda: (dout, xp, w.shape, one, one, no_pad)
+    table["conv2d_fft_forward"] = lambda: (xp, w, no_pad)       # the FFT conv: unpadded x, pads
+    table["conv2d_fft_backward"] = lambda: (dout, xp, w, no_pad)
     if op.startswith("max_pool2d") or op.startswith("max_unpool2d"):
         import npvision.kernels as K
         _, argmax = K.get("max_pool2d_forward", "numpy")(xp, pool, pool)

@@ -21,6 +21,11 @@ a missing or unexpected parameter, or an array of the wrong shape.
     save_weights(model, "lenet.npz", architecture="lenet5", extra={"classes": names})
     info = load_weights(model, "lenet.npz", architecture="lenet5")
     info["extra"]["classes"]
+
+Weights from the PyTorch ecosystem (torchvision's state dicts, as ``.npz`` or
+``.pth``) load with :func:`load_torch_weights` / :func:`from_torch_state_dict`
+and export with :func:`to_torch_state_dict`; they live in
+:mod:`npvision.io_torch`, imported on first use.
 """
 
 from __future__ import annotations
@@ -35,7 +40,10 @@ import numpy as np
 from . import __version__
 from .nn.module import Module
 
-__all__ = ["save_weights", "load_weights", "read_weights", "WeightsFileError", "FORMAT_VERSION"]
+__all__ = ["save_weights", "load_weights", "read_weights", "WeightsFileError", "FORMAT_VERSION",
+           "from_torch_state_dict", "to_torch_state_dict", "load_torch_weights"]
+_TORCH_NAMES = {"from_torch_state_dict", "to_torch_state_dict", "load_torch_weights",
+                "expected_torch_shapes", "IMAGENET_MEAN", "IMAGENET_STD", "NPZ_SNIPPET"}
 
 FORMAT_VERSION = 1
 _META_KEY = "__npvision__"
@@ -199,3 +207,11 @@ def load_weights(model, path, architecture: str | None = None, strict: bool = Tr
     return {"architecture": saved_arch, "model_class": meta.get("model_class"),
             "format_version": meta["format_version"], "extra": meta.get("extra", {}),
             "loaded": common}
+
+
+def __getattr__(name: str):
+    """The PyTorch interchange (``from npvision.io import load_torch_weights``) loads on first use."""
+    if name in _TORCH_NAMES:
+        from . import io_torch
+        return getattr(io_torch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

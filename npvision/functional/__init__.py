@@ -10,6 +10,7 @@ gradient-check). The hot loops run through :mod:`npvision.kernels`.
 
 from .shapes import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
+from .fft_conv import *  # noqa: F401,F403
 from .depthwise import *  # noqa: F401,F403
 from .conv_transpose import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403

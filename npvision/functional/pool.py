@@ -16,7 +16,12 @@ Gradients (``g = dout``):
   (stride < pool) add up there;
 * average pooling: every element of a window receives ``g / (PH * PW)``;
 * global average pooling, ``(N, H, W, C) -> (N, C)``: ``dx = g / (H * W)``
-  broadcast over the image.
+  broadcast over the image;
+* adaptive average pooling to a fixed ``(Ho, Wo)`` (PyTorch's
+  ``AdaptiveAvgPool2d``, which torchvision's VGG puts before its classifier):
+  output row ``i`` averages the input rows ``floor(i H / Ho) <= h < ceil((i + 1) H / Ho)``
+  (columns likewise), so bins may differ in size and overlap, and every element
+  of a bin receives ``g / (bin height * bin width)``.
 
 Padding follows PyTorch: max pooling pads with ``-inf`` (a padded element is
 never the maximum), average pooling pads with zeros that count in the average
@@ -48,6 +53,9 @@ __all__ = [
     "avg_pool2d_backward",
     "global_avg_pool2d_forward",
     "global_avg_pool2d_backward",
+    "adaptive_avg_pool2d_forward",
+    "adaptive_avg_pool2d_backward",
+    "adaptive_bins",
     "MaxPoolCache",
 ]
 
@@ -68,6 +76,13 @@ class MaxPoolCache(NamedTuple):
 
 class _GlobalAvgPoolCache(NamedTuple):
     x_shape: tuple[int, int, int, int]
+    dtype: np.dtype
+
+
+class _AdaptiveAvgPoolCache(NamedTuple):
+    x_shape: tuple[int, int, int, int]
+    rows: tuple[tuple[int, int], ...]       # (start, end) of each output row's input rows
+    cols: tuple[tuple[int, int], ...]       # (start, end) of each output column's input columns
     dtype: np.dtype
 
 
@@ -203,3 +218,57 @@ def global_avg_pool2d_backward(dout, cache):
     dout = check_dout(dout, (n, c), dtype=dtype)
     share = dout / dtype.type(h * w)                                     # (N, C)
     return np.ascontiguousarray(np.broadcast_to(share[:, None, None, :], x_shape))  # (N, H, W, C)
+
+
+# ---------------------------------------------------------------------------
+# adaptive average pooling
+# ---------------------------------------------------------------------------
+
+def adaptive_bins(n_in: int, n_out: int) -> tuple[tuple[int, int], ...]:
+    """The ``n_out`` half-open bins ``[floor(i n_in / n_out), ceil((i + 1) n_in / n_out))``.
+
+    >>> adaptive_bins(14, 7)       # ((0, 2), (2, 4), ..., (12, 14)): a 2-wide average pool
+    >>> adaptive_bins(3, 7)        # ((0, 1), (0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (2, 3))
+    """
+    return tuple((i * n_in // n_out, -(-(i + 1) * n_in // n_out)) for i in range(n_out))
+
+
+def adaptive_avg_pool2d_forward(x, output_size):
+    """Average ``x`` ``(N, H, W, C)`` into a fixed ``output_size`` ``(Ho, Wo)`` grid of bins.
+
+    ``out[n, i, j, c] = mean(x[n, r0:r1, c0:c1, c])`` with ``(r0, r1) = adaptive_bins(H, Ho)[i]``
+    and ``(c0, c1) = adaptive_bins(W, Wo)[j]``: PyTorch's ``adaptive_avg_pool2d``.
+    When ``Ho`` divides ``H`` this is an ordinary ``H/Ho`` average pool; when
+    ``Ho >= H`` input rows are repeated. The loop runs over the ``Ho * Wo`` bins
+    (49 for VGG's 7x7), each bin's mean vectorized over the batch and channels:
+    this loop is the op's only implementation.
+    """
+    x = float_input(x, "x")
+    out_hw = int_pair(output_size, "output_size")
+    n, h, w, c = x.shape
+    rows, cols = adaptive_bins(h, out_hw[0]), adaptive_bins(w, out_hw[1])
+    out = np.empty((n, out_hw[0], out_hw[1], c), dtype=x.dtype)         # (N, Ho, Wo, C)
+    for i, (r0, r1) in enumerate(rows):
+        for j, (c0, c1) in enumerate(cols):
+            out[:, i, j, :] = x[:, r0:r1, c0:c1, :].mean(axis=(1, 2))
+    return out, _AdaptiveAvgPoolCache(x.shape, rows, cols, x.dtype)
+
+
+def adaptive_avg_pool2d_backward(dout, cache):
+    """``dout`` ``(N, Ho, Wo, C)`` -> ``dx`` ``(N, H, W, C)``: each bin shares its gradient evenly.
+
+    ``dx[n, r0:r1, c0:c1, c] += dout[n, i, j, c] / ((r1 - r0) (c1 - c0))``; where bins
+    overlap, the shares add.
+    """
+    if not isinstance(cache, _AdaptiveAvgPoolCache):
+        raise TypeError(f"cache: expected the cache returned by adaptive_avg_pool2d_forward, "
+                        f"received {type(cache).__name__}")
+    x_shape, rows, cols, dtype = cache
+    n, _, _, c = x_shape
+    dout = check_dout(dout, (n, len(rows), len(cols), c), dtype=dtype)
+    dx = np.zeros(x_shape, dtype=dtype)                                  # (N, H, W, C)
+    for i, (r0, r1) in enumerate(rows):
+        for j, (c0, c1) in enumerate(cols):
+            share = dout[:, i, j, :] / dtype.type((r1 - r0) * (c1 - c0))  # (N, C)
+            dx[:, r0:r1, c0:c1, :] += share[:, None, None, :]
+    return dx

@@ -42,7 +42,7 @@ _FASTEST: dict[str, str] = {}
 
 # Kernel modules register their ops on import; they are imported on the first
 # lookup so that ``import npvision`` stays cheap.
-_MODULES = ("conv", "depthwise", "pool", "nms", "felzenszwalb", "roi")
+_MODULES = ("conv", "depthwise", "pool", "nms", "felzenszwalb", "roi", "fft_conv")
 _loaded = False
 _load_lock = threading.Lock()
 

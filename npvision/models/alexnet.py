@@ -10,6 +10,11 @@
 
 61,100,840 parameters for 1000 classes. The first fully connected layer is
 sized from ``input_shape`` (9216 inputs at 224x224), so smaller inputs work.
+torchvision average-pools the features to 6x6 first (``AdaptiveAvgPool2d``),
+so its classifier is 9216 wide at any size: ``adaptive_pool=(6, 6)`` does the
+same here (at 224x224 it changes nothing), which
+:func:`npvision.io.from_torch_state_dict` needs to load torchvision's weights
+into a model built for another input size.
 """
 
 from __future__ import annotations
@@ -24,9 +29,17 @@ __all__ = ["AlexNet", "alexnet"]
 
 
 class AlexNet(ChainModel):
-    """AlexNet: ``(N, H, W, C) -> (N, num_classes)``; children ``features, flatten, classifier``, in order."""
+    """AlexNet: ``(N, H, W, C) -> (N, num_classes)``.
 
-    def __init__(self, num_classes: int = 1000, input_shape=(224, 224, 3), dropout: float = 0.5, rng=None):
+    Children ``features, [avgpool,] flatten, classifier``, in order (torchvision's
+    names and indices). Options: ``dropout=0.5``, ``hidden=4096`` (width of the
+    two hidden fully connected layers), ``adaptive_pool=None`` or ``(6, 6)`` (an
+    :class:`~npvision.nn.AdaptiveAvgPool2D` before the classifier, as
+    torchvision), ``rng``. ``flat_shape`` is the ``(h, w, c)`` map the classifier flattens.
+    """
+
+    def __init__(self, num_classes: int = 1000, input_shape=(224, 224, 3), dropout: float = 0.5,
+                 hidden: int = 4096, adaptive_pool=None, rng=None):
         super().__init__()
         H, W, C = input_shape
         rng = as_rng(rng)  # one generator for all layers (an int seed must not restart per layer)
@@ -45,11 +58,15 @@ class AlexNet(ChainModel):
             h, w = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
         if h < 1 or w < 1:
             raise ValueError(f"input_shape: AlexNet needs inputs of at least 63x63, received {input_shape}")
-        self.flatten = nn.Flatten()
+        if adaptive_pool is not None:
+            self.avgpool = nn.AdaptiveAvgPool2D(adaptive_pool)    # (N, 6, 6, 256) for (6, 6)
+            h, w = self.avgpool.output_size
+        self.flat_shape = (h, w, 256)
+        self.flatten = nn.Flatten()                               # (N, h w 256), (h, w, c) order
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout, rng=rng), nn.Linear(h * w * 256, 4096, rng=rng), nn.ReLU(),
-            nn.Dropout(dropout, rng=rng), nn.Linear(4096, 4096, rng=rng), nn.ReLU(),
-            nn.Linear(4096, num_classes, rng=rng),
+            nn.Dropout(dropout, rng=rng), nn.Linear(h * w * 256, hidden, rng=rng), nn.ReLU(),
+            nn.Dropout(dropout, rng=rng), nn.Linear(hidden, hidden, rng=rng), nn.ReLU(),
+            nn.Linear(hidden, num_classes, rng=rng),
         )
 
 

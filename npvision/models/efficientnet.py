@@ -27,8 +27,11 @@ Parameter counts for 1000 classes (torchvision's, which these reproduce):
     B0 5,288,548   B1 7,794,184   B2 9,109,994    B3 12,233,232
     B4 19,341,616  B5 30,389,784  B6 43,040,704   B7 66,347,960
 
-Left out, as in :class:`~npvision.nn.MBConv`: stochastic depth (it only acts
-while training and has no parameters). B5..B7 use BatchNorm eps 1e-3 (torchvision).
+B5..B7 use BatchNorm eps 1e-3 and momentum 0.99 (npvision's convention;
+torchvision's ``momentum=0.01``), as torchvision. Stochastic depth, which
+torchvision trains with (``stochastic_depth_prob=0.2``: block ``i`` of ``L``
+drops its residual branch with probability ``0.2 i / L``), is off by default
+here; ``stochastic_depth=0.2`` turns it on. It only acts while training.
 """
 
 from __future__ import annotations
@@ -103,15 +106,18 @@ def compound_scaling(phi, published: bool = True) -> tuple[float, float, int, fl
 class EfficientNet(ChainModel):
     """EfficientNet with ``width``/``depth`` multipliers applied to B0: ``(N, H, W, C) -> (N, num_classes)``.
 
-    Options: ``width=1.0``, ``depth=1.0``, ``dropout=0.2``, ``eps=1e-5``
-    (BatchNorm), ``rng``. Children: ``stem``, ``stage1 .. stage7``
+    Options: ``width=1.0``, ``depth=1.0``, ``dropout=0.2``, ``eps=1e-5`` and
+    ``bn_momentum=0.9`` (BatchNorm; npvision's momentum convention, 0.9 =
+    PyTorch's 0.1), ``stochastic_depth=0.0`` (the last block's drop probability;
+    block ``i`` of ``L`` gets ``stochastic_depth * i / L``), ``rng``. Children: ``stem``, ``stage1 .. stage7``
     (Sequentials of :class:`~npvision.nn.MBConv`; only a stage's first block
     strides), ``head``, ``avgpool``, ``dropout``, ``fc``, run in that order (the
     comments give each one's output at 224x224 for B0).
     """
 
     def __init__(self, num_classes: int = 1000, input_shape=(224, 224, 3), width: float = 1.0,
-                 depth: float = 1.0, dropout: float = 0.2, eps: float = 1e-5, rng=None):
+                 depth: float = 1.0, dropout: float = 0.2, eps: float = 1e-5, bn_momentum: float = 0.9,
+                 stochastic_depth: float = 0.0, rng=None):
         super().__init__()
         num_classes, (_, _, C) = check_model_args(num_classes, input_shape, "EfficientNet")
         for name, v in (("width", width), ("depth", depth)):
@@ -123,18 +129,24 @@ class EfficientNet(ChainModel):
         def channels(c):
             return make_divisible(c * width, 8)
 
+        total_blocks = sum(int(math.ceil(n * depth)) for *_, n in B0_SETTING)
+        block_index = 0
+
         def stage(in_channels, t, k, s, c, n):
+            nonlocal block_index
             out_channels, repeats = channels(c), int(math.ceil(n * depth))
             layers = []
             for i in range(repeats):
+                drop = stochastic_depth * block_index / total_blocks       # torchvision's linear rule
                 layers.append(nn.MBConv(in_channels, out_channels, k, s if i == 0 else 1, t, se_ratio=0.25,
-                                        eps=eps, rng=rng))
+                                        eps=eps, momentum=bn_momentum, stochastic_depth=drop, rng=rng))
                 in_channels = out_channels
+                block_index += 1
             return nn.Sequential(*layers), out_channels
 
         stem_channels = channels(B0_STEM)
         self.stem = nn.ConvBNAct(C, stem_channels, 3, stride=2, activation=nn.SiLU, eps=eps,
-                                 input_grad=False, rng=rng)                     # (N, 112, 112, 32)
+                                 momentum=bn_momentum, input_grad=False, rng=rng)                     # (N, 112, 112, 32)
         self.stage1, c = stage(stem_channels, *B0_SETTING[0])                   # (N, 112, 112, 16)
         self.stage2, c = stage(c, *B0_SETTING[1])                               # (N, 56, 56, 24)
         self.stage3, c = stage(c, *B0_SETTING[2])                               # (N, 28, 28, 40)
@@ -143,7 +155,8 @@ class EfficientNet(ChainModel):
         self.stage6, c = stage(c, *B0_SETTING[5])                               # (N, 7, 7, 192)
         self.stage7, c = stage(c, *B0_SETTING[6])                               # (N, 7, 7, 320)
         head_channels = 4 * c                       # 1280 = 4 x 320 in B0; scales with the width
-        self.head = nn.ConvBNAct(c, head_channels, 1, activation=nn.SiLU, eps=eps, rng=rng)  # (N, 7, 7, 1280)
+        self.head = nn.ConvBNAct(c, head_channels, 1, activation=nn.SiLU, eps=eps, momentum=bn_momentum,
+                                 rng=rng)                                       # (N, 7, 7, 1280)
         self.avgpool = nn.GlobalAvgPool2D()                                     # (N, 1280)
         self.dropout = nn.Dropout(dropout, rng=rng)
         self.fc = nn.Linear(head_channels, num_classes, rng=rng)                # (N, num_classes)
@@ -160,6 +173,7 @@ def _factory(phi: int):
         width, depth, _, dropout = compound_scaling(phi)
         options.setdefault("dropout", dropout)
         options.setdefault("eps", 1e-3 if phi >= 5 else 1e-5)
+        options.setdefault("bn_momentum", 0.99 if phi >= 5 else 0.9)     # torchvision: 0.01 and 0.1
         return EfficientNet(num_classes, input_shape, width=width, depth=depth, **options)
 
     width, depth, resolution, dropout = compound_scaling(phi)

@@ -7,6 +7,7 @@
 from . import init  # noqa: F401
 from .module import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
+from .fft_conv import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .upsample import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403

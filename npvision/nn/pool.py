@@ -11,6 +11,9 @@ Sliding-window pools on ``(N, H, W, C)``, each channel on its own:
   the window receives ``dy / (k_h k_w)``.
 * global average: ``y[n, c] = mean_{h, w} x[n, h, w, c]``, output ``(N, C)``;
   ``dx[n, h, w, c] = dy[n, c] / (H W)``.
+* adaptive average: a fixed ``(Ho, Wo)`` output whatever the input's size, bin
+  ``i`` covering rows ``floor(i H / Ho) .. ceil((i + 1) H / Ho) - 1`` (PyTorch's
+  ``AdaptiveAvgPool2d``; torchvision's VGG pools to 7x7 before its classifier).
 
 :class:`MaxPool2D` keeps its last cache in ``self.cache``: a
 :class:`~npvision.nn.MaxUnpool2D` paired with it reads the positions of the
@@ -26,7 +29,7 @@ from .._checks import int_pair
 from ._layer import cache_of, check_input
 from .module import Module
 
-__all__ = ["MaxPool2D", "AvgPool2D", "GlobalAvgPool2D"]
+__all__ = ["MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "AdaptiveAvgPool2D"]
 
 
 class _Pool2D(Module):
@@ -90,3 +93,28 @@ class GlobalAvgPool2D(Module):
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """``dy (N, C) -> dx (N, H, W, C)``, each position receiving ``dy / (H W)``."""
         return F.global_avg_pool2d_backward(dy, cache_of(self))
+
+
+class AdaptiveAvgPool2D(Module):
+    """Average into a fixed grid: ``(N, H, W, C) -> (N, Ho, Wo, C)`` for any ``H, W``.
+
+    ``output_size``: an int or ``(Ho, Wo)``. See
+    :func:`npvision.functional.adaptive_avg_pool2d_forward` for the bins.
+    """
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = int_pair(output_size, "output_size")
+        self.cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = check_input(x, self, 4, "(N, H, W, C)")
+        y, self.cache = F.adaptive_avg_pool2d_forward(x, self.output_size)
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Each bin's ``dy`` shared evenly among its inputs (overlapping bins add)."""
+        return F.adaptive_avg_pool2d_backward(dy, cache_of(self))
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

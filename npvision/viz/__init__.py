@@ -7,6 +7,7 @@ fresh Figure, saves it when given a ``path``, and returns the figure.
 - :mod:`npvision.viz.feature_maps`: ``plot_feature_maps``, ``plot_filters``,
   ``show_images_grid``
 - :mod:`npvision.viz.curves`: training curves (loaded on first use)
+- :mod:`npvision.viz.style`: style transfer strips and cost curves (loaded on first use)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .feature_maps import __all__ as _feature_maps_all
 
 # Modules whose public names are looked up only when first asked for, so a
 # module that is missing or imports something heavy costs nothing until used.
-_LAZY_MODULES = ("curves", "boxes", "segmentation", "yolo", "landmarks", "face", "proposals")
+_LAZY_MODULES = ("curves", "boxes", "segmentation", "yolo", "landmarks", "face", "proposals", "style")
 
 __all__ = list(_feature_maps_all)
 

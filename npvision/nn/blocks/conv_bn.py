@@ -34,6 +34,8 @@ class ConvBNAct(Module):
     depthwise : use a depthwise 3x3/kxk conv (one filter per channel).
     activation : a Module class (or any callable returning a Module), or ``None``.
     eps : BatchNorm's epsilon (GoogLeNet uses ``1e-3``).
+    momentum : BatchNorm's momentum, npvision's convention (weight of the old
+        running value: 0.9 is PyTorch's ``momentum=0.1``).
     input_grad : passed to the Conv2D (``False`` for a network's stem).
 
     Children: ``conv``, ``bn``, ``act`` (absent when ``activation=None``).
@@ -41,7 +43,7 @@ class ConvBNAct(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size=3, stride=1, padding=None,
                  depthwise: bool = False, activation=ReLU, eps: float = 1e-5, input_grad: bool = True,
-                 rng=None, dtype=np.float32):
+                 rng=None, dtype=np.float32, momentum: float = 0.9):
         super().__init__()
         rng = as_rng(rng)
         if padding is None:
@@ -57,7 +59,7 @@ class ConvBNAct(Module):
         else:
             self.conv = Conv2D(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
                                bias=False, input_grad=input_grad, rng=rng, dtype=dtype)
-        self.bn = BatchNorm2D(out_channels, eps=eps, dtype=dtype)
+        self.bn = BatchNorm2D(out_channels, momentum=momentum, eps=eps, dtype=dtype)
         self.act = activation() if activation is not None else None
         self.in_channels = in_channels
         self.out_channels = out_channels

@@ -8,14 +8,16 @@ step between the depthwise and the projection convolutions:
     h   = se(h)           squeeze-excitation (SiLU inside), squeeze width
                           max(1, C_in * se_ratio) from the block's *input* C_in
     out = project(h)      1x1 conv -> BN, t C_in -> C_out, linear (no activation)
+    out = drop_path(out)  stochastic depth: while training, a sample's branch is dropped with
+                          probability p (and the kept ones scaled by 1 / (1 - p)); p = 0 by default
     y   = out + x         only when s == 1 and C_in == C_out
 
 Backward mirrors it; the residual's gradient is ``dx = d_branch + d_identity``.
 
-Stochastic depth (torchvision drops the whole residual branch of a sample
-with a probability growing with depth, while training) is omitted: this block
-is always what stochastic depth is at evaluation time, the identity on the
-branch. The expanded width is ``round(t C_in)``; torchvision rounds it to a
+Stochastic depth (Huang et al. 2016) is torchvision's regularizer for
+EfficientNet: with ``stochastic_depth=p`` a residual block gets a
+:class:`~npvision.nn.StochasticDepth` on its branch (absent otherwise; at
+evaluation it is the identity either way). The expanded width is ``round(t C_in)``; torchvision rounds it to a
 multiple of 8, which gives the same number for every EfficientNet-B0 block
 (``C_in`` there is already a multiple of 8 and ``t`` an integer).
 """
@@ -28,6 +30,7 @@ import numpy as np
 
 from ..._checks import positive_int
 from ..activations import SiLU
+from ..dropout import StochasticDepth
 from ..init import as_rng
 from ..module import Module
 from .conv_bn import ConvBNAct
@@ -47,14 +50,19 @@ class MBConv(Module):
     expand_ratio : t (1 or 6 in B0).
     se_ratio : squeeze width ``max(1, int(C_in * se_ratio))`` (``C_in // 4`` for 0.25);
         ``0`` or ``None`` leaves out the SE step.
-    eps : BatchNorm epsilon (torchvision's B0-B7 use the default 1e-5).
+    eps : BatchNorm epsilon (torchvision's B0-B4 use the default 1e-5, B5-B7 1e-3).
+    momentum : BatchNorm momentum, npvision's convention (0.9 = PyTorch's 0.1).
+    stochastic_depth : probability of dropping a sample's residual branch while
+        training (only residual blocks have one); 0 leaves it out.
 
     Children: ``expand`` (ConvBNAct or ``None``), ``depthwise`` (ConvBNAct),
-    ``se`` (:class:`SqueezeExcitation` with SiLU, or ``None``), ``project`` (ConvBNAct, linear).
+    ``se`` (:class:`SqueezeExcitation` with SiLU, or ``None``), ``project`` (ConvBNAct, linear),
+    ``drop_path`` (:class:`~npvision.nn.StochasticDepth`, or ``None``).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, expand_ratio,
-                 se_ratio: float | None = 0.25, eps: float = 1e-5, rng=None, dtype=np.float32):
+                 se_ratio: float | None = 0.25, eps: float = 1e-5, rng=None, dtype=np.float32,
+                 momentum: float = 0.9, stochastic_depth: float = 0.0):
         super().__init__()
         self.in_channels = positive_int(in_channels, "in_channels")
         self.out_channels = positive_int(out_channels, "out_channels")
@@ -74,18 +82,23 @@ class MBConv(Module):
         rng = as_rng(rng)
         hidden = self.hidden_channels
 
+        bn = dict(eps=eps, momentum=momentum, rng=rng, dtype=dtype)
         if hidden != in_channels:
-            self.expand = ConvBNAct(in_channels, hidden, 1, activation=SiLU, eps=eps, rng=rng, dtype=dtype)
+            self.expand = ConvBNAct(in_channels, hidden, 1, activation=SiLU, **bn)
         else:
             self.expand = None
         self.depthwise = ConvBNAct(hidden, hidden, kernel_size, stride=stride, depthwise=True,
-                                   activation=SiLU, eps=eps, rng=rng, dtype=dtype)
+                                   activation=SiLU, **bn)
         if se_ratio:
             squeeze = max(1, int(in_channels * se_ratio))
             self.se = SqueezeExcitation(hidden, squeeze, activation=SiLU, rng=rng, dtype=dtype)
         else:
             self.se = None
-        self.project = ConvBNAct(hidden, out_channels, 1, activation=None, eps=eps, rng=rng, dtype=dtype)
+        self.project = ConvBNAct(hidden, out_channels, 1, activation=None, **bn)
+        if stochastic_depth and self.use_residual:
+            self.drop_path = StochasticDepth(stochastic_depth, rng=rng)
+        else:
+            self.drop_path = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         identity = x
@@ -97,6 +110,8 @@ class MBConv(Module):
         if self.se is not None:
             out = self.se.forward(out)        # channels re-weighted
         out = self.project.forward(out)       # (N, H/s, W/s, C_out), linear
+        if self.drop_path is not None:
+            out = self.drop_path.forward(out)  # some samples' branches zeroed while training
 
         if self.use_residual:
             out = out + identity
@@ -105,6 +120,8 @@ class MBConv(Module):
     def backward(self, dy: np.ndarray) -> np.ndarray:
         # the sum (when present) hands dy unchanged to the branch and to the identity
         d_out = dy
+        if self.drop_path is not None:
+            d_out = self.drop_path.backward(d_out)
         d_out = self.project.backward(d_out)
         if self.se is not None:
             d_out = self.se.backward(d_out)
