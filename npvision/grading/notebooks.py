@@ -38,7 +38,7 @@ feedback (the ``AssertionError`` message of :func:`npvision.grading.check`). A
 cell that raises, loops past the limit, or kills the kernel is reported, never
 crashed on; a submission that is not a notebook scores 0 with the reason.
 
-Grading needs ``nbformat``, ``nbclient`` and ``ipykernel`` (``pip install
+Grading needs ``nbformat``, ``nbclient``, ``ipykernel`` and ``jupyter_client`` (``pip install
 "npvision[assignments]"``); releasing needs nothing beyond the standard library.
 """
 
@@ -281,7 +281,8 @@ def _require_grading_dependencies():
         import jupyter_client  # noqa: F401
     except ImportError as exc:
         raise MissingDependencyError(
-            f"grading a notebook runs it in a Jupyter kernel, which needs nbformat, nbclient and ipykernel "
+            f"grading a notebook runs it in a Jupyter kernel, which needs nbformat, nbclient, ipykernel and "
+            f"jupyter_client "
             f"({exc.name} is missing): pip install \"npvision[assignments]\"") from exc
 
 
@@ -290,9 +291,16 @@ def _kernel_manager(workdir: str, kernel_name: str | None):
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager as KernelManager   # nbclient drives it asynchronously
 
-    transport = "ipc" if os.name == "posix" else "tcp"     # ipc: a local socket file, nothing on the network
+    # ipc: local socket files, nothing on the network; their paths must fit a socket address (~107
+    # bytes), so a long temporary folder falls back to tcp on the loopback interface
+    ipc_base = os.path.join(workdir, ".kernel-ipc")
+    transport = "ipc" if os.name == "posix" and len(ipc_base) + 4 <= 100 else "tcp"
+    ip = ipc_base if transport == "ipc" else "127.0.0.1"
+    # the connection file in the grading's own folder (not the system's temp folder): the kernel's command
+    # line names that folder, so the process can be told apart from any other kernel
+    connection_file = os.path.join(workdir, "kernel-connection.json")
     if kernel_name:
-        return KernelManager(kernel_name=kernel_name, transport=transport)
+        return KernelManager(kernel_name=kernel_name, transport=transport, ip=ip, connection_file=connection_file)
     spec_dir = os.path.join(workdir, ".kernels", "npvision-grader")
     os.makedirs(spec_dir, exist_ok=True)
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -304,7 +312,7 @@ def _kernel_manager(workdir: str, kernel_name: str | None):
         json.dump(spec, fh)
     ksm = KernelSpecManager(kernel_dirs=[os.path.dirname(spec_dir)], ensure_native_kernel=False)
     return KernelManager(kernel_name="npvision-grader", kernel_spec_manager=ksm, transport=transport,
-                         ip=os.path.join(workdir, ".kernel-ipc"))
+                         ip=ip, connection_file=connection_file)
 
 
 def _cell_result(cell) -> tuple[str, tuple[str, str] | None, str]:
@@ -318,7 +326,49 @@ def _cell_result(cell) -> tuple[str, tuple[str, str] | None, str]:
     return "ok", None, text
 
 
+def _responds(client, grace: float) -> bool:
+    """After a timeout and its interrupt: does the kernel come back and run ``pass`` within ``grace`` s?
+
+    A cell that catches ``KeyboardInterrupt`` (``except:`` inside a loop) keeps
+    the kernel busy after the interrupt; every later cell would then wait out its
+    own timeout. The probe tells the two cases apart.
+    """
+    import nbformat
+
+    probe = nbformat.v4.new_code_cell("pass")
+    saved = client.timeout
+    client.timeout = grace
+    started = time.monotonic()
+    try:
+        client.execute_cell(probe, 0, store_history=False)
+    except Exception:                               # a dead kernel, or one that stopped answering
+        return False
+    finally:
+        client.timeout = saved
+    status, _, _ = _cell_result(probe)
+    return status == "ok" and time.monotonic() - started < grace
+
+
+def _kill(km) -> None:
+    """Stop the kernel process now (no graceful shutdown request: it may be stuck in a loop)."""
+    from jupyter_core.utils import run_sync
+
+    try:
+        if run_sync(km.is_alive)():
+            run_sync(km.shutdown_kernel)(now=True)
+    except RuntimeError:                            # "No kernel is running!": already gone
+        pass
+
+
 def _execute(nb: dict, timeout: float, kernel_name: str | None, workdir: str) -> _Run:
+    """Run every code cell of ``nb`` in a fresh kernel; at most ``timeout`` s per cell.
+
+    A cell past its time is interrupted (``KeyboardInterrupt`` in the kernel) and
+    reported as timed out; when the kernel does not come back from the interrupt
+    (the cell catches it) it is killed and the cells after it are not run. The
+    kernel never outlives this function: it is shut down immediately at the end,
+    and killed if it is somehow still alive.
+    """
     import nbclient
     import nbformat
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -329,31 +379,42 @@ def _execute(nb: dict, timeout: float, kernel_name: str | None, workdir: str) ->
             cell.outputs, cell.execution_count = [], None
     timeout_error = {"ename": "CellTimeoutError", "evalue": f"the cell ran longer than {timeout:g} s and was "
                                                             f"interrupted", "traceback": []}
-    client = nbclient.NotebookClient(node, km=_kernel_manager(workdir, kernel_name), timeout=timeout,
-                                     allow_errors=True, interrupt_on_timeout=True,
-                                     error_on_timeout=timeout_error, kernel_name=kernel_name or "npvision-grader",
+    km = _kernel_manager(workdir, kernel_name)
+    client = nbclient.NotebookClient(node, km=km, timeout=timeout, allow_errors=True,
+                                     interrupt_on_timeout=True, error_on_timeout=timeout_error,
+                                     kernel_name=kernel_name or "npvision-grader", shutdown_kernel="immediate",
                                      resources={"metadata": {"path": workdir}})
     client.owns_km = True                 # so that leaving setup_kernel() shuts the kernel down
+    grace = min(10.0, max(2.0, timeout))  # how long an interrupted kernel gets to come back
     run = _Run()
-    with client.setup_kernel():
-        for index, cell in enumerate(node.cells):
-            if cell.cell_type != "code":
-                run.add("ok")
-                continue
-            started = time.monotonic()
-            try:
-                client.execute_cell(cell, index)
-            except (CellTimeoutError, DeadKernelError) as exc:
-                why = "died" if isinstance(exc, DeadKernelError) else "stopped answering"
-                run.note = (f"the kernel {why} while running cell {index}; the cells after it were not run")
-                run.add("error", (type(exc).__name__, (str(exc).splitlines() or [""])[0]))
-                break
-            status, error, text = _cell_result(cell)
-            if status == "ok" and error is None and time.monotonic() - started >= timeout:
-                status, error = "timeout", ("CellTimeoutError", timeout_error["evalue"])
-            if status == "timeout":
-                error = ("CellTimeoutError", timeout_error["evalue"])
-            run.add(status, error, text)
+    try:
+        with client.setup_kernel():
+            for index, cell in enumerate(node.cells):
+                if cell.cell_type != "code":
+                    run.add("ok")
+                    continue
+                started = time.monotonic()
+                try:
+                    client.execute_cell(cell, index)
+                except (CellTimeoutError, DeadKernelError) as exc:
+                    why = "died" if isinstance(exc, DeadKernelError) else "stopped answering"
+                    run.note = f"the kernel {why} while running cell {index}; the cells after it were not run"
+                    run.add("error", (type(exc).__name__, (str(exc).splitlines() or [""])[0]))
+                    break
+                status, error, text = _cell_result(cell)
+                if status == "ok" and time.monotonic() - started >= timeout:
+                    status = "timeout"
+                if status == "timeout":
+                    error = ("CellTimeoutError", timeout_error["evalue"])
+                run.add(status, error, text)
+                if status == "timeout" and not _responds(client, grace):
+                    run.note = (f"cell {index} did not stop when it was interrupted after {timeout:g} s (does it "
+                                f"catch KeyboardInterrupt, e.g. a bare 'except:' in a loop?); the kernel was "
+                                f"stopped and the cells after it were not run")
+                    _kill(km)
+                    break
+    finally:
+        _kill(km)
     while len(run.status) < len(node.cells):
         run.add("not run")
     return run
@@ -401,9 +462,14 @@ def grade(submission: str, source: str, timeout: float = 60.0, kernel_name: str 
     for i, (status, error) in enumerate(zip(run.status, run.errors)):
         if error is not None:
             report["errors"].append({"cell": i, "grade_id": ids[i], "error": f"{error[0]}: {error[1]}"})
+    previous = -1
     for t in tests:
         i = ids.index(t.grade_id)
         status, error, text = run.status[i], run.errors[i], run.stdout[i].strip()
+        earlier = [f"cell {k}" + (f" ({ids[k]!r})" if ids[k] else "") + f" before this test "
+                   + ("timed out" if run.status[k] == "timeout" else f"raised {run.errors[k][0]}: {run.errors[k][1]}")
+                   for k in range(previous + 1, i) if run.errors[k] is not None]
+        previous = i
         passed = status == "ok"
         if passed:
             feedback = text or "passed"
@@ -413,6 +479,8 @@ def grade(submission: str, source: str, timeout: float = 60.0, kernel_name: str 
             feedback = f"timed out: {error[1]}"
         else:
             feedback = f"{error[0]}: {error[1]}"
+        if not passed and earlier and status != "not run":
+            feedback += "\n(" + "; ".join(earlier) + ")"
         report["exercises"].append({"grade_id": t.grade_id, "points": t.points if passed else 0.0,
                                     "max_points": t.points, "passed": passed, "feedback": feedback})
     report["score"] = sum(e["points"] for e in report["exercises"])
