@@ -6,9 +6,16 @@ checks them twice:
 
 1. week 1 through :mod:`npvision.functional` (npvision's own API), with the
    default backend and with the naive loop kernels;
-2. weeks 1-3 through :mod:`npvision.course`, the functions called exactly as
+2. weeks 1-4 through :mod:`npvision.course`, the functions called exactly as
    the notebooks and their ``public_tests.py`` call them (the course's seeds,
    ``hparameters`` dicts, ``(1, 1, 1, n_C)`` biases, caches).
+
+Week 4's inputs (TensorFlow-drawn too) ship with npvision for its grader
+(``npvision/course/data/course_week4.npz``, from
+``tests/data/make_course_week4_goldens.py``). Its printed Gram matrix and layer
+style cost were computed by the course's GPU in TF32 (inputs rounded to 10
+mantissa bits); the exact values differ by 1e-4 relative, and rounding the
+inputs to TF32 first reproduces the printed ones.
 
 Week 1 draws with ``np.random.seed`` + ``np.random.randn`` (NumPy's legacy
 generator), so its inputs are regenerated here. Weeks 2 and 3 draw with
@@ -594,3 +601,121 @@ def test_course_unet_blocks_match_tensorflow():
         layer.weight.data, layer.bias.data = g[f"up_unet_w{2 * i}"], g[f"up_unet_w{2 * i + 1}"]
     np.testing.assert_allclose(block.forward(g["up_unet_x"], g["up_unet_skip"]), g["up_unet_out"],
                                rtol=1e-5, atol=1e-5)
+
+
+# ============================================================================= week 4
+from npvision.grading.cases_week4 import course_week4_inputs  # noqa: E402
+
+W4 = course_week4_inputs()
+
+
+def _tf32(x):
+    """float32 values rounded to TF32 (10 mantissa bits, to nearest even), as a TF32 matmul reads them."""
+    bits = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0xFFF + ((bits >> 13) & 1)) & ~np.uint64(0x1FFF)
+    return rounded.astype(np.uint32).view(np.float32)
+
+
+def test_course_triplet_loss():
+    """The course's cell and public test: the printed 527.2598, then its six hand-made asserts."""
+    y_true = (None, None, None)
+    y_pred = (W4["triplet_anchor"], W4["triplet_positive"], W4["triplet_negative"])
+    loss = course.triplet_loss(y_true, y_pred)
+    assert isinstance(loss, np.float32)
+    assert abs(loss - 527.2598) < 1e-4                     # prints "loss = tf.Tensor(527.2598, ...)"
+    assert loss == W4["tf_triplet_loss"]
+    assert course.triplet_loss(y_true, ([1., 1.], [1., 1.], [1., 1.]), 5) == 5
+    assert course.triplet_loss(y_true, ([1., 1.], [1., 1.], [0., 0.]), 3) == 1.
+    assert course.triplet_loss(y_true, ([1., 1.], [0., 0.], [1., 1.]), 0) == 2.
+    assert course.triplet_loss(y_true, ([0., 0.], [0., 0.], [0., 0.]), -2) == 0
+    assert course.triplet_loss(y_true, ([[1., 0.], [1., 0.]], [[1., 0.], [1., 0.]], [[0., 1.], [0., 1.]]), 3) == 2.
+    assert course.triplet_loss(y_true, ([[1., 1.], [2., 0.]], [[0., 3.], [1., 1.]], [[1., 0.], [0., 1.]]), 1) == 5
+    with pytest.raises(ValueError, match=r"y_pred: expected \(anchor, positive, negative\)"):
+        course.triplet_loss(y_true, (W4["triplet_anchor"], W4["triplet_positive"]))
+
+
+def test_course_compute_content_cost():
+    a_C, a_G = W4["content_a_C"], W4["content_a_G"]        # (1, 1, 4, 4, 3), as the course draws them
+    J_content = course.compute_content_cost(a_C, a_G)
+    J_content_0 = course.compute_content_cost(a_C, a_C)
+    assert isinstance(J_content, np.float32)
+    assert np.isclose(J_content, 7.0568767)                # the course's assert and print
+    assert abs(J_content - 7.0568767) < 5e-7 and J_content_0 == 0.0
+    assert np.isclose(J_content, W4["tf_content_cost"], rtol=1e-6)
+
+
+def test_course_gram_matrix():
+    A = W4["gram_A"]                                       # (3, 2) = (n_C, n_H * n_W)
+    GA = course.gram_matrix(A)
+    assert GA.shape == (3, 3) and GA.dtype == np.float32
+    np.testing.assert_allclose(GA, W4["tf_gram"], rtol=1e-6)                     # TensorFlow on this CPU
+    np.testing.assert_allclose(GA[0], [63.1888, -26.721277, -7.7320204], rtol=1e-6)
+    # the course's assert and print, on its GPU: the same product of TF32-rounded inputs
+    assert np.allclose(course.gram_matrix(_tf32(A))[0], [63.193256, -26.729713, -7.732155])
+    assert not np.allclose(GA[0], [63.193256, -26.729713, -7.732155])             # the exact one is not
+
+
+def test_course_compute_layer_style_cost():
+    a_S, a_G = W4["style_a_S"], W4["style_a_G"]
+    J_GG = course.compute_layer_style_cost(a_G, a_G)
+    J_SG = course.compute_layer_style_cost(a_S, a_G)
+    assert np.isclose(J_GG, 0.0) and J_SG > 0
+    assert np.isclose(J_SG, W4["tf_layer_style_cost"], rtol=1e-6) and abs(J_SG - 14.017805) < 2e-5
+    assert np.isclose(course.compute_layer_style_cost(_tf32(a_S), _tf32(a_G)), 14.01649)   # the course's number
+
+
+def test_course_compute_style_cost_and_total_cost():
+    S = [W4[f"multi_S{i}"] for i in range(6)]              # five style layers, then the content layer
+    G = [W4[f"multi_G{i}"] for i in range(6)]
+    J_style = course.compute_style_cost(S, G)
+    assert np.isclose(J_style, W4["tf_style_cost"], rtol=1e-5)
+    # by hand: the weighted sum of the five layer costs; the content layer is left out
+    by_hand = sum(0.2 * course.compute_layer_style_cost(s, g) for s, g in zip(S[:5], G[:5]))
+    assert np.isclose(J_style, by_hand, rtol=1e-6)
+    assert not np.isclose(J_style, by_hand + 0.2 * course.compute_layer_style_cost(S[5], G[5]), rtol=1e-6)
+    layers = [("block1_conv1", 1.0), ("block2_conv1", 0.0)]
+    assert np.isclose(course.compute_style_cost(S[:2] + S[5:], G[:2] + G[5:], STYLE_LAYERS=layers),
+                      course.compute_layer_style_cost(S[0], G[0]), rtol=1e-6)
+    # total_cost_test: the course's two asserts (it prints J = 34)
+    assert np.isclose(course.total_cost(0.2, 0.8), 34)
+    assert np.isclose(course.total_cost(0.3, 0.5, 3, 8), 4.9)
+
+
+def test_course_verify_and_who_is_it(capsys):
+    """The course's door on a small fixed encoder and synthetic faces (the grader's scene): its prints,
+    its returns, and where it differs from npvision.face (the nearest identity of a stranger)."""
+    from npvision import face
+    from npvision.grading.cases_week4 import face_scene
+    model, people, camera, stranger, db = face_scene()
+    enc = course.img_to_encoding(camera["younes"], model)
+    assert enc.shape == (1, 16) and np.isclose(np.linalg.norm(enc), 1.0)
+    dist, door_open = course.verify(camera["younes"], "younes", db, model)
+    assert door_open and np.isclose(dist, np.linalg.norm(enc - db["younes"]), rtol=1e-6) and dist < 0.7
+    assert capsys.readouterr().out == "It's younes, welcome in!\n"
+    dist, door_open = course.verify(camera["tian"], "kian", db, model)
+    assert not door_open and dist > 0.7
+    assert capsys.readouterr().out == "It's not kian, please go away\n"
+    min_dist, identity = course.who_is_it(people["younes"], db, model)
+    assert identity == "younes" and np.isclose(min_dist, 0.0, atol=1e-6)
+    assert capsys.readouterr().out.startswith("it's younes, the distance is ")
+    min_dist, identity = course.who_is_it(stranger, db, model)
+    assert identity == "kian" and min_dist > 0.7                    # the course: the nearest, even so
+    assert capsys.readouterr().out == "Not in the database.\n"
+    assert face.who_is_it(stranger, db, course.week4._CourseEncoder(model))[1] is None     # npvision: unknown
+    with pytest.raises(KeyError, match="'bob' is not in the database"):
+        course.verify(camera["younes"], "bob", db, model)
+    with pytest.raises(ValueError, match="database: expected a non-empty mapping"):
+        course.who_is_it(stranger, {}, model)
+
+
+def test_course_week4_errors():
+    with pytest.raises(ValueError, match=r"a_G: has shape \(1, 4, 4, 3\) but a_S has \(1, 2, 2, 3\)"):
+        course.compute_layer_style_cost(np.ones((1, 2, 2, 3)), np.ones((1, 4, 4, 3)))
+    with pytest.raises(ValueError, match=r"content_output\[-1\]: expected .*\(1, n_H, n_W, n_C\)"):
+        course.compute_content_cost([np.ones((4, 4, 3))], [np.ones((4, 4, 3))])
+    with pytest.raises(ValueError, match=r"A: expected .*\(n_C, n_H \* n_W\)"):
+        course.gram_matrix(np.ones((1, 2, 2, 3)))
+    with pytest.raises(ValueError, match="fewer than two outputs"):
+        course.compute_style_cost([np.ones((1, 2, 2, 3))], [np.ones((1, 2, 2, 3))])
+    with pytest.raises(TypeError, match="alpha: expected a finite number"):
+        course.total_cost(1.0, 2.0, alpha="10")

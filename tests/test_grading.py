@@ -402,6 +402,155 @@ def upsampling_block_stride_1(expansive_input, contractive_input, n_filters=32):
     return _unet_up(expansive_input, contractive_input, n_filters, "stride 1")
 
 
+# ============================================================================= week 4
+
+def _triplet(y_pred, alpha, axis=-1, reduce=np.sum, hinge=True, squared=True):
+    anchor, positive, negative = (np.asarray(v) for v in y_pred)
+    d = (lambda u: np.sum(u ** 2, axis=axis)) if squared else (lambda u: np.sqrt(np.sum(u ** 2, axis=axis)))
+    basic = d(anchor - positive) - d(anchor - negative) + alpha
+    return reduce(np.maximum(basic, 0.0) if hinge else basic)
+
+
+def triplet_loss_no_axis(y_true, y_pred, alpha=0.2):
+    return _triplet(y_pred, alpha, axis=None)                   # one distance for the whole batch
+
+
+def triplet_loss_no_maximum(y_true, y_pred, alpha=0.2):
+    return _triplet(y_pred, alpha, hinge=False)
+
+
+def triplet_loss_mean(y_true, y_pred, alpha=0.2):
+    return _triplet(y_pred, alpha, reduce=np.mean)
+
+
+def triplet_loss_not_squared(y_true, y_pred, alpha=0.2):
+    return _triplet(y_pred, alpha, squared=False)
+
+
+def verify_squared(image_path, identity, database, model):
+    encoding = course.img_to_encoding(image_path, model)
+    dist = np.sum((encoding - database[identity]) ** 2)
+    return dist, bool(dist < 0.7)
+
+
+def verify_door_inverted(image_path, identity, database, model):
+    encoding = course.img_to_encoding(image_path, model)
+    dist = np.linalg.norm(encoding - database[identity])
+    return dist, bool(dist > 0.7)
+
+
+def verify_first_person(image_path, identity, database, model):
+    encoding = course.img_to_encoding(image_path, model)
+    dist = np.linalg.norm(encoding - next(iter(database.values())))
+    return dist, bool(dist < 0.7)
+
+
+def _who(image_path, database, model, bug=None):
+    encoding = course.img_to_encoding(image_path, model)
+    min_dist = 100
+    for name, db_enc in database.items():
+        dist = np.linalg.norm(encoding - db_enc)
+        if bug == "farthest" and dist > min_dist or bug != "farthest" and dist < min_dist:
+            if bug != "min_dist not updated":
+                min_dist = dist
+            identity = name
+    if bug == "None when unknown" and min_dist > 0.7:
+        identity = None
+    return min_dist, identity
+
+
+def who_is_it_farthest(image_path, database, model):
+    return _who(image_path, database, model, "farthest")
+
+
+def who_is_it_min_dist_not_updated(image_path, database, model):
+    return _who(image_path, database, model, "min_dist not updated")
+
+
+def who_is_it_none_when_unknown(image_path, database, model):
+    return _who(image_path, database, model, "None when unknown")
+
+
+def content_cost_first_output(content_output, generated_output):
+    return course.compute_content_cost(content_output[:1], generated_output[:1])
+
+
+def content_cost_without_n_C(content_output, generated_output):
+    a_C, a_G = content_output[-1], generated_output[-1]
+    _, n_H, n_W, n_C = a_G.shape
+    return np.sum((a_C - a_G) ** 2) / (4 * n_H * n_W)
+
+
+def content_cost_mean(content_output, generated_output):
+    return np.mean((content_output[-1] - generated_output[-1]) ** 2)
+
+
+def gram_matrix_transposed_first(A):
+    return A.T @ A
+
+
+def gram_matrix_elementwise(A):
+    return A * A
+
+
+def _layer_style(a_S, a_G, bug=None):
+    _, n_H, n_W, n_C = a_G.shape
+    if bug == "reshape without transpose":
+        S, G = a_S.reshape(n_C, n_H * n_W), a_G.reshape(n_C, n_H * n_W)
+    else:
+        S, G = a_S.reshape(-1, n_C).T, a_G.reshape(-1, n_C).T          # (n_C, n_H n_W)
+    GS, GG = S @ S.T, G @ G.T
+    scale = (n_C * n_H * n_W) ** 2 if bug == "no 4" else 4 * n_C ** 2 * (n_H * n_W) ** 2
+    return np.sum((GS - GG) ** 2) / scale
+
+
+def layer_style_cost_reshape_without_transpose(a_S, a_G):
+    return _layer_style(a_S, a_G, "reshape without transpose")
+
+
+def layer_style_cost_no_4(a_S, a_G):
+    return _layer_style(a_S, a_G, "no 4")
+
+
+def _style(style_image_output, generated_image_output, STYLE_LAYERS, bug=None):  # noqa: N803
+    a_S, a_G = (style_image_output[1:], generated_image_output[1:]) if bug == "drops the first" else \
+        (style_image_output[:-1], generated_image_output[:-1])
+    J_style = 0
+    for i, weight in zip(range(len(a_S)), STYLE_LAYERS):
+        J_layer = course.compute_layer_style_cost(a_S[i], a_G[i])
+        if bug == "assign":
+            J_style = weight[1] * J_layer
+        elif bug == "unweighted":
+            J_style += J_layer
+        else:
+            J_style += weight[1] * J_layer
+    return J_style
+
+
+def style_cost_drops_the_first(style_image_output, generated_image_output, STYLE_LAYERS=course.STYLE_LAYERS):
+    return _style(style_image_output, generated_image_output, STYLE_LAYERS, "drops the first")
+
+
+def style_cost_assign_not_add(style_image_output, generated_image_output, STYLE_LAYERS=course.STYLE_LAYERS):
+    return _style(style_image_output, generated_image_output, STYLE_LAYERS, "assign")
+
+
+def style_cost_unweighted(style_image_output, generated_image_output, STYLE_LAYERS=course.STYLE_LAYERS):
+    return _style(style_image_output, generated_image_output, STYLE_LAYERS, "unweighted")
+
+
+def total_cost_swapped(J_content, J_style, alpha=10, beta=40):
+    return beta * J_content + alpha * J_style
+
+
+def total_cost_plus(J_content, J_style, alpha=10, beta=40):
+    return alpha * J_content + beta + J_style
+
+
+def total_cost_defaults_swapped(J_content, J_style, alpha=40, beta=10):
+    return alpha * J_content + beta * J_style
+
+
 # ============================================================================= the table of bugs
 
 WRONG_VALUE = r"output (\S+).* is wrong at \d+ of \d+ element\(s\); the first is [^:]+: expected \S+, received"
@@ -468,6 +617,35 @@ BUGS = {
                    (conv_block_no_relu, WRONG_VALUE)],
     "upsampling_block": [(upsampling_block_concat_swapped, WRONG_VALUE),
                          (upsampling_block_stride_1, RAISED)],
+    "triplet_loss": [(triplet_loss_no_axis, r"test 1 of 11 failed \(the course's check: tf.random.set_seed\(1\).*"
+                                            r"output loss is wrong at 1 of 1 element\(s\); the first is loss: "
+                                            r"expected 527\.2598\d*, received 0"),
+                     (triplet_loss_no_maximum, r"test 1 of 11 .*expected 527\.2598\d*, received -324\.21"),
+                     (triplet_loss_mean, r"test 1 of 11 .*output loss is wrong.*expected 527\.25.*, received "
+                                         r"175\.75"),
+                     (triplet_loss_not_squared, r"test 1 of 11.*output loss is wrong")],
+    "verify": [(verify_squared, r"test 1 of 5 .*output dist is wrong .*expected 0\.33\d+, received 0\.11"),
+               (verify_door_inverted, r"output door_open is wrong .*expected True, received False"),
+               (verify_first_person, r"test 1 of 5 .*output dist is wrong")],
+    "who_is_it": [(who_is_it_farthest, RAISED + r".*(UnboundLocalError|identity)"),
+                  (who_is_it_min_dist_not_updated, r"output min_dist is wrong .*received 100"),
+                  (who_is_it_none_when_unknown, r"test 5 of 5 failed \(edge case: a stranger.*output identity: "
+                                                r"expected 'kian', received None")],
+    "compute_content_cost": [(content_cost_first_output, r"test 4 of 5 failed .*output J_content is wrong"),
+                             (content_cost_without_n_C, r"test 1 of 5 .*expected 7\.0568.*, received 21\.17"),
+                             (content_cost_mean, r"test 1 of 5 .*output J_content is wrong")],
+    "gram_matrix": [(gram_matrix_transposed_first, r"output GA has the wrong shape: expected \(3, 3\), received "
+                                                   r"\(2, 2\): n_C expected 3, received 2; n_C expected 3"),
+                    (gram_matrix_elementwise, WRONG_SHAPE)],
+    "compute_layer_style_cost": [(layer_style_cost_reshape_without_transpose,
+                                  r"test 2 of 7 .*output J_style_layer is wrong .*expected 14\.0178"),
+                                 (layer_style_cost_no_4, r"output J_style_layer is wrong")],
+    "compute_style_cost": [(style_cost_drops_the_first, r"test 1 of 3 .*output J_style is wrong"),
+                           (style_cost_assign_not_add, r"output J_style is wrong"),
+                           (style_cost_unweighted, r"output J_style is wrong")],
+    "total_cost": [(total_cost_swapped, r"test 1 of 6 .*output J is wrong .*expected 34, received 16"),
+                   (total_cost_plus, r"output J is wrong .*expected 34, received 42\.8"),
+                   (total_cost_defaults_swapped, r"test 1 of 6 .*expected 34, received 16")],
 }
 
 
@@ -570,11 +748,21 @@ def test_unknown_exercise_names_suggest_the_closest():
         grading.check("conv_forward", None)
 
 
-def test_week_4_exercises_have_a_marked_place():
-    assert set(grading.PENDING) == {"triplet_loss", "verify", "who_is_it", "compute_content_cost", "gram_matrix",
-                                    "compute_layer_style_cost", "compute_style_cost", "total_cost"}
-    with pytest.raises(NotImplementedError, match="week-4 exercise whose grader is not written yet"):
-        grading.check("gram_matrix", lambda A: A @ A.T)
+def test_every_course_exercise_is_graded():
+    """The four weeks' exercises, as npvision.course lists them, all in the grader's table, in order."""
+    from npvision.course import EXERCISES_BY_WEEK
+    assert list(grading.EXERCISES) == [name for week in (1, 2, 3, 4) for name in EXERCISES_BY_WEEK[week]]
+    assert len(grading.EXERCISES) == 27
+    assert {ex.week for ex in grading.EXERCISES.values()} == {1, 2, 3, 4}
+
+
+def test_the_grader_is_quiet_but_the_course_functions_print(capsys):
+    """verify and who_is_it print as the course's do; grading them prints only the verdict."""
+    grading.check("verify", course.verify)
+    assert capsys.readouterr().out == "verify: All tests passed (5 tests: 2 from the course, 2 random, 1 edge case(s))\n"
+    args, _ = grading.case_inputs("verify", 1)
+    dist, door_open = course.verify(*args)
+    assert door_open and capsys.readouterr().out == "It's younes, welcome in!\n"
 
 
 def test_case_inputs_checks_the_number():
@@ -585,7 +773,8 @@ def test_case_inputs_checks_the_number():
 
 
 def test_each_edge_case_catches_its_bug_on_its_own():
-    """The edge cases are not redundant with the course's: each alone fails the bug it targets."""
+    """The edge cases (and the course's small hand-made checks) are not redundant: each alone fails the
+    bug it targets."""
     def only(exercise, words):
         return [c for c in grading.cases(exercise) if words in c.title]
 
@@ -593,7 +782,11 @@ def test_each_edge_case_catches_its_bug_on_its_own():
                ("pool_backward", "ties in max pooling", pool_backward_first_maximum_only),
                ("create_mask_from_window", "a tie", mask_first_maximum_only),
                ("yolo_filter_boxes", "exactly at the threshold", yolo_filter_boxes_strictly_greater),
-               ("iou", "far apart on x only", iou_no_clamp)]
+               ("iou", "far apart on x only", iou_no_clamp),
+               ("triplet_loss", "one active, alpha 1", triplet_loss_no_axis),
+               ("triplet_loss", "alpha -2", triplet_loss_no_maximum),
+               ("who_is_it", "a stranger", who_is_it_none_when_unknown),
+               ("compute_content_cost", "(1, 8, 8, 3), (1, 5, 3, 2)", content_cost_first_output)]
     for exercise, words, bug in targets:
         cases = only(exercise, words)
         assert len(cases) == 1, (exercise, words)

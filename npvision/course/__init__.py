@@ -19,9 +19,9 @@ week         exercises
 3            ``iou``, ``yolo_filter_boxes``, ``yolo_boxes_to_corners``, ``scale_boxes``,
              ``yolo_non_max_suppression``, ``yolo_eval``; U-Net's ``conv_block`` and
              ``upsampling_block``  (:mod:`npvision.course.week3`)
-4            to come: ``triplet_loss``, ``verify``, ``who_is_it``, ``compute_content_cost``,
-             ``gram_matrix``, ``compute_layer_style_cost``, ``compute_style_cost``,
-             ``total_cost``  (:mod:`npvision.course.week4` lists them)
+4            ``triplet_loss``, ``verify``, ``who_is_it`` (and the given ``img_to_encoding``),
+             ``compute_content_cost``, ``gram_matrix``, ``compute_layer_style_cost``,
+             ``compute_style_cost``, ``total_cost``  (:mod:`npvision.course.week4`)
 ===========  ==============================================================================
 
     >>> from npvision import course
@@ -41,6 +41,7 @@ from __future__ import annotations
 from .week1 import *  # noqa: F401,F403
 from .week2 import *  # noqa: F401,F403
 from .week3 import *  # noqa: F401,F403
+from .week4 import *  # noqa: F401,F403
 from . import week1, week2, week3, week4
 
 __all__ = week1.__all__ + week2.__all__ + week3.__all__ + week4.__all__
@@ -52,5 +53,6 @@ EXERCISES_BY_WEEK = {
     2: ("identity_block", "convolutional_block", "data_augmenter"),
     3: ("iou", "yolo_filter_boxes", "yolo_boxes_to_corners", "scale_boxes", "yolo_non_max_suppression",
         "yolo_eval", "conv_block", "upsampling_block"),
-    4: (),                      # week 4: see week4.PENDING
+    4: ("triplet_loss", "verify", "who_is_it", "compute_content_cost", "gram_matrix", "compute_layer_style_cost",
+        "compute_style_cost", "total_cost"),
 }

@@ -25,8 +25,7 @@ otter-grader test cell (an ``AssertionError`` is a failed test everywhere). A
 function that raises is reported with its exception and the line of its code.
 
 The exercises are a table, :data:`EXERCISES` (in :mod:`npvision.grading.exercises`):
-one entry per exercise, so adding one is one entry. Week 4's eight exercises
-are listed in :data:`PENDING` until the modules they wrap exist.
+one entry per exercise, so adding one is one entry; weeks 1 to 4, 27 exercises.
 
 :mod:`npvision.grading.notebooks` releases and grades whole notebooks (the
 ``npvision assignment`` command).
@@ -39,9 +38,9 @@ from collections import Counter
 
 from ._compare import Mismatch, compare
 from ._runner import Case, Exercise, GradingFailure, run_exercise
-from .exercises import EXERCISES, PENDING
+from .exercises import EXERCISES
 
-__all__ = ["check", "exercise_names", "get_exercise", "cases", "case_inputs", "EXERCISES", "PENDING",
+__all__ = ["check", "exercise_names", "get_exercise", "cases", "case_inputs", "EXERCISES",
            "Case", "Exercise", "GradingFailure", "Mismatch", "compare"]
 
 _KIND_WORDS = {"course": "from the course", "random": "random", "edge": "edge case(s)",
@@ -60,12 +59,7 @@ def get_exercise(exercise: str) -> Exercise:
                         f"received {type(exercise).__name__} {exercise!r}")
     if exercise in EXERCISES:
         return EXERCISES[exercise]
-    if exercise in PENDING:
-        wraps, branch = PENDING[exercise]
-        raise NotImplementedError(f"exercise {exercise!r}: a week-4 exercise whose grader is not written yet "
-                                  f"(it will wrap {wraps}, from the {branch!r} work); graded today: "
-                                  f"{', '.join(EXERCISES)}")
-    close = difflib.get_close_matches(exercise, list(EXERCISES) + list(PENDING), n=3, cutoff=0.5)
+    close = difflib.get_close_matches(exercise, list(EXERCISES), n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise ValueError(f"exercise: unknown exercise {exercise!r}{hint} The exercises are: {', '.join(EXERCISES)}")
 

@@ -14,9 +14,10 @@ from .. import course
 from . import cases_week1 as w1
 from . import cases_week2 as w2
 from . import cases_week3 as w3
+from . import cases_week4 as w4
 from ._runner import Exercise
 
-__all__ = ["EXERCISES", "PENDING"]
+__all__ = ["EXERCISES"]
 
 ACT = ("m", "n_H", "n_W", "n_C")
 ACT_PREV = ("m", "n_H_prev", "n_W_prev", "n_C_prev")
@@ -61,21 +62,16 @@ _TABLE = [
     Exercise("upsampling_block", course.upsampling_block, ("conv",), w3.upsampling_block_cases, 3,
              {"conv": ACT}),
     # ---- week 4: Face Recognition, Art Generation with Neural Style Transfer
-    # These wrap npvision.face and npvision.style (branches `face` and `style`); each becomes one entry
-    # like the ones above once its npvision.course function exists (see npvision/course/week4.py):
-    # Exercise("triplet_loss", course.triplet_loss, ("loss",), w4.triplet_loss_cases, 4),
-    # Exercise("verify", course.verify, ("dist", "door_open"), w4.verify_cases, 4),
-    # Exercise("who_is_it", course.who_is_it, ("min_dist", "identity"), w4.who_is_it_cases, 4),
-    # Exercise("compute_content_cost", course.compute_content_cost, ("J_content",), w4.content_cost_cases, 4),
-    # Exercise("gram_matrix", course.gram_matrix, ("GA",), w4.gram_matrix_cases, 4),
-    # Exercise("compute_layer_style_cost", course.compute_layer_style_cost, ("J_style_layer",),
-    #          w4.layer_style_cost_cases, 4),
-    # Exercise("compute_style_cost", course.compute_style_cost, ("J_style",), w4.style_cost_cases, 4),
-    # Exercise("total_cost", course.total_cost, ("J",), w4.total_cost_cases, 4),
+    Exercise("triplet_loss", course.triplet_loss, ("loss",), w4.triplet_loss_cases, 4),
+    Exercise("verify", course.verify, ("dist", "door_open"), w4.verify_cases, 4),
+    Exercise("who_is_it", course.who_is_it, ("min_dist", "identity"), w4.who_is_it_cases, 4),
+    Exercise("compute_content_cost", course.compute_content_cost, ("J_content",), w4.content_cost_cases, 4),
+    Exercise("gram_matrix", course.gram_matrix, ("GA",), w4.gram_matrix_cases, 4, {"GA": ("n_C", "n_C")}),
+    Exercise("compute_layer_style_cost", course.compute_layer_style_cost, ("J_style_layer",),
+             w4.layer_style_cost_cases, 4),
+    Exercise("compute_style_cost", course.compute_style_cost, ("J_style",), w4.style_cost_cases, 4),
+    Exercise("total_cost", course.total_cost, ("J",), w4.total_cost_cases, 4),
 ]
 
 #: course name -> Exercise, in the course's order.
 EXERCISES: dict[str, Exercise] = {ex.name: ex for ex in _TABLE}
-
-#: Week-4 exercises whose grader is still to come: name -> what it will wrap (course/week4.py).
-PENDING = dict(course.week4.PENDING)
