@@ -20,7 +20,8 @@ __version__ = "0.1.0"
 __all__ = ["set_backend", "use_backend", "get_backend", "__version__"]
 
 _SUBMODULES = {"functional", "kernels", "nn", "optim", "gradcheck", "models", "detection",
-               "segmentation", "face", "style", "data", "viz", "train", "cli", "io", "tasks"}
+               "segmentation", "face", "style", "data", "viz", "train", "cli", "io", "tasks",
+               "course", "grading"}
 
 
 def __getattr__(name: str):
