@@ -19,12 +19,8 @@ from .feature_maps import __all__ as _feature_maps_all
 
 # Modules whose public names are looked up only when first asked for, so a
 # module that is missing or imports something heavy costs nothing until used.
-<<<<<<< HEAD
 _LAZY_MODULES = ("curves", "confusion", "boxes", "segmentation", "yolo", "landmarks", "proposals", "region_detection",
                  "instances", "face", "style")
-=======
-_LAZY_MODULES = ("curves", "boxes", "segmentation", "yolo", "landmarks", "face", "proposals", "style")
->>>>>>> course
 
 __all__ = list(_feature_maps_all)
 
