@@ -382,7 +382,9 @@ def run_memory(n: int, torch_ok: bool, threads: int, repeats: int = 1) -> dict:
 def print_report(info: dict, results: list[dict], memory: dict, notes: list[str]) -> None:
     mm = info["matmul_gflops"]
     print(f"\nnpvision layer benchmark -- {info['date_utc']}")
-    print(f"machine: {info['cpu']}, {info['logical_cpus']} logical CPUs, {info['ram_gb']} GB RAM")
+    print(f"machine: {info['cpu']}, {info['vector_isa']}, {info['logical_cpus']} logical CPUs, "
+          f"{info['ram_gb']} GB RAM; load average before the run: {info['loadavg']}")
+    print(f"numba kernels compiled for: {info['numba_target']}")
     print(f"python {info['python']}, numpy {info['numpy']} ({info['blas']}), numba {info['numba']}, "
           f"torch {info['torch'] if info['torch_used'] else 'not used'}; threads: {info['threads']}")
     print(f"float32 np.matmul: {mm:.1f} GFLOP/s ({info['matmul_n']}x{info['matmul_n']} square, median); "
@@ -481,11 +483,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                     help="PyTorch threads (default: the logical CPU count, as numba and OpenBLAS use)")
+    ap.add_argument("--cpu", choices=sorted(C.CPU_TARGETS), default=None,
+                    help="compile npvision's kernels for this vector target (own numba cache) instead of "
+                         "this CPU; 'avx2' shows an AVX2-only machine's code on this one")
     ap.add_argument("--json", metavar="PATH", help="also write every number to this JSON file")
     ap.add_argument("--_mem-child", dest="mem_child", help=argparse.SUPPRESS)
     ap.add_argument("--_mem-n", dest="mem_n", type=int, default=32, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
+    C.use_cpu_target(args.cpu)
     if args.mem_child:
         print(json.dumps(memory_child(args.mem_child, args.mem_n, args.threads)))
         return 0
@@ -514,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
 
     info = C.machine_info()
+    info["loadavg"] = C.load_average()
+    info["numba_target"] = C.numba_target_description()
     mm_n = 256 if args.quick else 2048
     info["matmul_n"] = mm_n
     info["matmul_gflops"] = C.matmul_rate(mm_n, rounds=3 if args.quick else 9)
