@@ -36,11 +36,15 @@ loop holds no other. Each innermost loop is:
 ``integer``        neither: index or byte work, no floating point
 =================  ===================================================================
 
-A vectorized loop keeps a scalar copy for the last few iterations, so a
-kernel's verdict is ``vector`` when it has vector loops, none masked or
-branchy, and no more scalar loops than vector ones; ``scalar`` when no loop
-is vectorized; otherwise the worst class found. ``--json`` keeps every loop's
-counts. Targets:
+A vectorized loop keeps scalar copies of itself (for the last few iterations, and
+for arrays that overlap), so scalar loops beside vector ones are expected. The
+kernel is compiled once more with LLVM's loop-vectorizer remarks switched on
+(``llvmlite.binding.set_option("", "-pass-remarks...=loop-vectorize")``), which
+count the loops it vectorized and the innermost loops it left scalar. A kernel's
+verdict is ``vector`` when it has vector loops, none masked or branchy, and LLVM
+left no loop scalar; ``partly scalar`` when LLVM left some loop scalar (the
+``--json`` file lists its reasons); ``scalar`` when no loop is vectorized; else
+the worst class found. ``--json`` keeps every loop's counts. Targets:
 
 ==========  ==================================================================
 ``avx2``    ``znver3`` (AMD EPYC Zen 3): AVX2 + FMA, every AVX-512 feature off
@@ -239,16 +243,15 @@ def classify_loop(loop) -> dict:
             "masked_stores": masked, "inner_branches": inner_branches}
 
 
-def kernel_verdict(loops: list[dict]) -> str:
-    """One word for a kernel from its innermost loops (see the module docstring)."""
+def kernel_verdict(loops: list[dict], remarks: dict) -> str:
+    """One word for a kernel from its innermost loops and LLVM's remarks (see the module docstring)."""
     kinds = [lp["class"] for lp in loops]
-    n_vec = kinds.count("vector")
     for bad in ("vector+masked", "vector+branch"):
         if bad in kinds:
             return bad
-    if n_vec == 0:
+    if "vector" not in kinds:
         return "scalar" if "scalar" in kinds else "integer"
-    return "vector" if kinds.count("scalar") <= n_vec else "partly scalar"
+    return "vector" if remarks["not_vectorized"] == 0 else "partly scalar"
 
 
 def analyse_kernel(asm: str, py_name: str) -> list[dict]:
@@ -265,11 +268,12 @@ def analyse_kernel(asm: str, py_name: str) -> list[dict]:
 
 # -- the child: run every op that reaches a numba kernel, then read the kernels --------------------
 
-def workloads():
+def workloads(only: list[str] | None = None):
     """Calls of the functional ops (float32, numba backend) that between them reach every path of
     the numba kernels: direct planar loops, Winograd, im2col with its strided scatter, 1x1,
     depthwise 3x3 (stride 1 and 2) and 5x5, dilation, a multiplier, pooling with disjoint and
-    overlapping windows, max unpooling, the transpose convolution."""
+    overlapping windows, max unpooling, the transpose convolution. ``only``: just the groups
+    (conv, depthwise, pool) one of whose names contains one of the strings, or that contain it."""
     import numpy as np
 
     import npvision.functional as F
@@ -283,51 +287,97 @@ def workloads():
         out, cache = F.conv2d_forward(x, w, a(w.shape[3]), **kw)
         F.conv2d_backward(a(*out.shape), cache)
 
-    conv(a(2, 9, 9, 3), a(3, 3, 3, 8), padding=1)                 # direct planar loops (stem)
-    conv(a(2, 9, 9, 3), a(5, 5, 3, 8), padding=2)                 # direct, 5x5
-    conv(a(2, 9, 9, 32), a(3, 3, 32, 32), padding=1)              # Winograd
-    conv(a(2, 9, 9, 8), a(3, 3, 8, 40), stride=2, padding=1)      # im2col, strided scatter
-    conv(a(2, 9, 9, 24), a(3, 3, 24, 40), padding=2, dilation=2)  # im2col, stride 1
-    conv(a(2, 8, 8, 16), a(1, 1, 16, 24))                         # 1x1
-
     def deconv(x, w, **kw):
         out, cache = F.conv_transpose2d_forward(x, w, a(w.shape[2]), **kw)
         F.conv_transpose2d_backward(a(*out.shape), cache)
-
-    deconv(a(2, 5, 5, 16), a(2, 2, 8, 16), stride=2)
-    deconv(a(2, 5, 5, 16), a(3, 3, 8, 16), stride=2, padding=1)
 
     def dw(x, w, **kw):
         out, cache = F.depthwise_conv2d_forward(x, w, a(w.shape[2] * w.shape[3]), **kw)
         F.depthwise_conv2d_backward(a(*out.shape), cache)
 
-    for k, s in ((3, 1), (3, 2), (5, 1), (5, 2)):
-        dw(a(2, 11, 11, 16), a(k, k, 16, 1), stride=s, padding=k // 2)
-    dw(a(2, 11, 11, 16), a(3, 3, 16, 2), padding=2, dilation=2)
+    def conv_group():
+        conv(a(2, 9, 9, 3), a(3, 3, 3, 8), padding=1)                 # direct planar loops (stem)
+        conv(a(2, 9, 9, 3), a(5, 5, 3, 8), padding=2)                 # direct, 5x5
+        conv(a(2, 9, 9, 32), a(3, 3, 32, 32), padding=1)              # Winograd
+        conv(a(2, 9, 9, 8), a(3, 3, 8, 40), stride=2, padding=1)      # im2col, strided scatter
+        conv(a(2, 9, 9, 24), a(3, 3, 24, 40), padding=2, dilation=2)  # im2col, stride 1
+        conv(a(2, 8, 8, 16), a(1, 1, 16, 24))                         # 1x1
+        deconv(a(2, 5, 5, 16), a(2, 2, 8, 16), stride=2)
+        deconv(a(2, 5, 5, 16), a(3, 3, 8, 16), stride=2, padding=1)
 
-    for fwd, bwd, kw in ((F.max_pool2d_forward, F.max_pool2d_backward, dict(pool_size=2)),
-                         (F.max_pool2d_forward, F.max_pool2d_backward, dict(pool_size=3, stride=2, padding=1)),
-                         (F.avg_pool2d_forward, F.avg_pool2d_backward, dict(pool_size=2)),
-                         (F.avg_pool2d_forward, F.avg_pool2d_backward, dict(pool_size=3, stride=1))):
-        out, cache = fwd(a(2, 9, 9, 16), **kw)
-        bwd(a(*out.shape), cache)
-    out, cache = F.max_pool2d_forward(a(2, 8, 8, 16), 2)
-    up, ucache = F.max_unpool2d_forward(out, cache)
-    F.max_unpool2d_backward(a(*up.shape), ucache)
+    def depthwise_group():
+        for k, s in ((3, 1), (3, 2), (5, 1), (5, 2)):
+            dw(a(2, 11, 11, 16), a(k, k, 16, 1), stride=s, padding=k // 2)
+        dw(a(2, 11, 11, 16), a(3, 3, 16, 2), padding=2, dilation=2)
+
+    def pool_group():
+        for fwd, bwd, kw in ((F.max_pool2d_forward, F.max_pool2d_backward, dict(pool_size=2)),
+                             (F.max_pool2d_forward, F.max_pool2d_backward, dict(pool_size=3, stride=2, padding=1)),
+                             (F.avg_pool2d_forward, F.avg_pool2d_backward, dict(pool_size=2)),
+                             (F.avg_pool2d_forward, F.avg_pool2d_backward, dict(pool_size=3, stride=1))):
+            out, cache = fwd(a(2, 9, 9, 16), **kw)
+            bwd(a(*out.shape), cache)
+        out, cache = F.max_pool2d_forward(a(2, 8, 8, 16), 2)
+        up, ucache = F.max_unpool2d_forward(out, cache)
+        F.max_unpool2d_backward(a(*up.shape), ucache)
+
+    groups = {"conv direct winograd": conv_group, "depthwise": depthwise_group, "pool": pool_group}
+    for names, run in groups.items():
+        if not only or any(s in names or any(n in s for n in names.split()) for s in only):
+            run()
+
+
+class _Stderr:
+    """Capture what the process writes to file descriptor 2 (LLVM prints its remarks there)."""
+
+    def __enter__(self):
+        import tempfile
+
+        sys.stderr.flush()
+        self.file = tempfile.TemporaryFile(mode="w+")
+        self.saved = os.dup(2)
+        os.dup2(self.file.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc):
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        self.file.seek(0)
+        self.text = self.file.read()
+        self.file.close()
+        return False
+
+
+def _remark_counts(text: str) -> dict:
+    """Loops LLVM's loop vectorizer vectorized, and innermost loops it gave up on (its remarks)."""
+    lines = [ln.split(": ", 2)[-1].strip() for ln in text.splitlines() if ln.startswith("remark:")]
+    return {"vectorized": sum(ln.startswith("vectorized loop") for ln in lines),
+            "not_vectorized": sum(ln == "loop not vectorized" for ln in lines),
+            "reasons": sorted({ln.split(": ", 1)[1] for ln in lines if ln.startswith("loop not vectorized: ")})}
 
 
 def child(only: list[str] | None) -> dict:
-    """In a process started with a target's environment: run the workloads, read every kernel."""
+    """In a process started with a target's environment: run the workloads, then compile every kernel
+    they reached once more with LLVM's vectorizer remarks on, and read its assembly."""
     import importlib
 
+    import llvmlite.binding as llvm
+
+    for kind in ("", "-missed", "-analysis"):
+        llvm.set_option("", f"-pass-remarks{kind}=loop-vectorize")
     import numba
 
     import npvision
     from npvision import kernels
     from npvision.kernels._jit import LazyJit
 
-    with npvision.use_backend("numba"):
-        workloads()
+    with _Stderr() as log:
+        try:
+            with npvision.use_backend("numba"):
+                workloads(only)
+        except Exception:
+            raise
     kernels.ops()                                            # import every kernel module
     report = {"cpu_name": numba.config.CPU_NAME or "host", "kernels": []}
     names = sorted(m for m in sys.modules if m.startswith("npvision.kernels."))
@@ -338,14 +388,18 @@ def child(only: list[str] | None) -> dict:
                 continue
             if only and not any(s in f"{mod_name}.{attr}" for s in only):
                 continue
-            d = obj._dispatcher
-            for sig in d.signatures:
+            for sig in obj._dispatcher.signatures:
                 if "float64" in str(sig):
                     continue                                  # float32 is the training dtype
-                loops = analyse_kernel(d.inspect_asm(sig), obj.py_func.__name__)
+                fresh = numba.njit(**obj.options)(obj.py_func)   # not cached: compiled here, remarks on
+                with _Stderr() as log:
+                    fresh.compile(sig)
+                loops = analyse_kernel(fresh.inspect_asm(sig), obj.py_func.__name__)
+                remarks = _remark_counts(log.text)
                 report["kernels"].append({
                     "module": mod_name.rsplit(".", 1)[1], "kernel": attr, "signature": str(sig),
-                    "irregular": mod_name in IRREGULAR, "loops": loops, "verdict": kernel_verdict(loops)})
+                    "irregular": mod_name in IRREGULAR, "loops": loops, "remarks": remarks,
+                    "verdict": kernel_verdict(loops, remarks)})
     return report
 
 
@@ -369,7 +423,7 @@ def merge(reports: dict[str, dict]) -> list[dict]:
             cur = row["targets"].get(target)
             # one line per kernel: when it was compiled for several array layouts, the worst one
             if cur is None or _rank(k["verdict"]) > _rank(cur["verdict"]):
-                row["targets"][target] = {"verdict": k["verdict"], "loops": k["loops"]}
+                row["targets"][target] = {"verdict": k["verdict"], "loops": k["loops"], "remarks": k["remarks"]}
     return [rows[k] for k in sorted(rows)]
 
 
@@ -377,12 +431,13 @@ def _rank(verdict: str) -> int:
     return ["integer", "vector", "partly scalar", "vector+branch", "vector+masked", "scalar"].index(verdict)
 
 
-def _loop_summary(loops: list[dict]) -> str:
+def _loop_summary(loops: list[dict], remarks: dict) -> str:
     counts = {}
     for lp in loops:
         counts[lp["class"]] = counts.get(lp["class"], 0) + 1
     short = {"vector": "v", "vector+masked": "vm", "vector+branch": "vb", "scalar": "s", "integer": "i"}
-    return " ".join(f"{n}{short[c]}" for c, n in sorted(counts.items()))
+    asm = " ".join(f"{n}{short[c]}" for c, n in sorted(counts.items()))
+    return f"{asm}; LLVM {remarks['vectorized']}+ {remarks['not_vectorized']}-"
 
 
 def print_report(rows: list[dict], targets: list[str], info: dict) -> None:
@@ -398,11 +453,13 @@ def print_report(rows: list[dict], targets: list[str], info: dict) -> None:
         cells = [r["module"], r["kernel"] + (" (irregular)" if r["irregular"] else "")]
         for t in targets:
             got = r["targets"].get(t)
-            cells += [got["verdict"], _loop_summary(got["loops"])] if got else ["-", ""]
+            cells += [got["verdict"], _loop_summary(got["loops"], got["remarks"])] if got else ["-", ""]
         table.append(cells)
     print(C.format_table(headers, table, align="ll" + "l" * (2 * len(targets))))
-    print("loops: innermost loops by class: v vector, vm vector with masked stores, vb vector with "
-          "per-lane branches, s scalar float, i integer only. (irregular): not dense arithmetic.")
+    print("loops: the kernel's innermost loops in its machine code, by class: v vector, vm vector with masked "
+          "stores, vb vector with per-lane branches, s scalar float (a vector loop keeps scalar copies for "
+          "its last iterations and for overlapping arrays), i integer only; LLVM n+ m-: loops its vectorizer "
+          "vectorized and innermost loops it left scalar (its remarks). (irregular): not dense arithmetic.")
     for t in targets:
         bad = [f"{r['module']}.{r['kernel']}" for r in rows
                if not r["irregular"] and r["targets"].get(t, {}).get("verdict") not in ("vector", "integer", None)]
