@@ -34,6 +34,7 @@ loop holds no other. Each innermost loop is:
                    store it cannot mask, such as a ``uint8`` one on AVX2)
 ``scalar``         float work one number at a time (``...ss`` / ``...sd`` instructions)
 ``integer``        neither: index or byte work, no floating point
+``calls``          calls other functions (a driver of other kernels, or ``memset``)
 =================  ===================================================================
 
 A vectorized loop keeps scalar copies of itself (for the last few iterations, and
@@ -42,8 +43,9 @@ kernel is compiled once more with LLVM's loop-vectorizer remarks switched on
 (``llvmlite.binding.set_option("", "-pass-remarks...=loop-vectorize")``), which
 count the loops it vectorized and the innermost loops it left scalar. A kernel's
 verdict is ``vector`` when it has vector loops, none masked or branchy, and LLVM
-left no loop scalar; ``partly scalar`` when LLVM left some loop scalar (the
-``--json`` file lists its reasons); ``scalar`` when no loop is vectorized; else
+left no more loops scalar than the machine code has innermost loops without
+floating-point work (bookkeeping: a loop around ``memset``, index updates);
+``partly scalar`` when it left more (the ``--json`` file lists its reasons); ``scalar`` when no loop is vectorized; else
 the worst class found. ``--json`` keeps every loop's counts. Targets:
 
 ==========  ==================================================================
@@ -215,12 +217,15 @@ def classify_loop(loop) -> dict:
     members, body, succ = loop
     inside = set(members)
     wide = masked = scalar_fp = instructions = 0
+    calls = []
     for line in body:
         m = _MNEMONIC.match(line)
         if not m or line.lstrip().startswith("."):
             continue
         op, args = m.group(1), m.group(2)
         instructions += 1
+        if op.startswith("call"):
+            calls.append(args.strip().split("@")[0][-40:])
         if op == "vzeroupper":
             continue
         if "%ymm" in args or "%zmm" in args:
@@ -233,6 +238,8 @@ def classify_loop(loop) -> dict:
     inner_branches = sum(1 for b in members if len(succ[b]) == 2 and set(succ[b]) <= inside)
     if masked:
         kind = "vector+masked"
+    elif wide == 0 and calls:
+        kind = "calls"                                       # drives other kernels (or memset)
     elif wide == 0:
         kind = "scalar" if scalar_fp else "integer"
     elif inner_branches >= 2:
@@ -240,7 +247,7 @@ def classify_loop(loop) -> dict:
     else:
         kind = "vector"
     return {"class": kind, "instructions": instructions, "wide": wide, "scalar_fp": scalar_fp,
-            "masked_stores": masked, "inner_branches": inner_branches}
+            "masked_stores": masked, "inner_branches": inner_branches, "calls": calls}
 
 
 def kernel_verdict(loops: list[dict], remarks: dict) -> str:
@@ -250,8 +257,11 @@ def kernel_verdict(loops: list[dict], remarks: dict) -> str:
         if bad in kinds:
             return bad
     if "vector" not in kinds:
-        return "scalar" if "scalar" in kinds else "integer"
-    return "vector" if remarks["not_vectorized"] == 0 else "partly scalar"
+        return "scalar" if "scalar" in kinds else "calls" if "calls" in kinds else "integer"
+    # a loop LLVM left scalar may be bookkeeping with no arithmetic (a loop around memset, index
+    # updates): the innermost integer-only loops of the machine code account for that many
+    bookkeeping = kinds.count("integer") + kinds.count("calls")
+    return "vector" if remarks["not_vectorized"] <= bookkeeping else "partly scalar"
 
 
 def analyse_kernel(asm: str, py_name: str) -> list[dict]:
@@ -384,17 +394,26 @@ def child(only: list[str] | None) -> dict:
     for mod_name in names:
         mod = importlib.import_module(mod_name)
         for attr, obj in sorted(vars(mod).items()):
-            if not isinstance(obj, LazyJit) or obj._dispatcher is None or obj.py_func.__module__ != mod_name:
+            if isinstance(obj, LazyJit):                     # a kernel the ops called
+                dispatcher, options = obj._dispatcher, obj.options
+            elif isinstance(obj, numba.core.registry.CPUDispatcher):   # one a kernel called (compiled
+                dispatcher = obj                                        # in its place by LazyJit)
+                options = {k: v for k, v in obj.targetoptions.items() if k in ("nogil", "fastmath", "inline",
+                                                                              "boundscheck", "error_model")}
+            else:
+                continue
+            if dispatcher is None or dispatcher.py_func.__module__ != mod_name:
                 continue
             if only and not any(s in f"{mod_name}.{attr}" for s in only):
                 continue
-            for sig in obj._dispatcher.signatures:
+            py_func = dispatcher.py_func
+            for sig in dispatcher.signatures:
                 if "float64" in str(sig):
                     continue                                  # float32 is the training dtype
-                fresh = numba.njit(**obj.options)(obj.py_func)   # not cached: compiled here, remarks on
+                fresh = numba.njit(**options)(py_func)        # not cached: compiled here, remarks on
                 with _Stderr() as log:
                     fresh.compile(sig)
-                loops = analyse_kernel(fresh.inspect_asm(sig), obj.py_func.__name__)
+                loops = analyse_kernel(fresh.inspect_asm(sig), py_func.__name__)
                 remarks = _remark_counts(log.text)
                 report["kernels"].append({
                     "module": mod_name.rsplit(".", 1)[1], "kernel": attr, "signature": str(sig),
@@ -428,14 +447,15 @@ def merge(reports: dict[str, dict]) -> list[dict]:
 
 
 def _rank(verdict: str) -> int:
-    return ["integer", "vector", "partly scalar", "vector+branch", "vector+masked", "scalar"].index(verdict)
+    return ["integer", "calls", "vector", "partly scalar", "vector+branch", "vector+masked", "scalar"].index(verdict)
 
 
 def _loop_summary(loops: list[dict], remarks: dict) -> str:
     counts = {}
     for lp in loops:
         counts[lp["class"]] = counts.get(lp["class"], 0) + 1
-    short = {"vector": "v", "vector+masked": "vm", "vector+branch": "vb", "scalar": "s", "integer": "i"}
+    short = {"vector": "v", "vector+masked": "vm", "vector+branch": "vb", "scalar": "s", "integer": "i",
+             "calls": "c"}
     asm = " ".join(f"{n}{short[c]}" for c, n in sorted(counts.items()))
     return f"{asm}; LLVM {remarks['vectorized']}+ {remarks['not_vectorized']}-"
 
@@ -458,11 +478,12 @@ def print_report(rows: list[dict], targets: list[str], info: dict) -> None:
     print(C.format_table(headers, table, align="ll" + "l" * (2 * len(targets))))
     print("loops: the kernel's innermost loops in its machine code, by class: v vector, vm vector with masked "
           "stores, vb vector with per-lane branches, s scalar float (a vector loop keeps scalar copies for "
-          "its last iterations and for overlapping arrays), i integer only; LLVM n+ m-: loops its vectorizer "
+          "its last iterations and for overlapping arrays), i integer only, c calls other kernels (a driver); LLVM n+ m-: loops its vectorizer "
           "vectorized and innermost loops it left scalar (its remarks). (irregular): not dense arithmetic.")
     for t in targets:
         bad = [f"{r['module']}.{r['kernel']}" for r in rows
-               if not r["irregular"] and r["targets"].get(t, {}).get("verdict") not in ("vector", "integer", None)]
+               if not r["irregular"] and r["targets"].get(t, {}).get("verdict") not in ("vector", "integer", "calls",
+                                                                                         None)]
         print(f"{t}: {len(bad)} dense kernel(s) not cleanly vectorized" + (": " + ", ".join(bad) if bad else ""))
 
 

@@ -133,8 +133,13 @@ def _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, Z, V):
 
 
 @njit(nogil=True)
-def _output_tiles(M, bias, g0, g1, TH, TW, out):
-    """out[n, 2ty .. 2ty+1, 2tx .. 2tx+1] = A^T M A + bias for the tiles of tile rows g0 .. g1-1 (cut at Ho, Wo)."""
+def _output_tiles(M, bias, g0, g1, TH, TW, spare, out):
+    """out[n, 2ty .. 2ty+1, 2tx .. 2tx+1] = A^T M A + bias for the tiles of tile rows g0 .. g1-1 (cut at Ho, Wo).
+
+    A tile at the bottom or right edge may stick out of ``out`` by a row or a column: those
+    outputs go to ``spare`` (3, F) and are thrown away, so that the loop over the filters
+    stores all four outputs without a condition (a conditional store vectorizes only with
+    AVX-512's masked stores)."""
     Ho, Wo, F = out.shape[1], out.shape[2], out.shape[3]
     for g in range(g0, g1):
         n, ty = g // TH, g % TH
@@ -142,6 +147,10 @@ def _output_tiles(M, bias, g0, g1, TH, TW, out):
         for tx in range(TW):
             t = (g - g0) * TW + tx
             x = 2 * tx
+            o00 = out[n, y, x]                                   # (F,) each
+            o01 = out[n, y, x + 1] if x + 1 < Wo else spare[0]
+            o10 = out[n, y + 1, x] if y + 1 < Ho else spare[1]
+            o11 = out[n, y + 1, x + 1] if x + 1 < Wo and y + 1 < Ho else spare[2]
             for f in range(F):
                 # A^T M: row 0 = M0 + M1 + M2, row 1 = M1 - M2 - M3 (Mi: row i of the 4x4 tile)
                 p0 = M[0, t, f] + M[4, t, f] + M[8, t, f]
@@ -153,13 +162,10 @@ def _output_tiles(M, bias, g0, g1, TH, TW, out):
                 q2 = M[6, t, f] - M[10, t, f] - M[14, t, f]
                 q3 = M[7, t, f] - M[11, t, f] - M[15, t, f]
                 b = bias[f]
-                out[n, y, x, f] = p0 + p1 + p2 + b               # (.) A: the same on columns
-                if x + 1 < Wo:
-                    out[n, y, x + 1, f] = p1 - p2 - p3 + b
-                if y + 1 < Ho:
-                    out[n, y + 1, x, f] = q0 + q1 + q2 + b
-                    if x + 1 < Wo:
-                        out[n, y + 1, x + 1, f] = q1 - q2 - q3 + b
+                o00[f] = p0 + p1 + p2 + b                       # (.) A: the same on columns
+                o01[f] = p1 - p2 - p3 + b
+                o10[f] = q0 + q1 + q2 + b
+                o11[f] = q1 - q2 - q3 + b
 
 
 @njit(nogil=True)
@@ -237,12 +243,13 @@ def conv3x3_forward(x, w, top, left, Ho, Wo, out=None, bias=None):
 
     def work(share):
         zero = np.zeros(W * C, dtype=x.dtype)
+        spare = np.empty((3, F), dtype=x.dtype)                  # outputs of edge tiles past Ho or Wo
         Z, V, M = _workspace(x.dtype, (4, (2 * TW + 2) * C), (16, T, C), (16, T, F))
         for g0, g1 in share:
             t = (g1 - g0) * TW
             _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, Z, V)
             np.matmul(V[:, :t], U, out=M[:, :t])                 # 16 products (t, C) @ (C, F)
-            _output_tiles(M, bias, g0, g1, TH, TW, out)
+            _output_tiles(M, bias, g0, g1, TH, TW, spare, out)
 
     run_on_threads(work, blocks)
     return out
