@@ -1,37 +1,11 @@
-"""Pooling kernels: max and average pooling, forward and backward, three ways.
+"""Pooling kernels: max and average pooling, forward and backward; numpy and numba backends.
 
-Every kernel works on an already padded, C-contiguous input ``xp`` of shape
-``(N, Hp, Wp, C)`` and resolved ``pool = (PH, PW)`` and ``stride = (SH, SW)``
-pairs. The output has ``(N, Ho, Wo, C)`` with
-
-    Ho = floor((Hp - PH) / SH) + 1,    Wo = floor((Wp - PW) / SW) + 1
-
-and output pixel ``(i, j)`` looks at the window
-``xp[n, i*SH : i*SH + PH, j*SW : j*SW + PW, c]``.
-
-Max pooling
-    ``out = max(window)``. The forward also returns ``argmax``: the flat offset
-    ``kh * PW + kw`` of the window's FIRST maximum in row-major order (as
-    PyTorch; a NaN counts as larger than any number, so NaNs propagate, and
-    the first NaN wins, as ``np.argmax``). The gradient flows only there:
-
-        dxp[n, i*SH + kh, j*SW + kw, c] += dout[n, i, j, c]   where kh*PW + kw = argmax[n, i, j, c]
-
-    and overlapping windows (``SH < PH``) add up their contributions.
-
-Average pooling
-    ``out = sum(window) / (PH * PW)``; every element of the window receives
-    ``dout / (PH * PW)``.
-
-Max unpooling
-    Its forward is exactly the max-pool backward scatter above, applied to the
-    unpooled values; its backward is the matching gather,
-    ``dx[n, i, j, c] = dyp[n, i*SH + kh, j*SW + kw, c]`` at the stored argmax
-    (op ``max_unpool2d_backward``).
-
-``argmax`` has dtype ``uint8`` when ``PH * PW <= 256`` (every practical pool)
-and ``int32`` otherwise: a quarter of the memory traffic of int32 for the
-common 2x2 and 3x3 pools.
+The math, and the ``naive`` backend, is the plain loops of
+:mod:`npvision.kernels.reference.pool2d` (read that file first): every kernel here takes the
+same arguments, an already padded, C-contiguous input ``xp`` ``(N, Hp, Wp, C)`` and resolved
+``pool = (PH, PW)`` and ``stride = (SH, SW)`` pairs, and returns the same arrays. Max pooling
+returns ``(out, argmax)``, ``argmax`` the flat offset ``kh PW + kw`` of each window's first
+maximum (:func:`argmax_dtype`: ``uint8`` for pools of up to 256 elements).
 """
 
 from __future__ import annotations
@@ -41,11 +15,9 @@ import numpy as np
 from . import register
 from ._jit import njit
 from .blas import over_batch
-
-
-def argmax_dtype(pool: tuple[int, int]) -> np.dtype:
-    """The smallest integer dtype that holds every offset ``0 .. PH*PW - 1``."""
-    return np.dtype(np.uint8) if pool[0] * pool[1] <= 256 else np.dtype(np.int32)
+from .reference import pool2d as reference
+from .reference.pool2d import (argmax_dtype, create_mask_from_window, distribute_value,  # noqa: F401
+                               mask_from_argmax)                                          # (kept here too)
 
 
 def _out_hw(xp_shape, pool, stride) -> tuple[int, int]:
@@ -55,120 +27,12 @@ def _out_hw(xp_shape, pool, stride) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------
-# naive: the course's pool_forward / pool_backward, one window at a time
+# naive: the plain loops of reference/pool2d.py, as they are
 # ---------------------------------------------------------------------------
 
-def create_mask_from_window(x: np.ndarray) -> np.ndarray:
-    """A boolean mask shaped like the window ``x`` that is True at its first maximum only.
-
-    The course's version, ``x == np.max(x)``, marks every tied maximum and so
-    sends the gradient to all of them (counting it several times); here only
-    the first maximum in row-major order is marked, as ``np.argmax`` and
-    PyTorch choose it.
-    """
-    mask = np.zeros(x.shape, dtype=bool)
-    mask.flat[np.argmax(x)] = True
-    return mask
-
-
-def mask_from_argmax(offset: int, pool: tuple[int, int]) -> np.ndarray:
-    """The ``(PH, PW)`` mask that is True at flat offset ``kh * PW + kw`` only."""
-    mask = np.zeros(pool, dtype=bool)
-    mask.flat[offset] = True
-    return mask
-
-
-def distribute_value(dz: float, shape: tuple[int, int]) -> np.ndarray:
-    """Spread the gradient ``dz`` of a window's average evenly over a window of ``shape``."""
-    n_h, n_w = shape
-    return np.full(shape, dz / (n_h * n_w))
-
-
-@register("max_pool2d_forward", "naive")
-def max_pool2d_forward_naive(xp, pool, stride):
-    """Max pooling, one window at a time. Returns ``(out, argmax)``, both ``(N, Ho, Wo, C)``."""
-    m, _, _, n_c = xp.shape
-    (f_h, f_w), (s_h, s_w) = pool, stride
-    n_h, n_w = _out_hw(xp.shape, pool, stride)
-    out = np.empty((m, n_h, n_w, n_c), dtype=xp.dtype)
-    argmax = np.empty((m, n_h, n_w, n_c), dtype=argmax_dtype(pool))
-    for i in range(m):
-        for h in range(n_h):
-            vert_start = h * s_h
-            vert_end = vert_start + f_h
-            for w in range(n_w):
-                horiz_start = w * s_w
-                horiz_end = horiz_start + f_w
-                for c in range(n_c):
-                    a_slice = xp[i, vert_start:vert_end, horiz_start:horiz_end, c]  # (PH, PW)
-                    mask = create_mask_from_window(a_slice)
-                    out[i, h, w, c] = a_slice[mask][0]
-                    argmax[i, h, w, c] = np.flatnonzero(mask)[0]  # kh * PW + kw
-    return out, argmax
-
-
-@register("max_pool2d_backward", "naive")
-def max_pool2d_backward_naive(dout, argmax, xp_shape, pool, stride):
-    """Route each ``dout`` to its window's first maximum; overlapping windows add up."""
-    m, n_h, n_w, n_c = dout.shape
-    (f_h, f_w), (s_h, s_w) = pool, stride
-    dxp = np.zeros(xp_shape, dtype=dout.dtype)
-    for i in range(m):
-        for h in range(n_h):
-            vert_start = h * s_h
-            for w in range(n_w):
-                horiz_start = w * s_w
-                for c in range(n_c):
-                    mask = mask_from_argmax(argmax[i, h, w, c], pool)  # (PH, PW)
-                    dxp[i, vert_start:vert_start + f_h, horiz_start:horiz_start + f_w, c] += (
-                        mask * dout[i, h, w, c])
-    return dxp
-
-
-@register("max_unpool2d_backward", "naive")
-def max_unpool2d_backward_naive(dyp, argmax, pool, stride):
-    """Gather: each pooled position reads the gradient at the place its value was put."""
-    m, n_h, n_w, n_c = argmax.shape
-    (_, f_w), (s_h, s_w) = pool, stride
-    dx = np.empty(argmax.shape, dtype=dyp.dtype)
-    for i in range(m):
-        for h in range(n_h):
-            for w in range(n_w):
-                for c in range(n_c):
-                    kh, kw = divmod(int(argmax[i, h, w, c]), f_w)
-                    dx[i, h, w, c] = dyp[i, h * s_h + kh, w * s_w + kw, c]
-    return dx
-
-
-@register("avg_pool2d_forward", "naive")
-def avg_pool2d_forward_naive(xp, pool, stride):
-    """Average pooling, one window at a time: ``out = mean(window)``."""
-    m, _, _, n_c = xp.shape
-    (f_h, f_w), (s_h, s_w) = pool, stride
-    n_h, n_w = _out_hw(xp.shape, pool, stride)
-    out = np.empty((m, n_h, n_w, n_c), dtype=xp.dtype)
-    for i in range(m):
-        for h in range(n_h):
-            for w in range(n_w):
-                for c in range(n_c):
-                    a_slice = xp[i, h * s_h:h * s_h + f_h, w * s_w:w * s_w + f_w, c]  # (PH, PW)
-                    out[i, h, w, c] = np.mean(a_slice)
-    return out
-
-
-@register("avg_pool2d_backward", "naive")
-def avg_pool2d_backward_naive(dout, xp_shape, pool, stride):
-    """Every element of a window receives ``dout / (PH * PW)``; overlaps add up."""
-    m, n_h, n_w, n_c = dout.shape
-    (f_h, f_w), (s_h, s_w) = pool, stride
-    dxp = np.zeros(xp_shape, dtype=dout.dtype)
-    for i in range(m):
-        for h in range(n_h):
-            for w in range(n_w):
-                for c in range(n_c):
-                    dxp[i, h * s_h:h * s_h + f_h, w * s_w:w * s_w + f_w, c] += distribute_value(
-                        dout[i, h, w, c], pool)
-    return dxp
+for _op in ("max_pool2d_forward", "max_pool2d_backward", "max_unpool2d_backward", "avg_pool2d_forward",
+            "avg_pool2d_backward"):
+    register(_op, "naive")(getattr(reference, _op))
 
 
 # ---------------------------------------------------------------------------

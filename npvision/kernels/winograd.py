@@ -52,7 +52,8 @@ import numpy as np
 from ._jit import njit
 from .blas import run_on_threads, scratch
 
-__all__ = ["conv3x3_forward", "conv3x3_backward_params", "weight_transform"]
+__all__ = ["conv_forward", "input_grad", "weight_grad", "conv3x3_forward", "conv3x3_backward_params",
+           "weight_transform"]
 
 #: tiles per block: V and M of a 64-channel block (2 x 16 x 128 x 64 float32) take 1 MiB, in L2.
 TILES_PER_BLOCK = 128
@@ -283,3 +284,27 @@ def conv3x3_backward_params(dout, x, top, left):
     parts = run_on_threads(work, blocks)
     db = sum(p[1] for p in parts).reshape(Wo, F).sum(axis=0)   # (F,)
     return _weight_gradient(sum(p[0] for p in parts)), db
+
+
+# ---------------------------------------------------------------------------
+# the three passes of a 3x3 stride-1 convolution, with the arguments every conv algorithm takes
+# ---------------------------------------------------------------------------
+
+def conv_forward(x, w, b, win):
+    """out (N, Ho, Wo, F): the 3x3 stride-1 convolution of ``x`` padded as ``win`` says, plus ``b``."""
+    Ho, Wo = win.out_hw(x.shape[1:3], (3, 3))
+    return conv3x3_forward(x, w, win.pads[0][0], win.pads[1][0], Ho, Wo, bias=b)
+
+
+def input_grad(dout, w, x_shape, win, b=None):
+    """dx (N, H, W, C) (plus ``b`` if given): the forward run on ``dout`` with the kernel flipped in
+    space and its channel axes swapped; ``dx[r, q] = sum doutp[r + kh, q + kw] . w_flip[kh, kw]``
+    with ``doutp[R] = dout[R - (2 - top)]``."""
+    (t, _), (l, _) = win.pads
+    w_flip = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))      # (3, 3, F, C)
+    return conv3x3_forward(dout, w_flip, 2 - t, 2 - l, x_shape[1], x_shape[2], bias=b)
+
+
+def weight_grad(dout, x, w_shape, win):
+    """(dw (3, 3, C, F), db (F,)) of :func:`conv_forward`."""
+    return conv3x3_backward_params(dout, x, win.pads[0][0], win.pads[1][0])
