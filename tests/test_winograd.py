@@ -100,6 +100,7 @@ def test_weight_transform_is_g_times_filter_times_g_transpose():
 def test_numba_backend_routes_3x3_stride_1_through_winograd(padding, monkeypatch):
     """conv2d forward and backward on 32 channels go through Winograd, and equal naive."""
     calls = spy_on_algorithms(monkeypatch)
+    monkeypatch.setattr(CP, "WINOGRAD_MIN_PIXELS", 1)              # these small maps too
     rng = np.random.default_rng(2)
     C = CP.WINOGRAD_MIN_CHANNELS
     x = rng.standard_normal((2, 7, 6, C))

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["ConvPlan", "plan_conv2d", "DIRECT_MAX_CHANNELS", "DIRECT_MAX_PAIRS", "WINOGRAD_MIN_CHANNELS"]
+__all__ = ["ConvPlan", "plan_conv2d", "DIRECT_MAX_CHANNELS", "DIRECT_MAX_PAIRS", "WINOGRAD_MIN_CHANNELS",
+           "WINOGRAD_MIN_PIXELS"]
 
 #: the direct loops serve stride-1 convolutions with C <= DIRECT_MAX_CHANNELS input channels and
 #: F <= 16 filters, or C F <= DIRECT_MAX_PAIRS. Measured, fwd+bwd N32 32x32 k3, direct / im2col:
@@ -38,6 +39,11 @@ DIRECT_MAX_PAIRS = 128
 #: channels im2col is 9% faster; at 24 Winograd is 6% faster, at 32 25%, at 64 2x.
 WINOGRAD_MIN_CHANNELS = 24
 
+#: the smallest output map (Ho Wo, per image) for Winograd: its 16 transformed weight
+#: matrices (16 C F numbers, made on every call) cost more than the multiplies they save on
+#: small maps, and a map of few 2x2 tiles gives its products few rows.
+WINOGRAD_MIN_PIXELS = 64
+
 
 class ConvPlan(NamedTuple):
     """The algorithm of each pass of one convolution, and the reason."""
@@ -48,10 +54,12 @@ class ConvPlan(NamedTuple):
     why: str
 
 
-def plan_conv2d(w_shape, win, compiled: bool = True) -> ConvPlan:
+def plan_conv2d(w_shape, win, out_hw=None, compiled: bool = True) -> ConvPlan:
     """The plan for a kernel ``w_shape = (KH, KW, C, F)`` sliding as ``win`` says (its stride and
-    dilation; the padding does not matter). ``compiled=False``: only what NumPy can run."""
+    dilation; the padding does not matter) onto an output map of ``out_hw = (Ho, Wo)`` (None: a
+    large one). ``compiled=False``: only what NumPy can run."""
     KH, KW, C, F = w_shape
+    pixels = out_hw[0] * out_hw[1] if out_hw is not None else WINOGRAD_MIN_PIXELS
     stride, dilation = tuple(win.stride), tuple(win.dilation)
     if KH == KW == 1:
         return ConvPlan("im2col", "1x1", "im2col", "1x1 kernel: the pixels are the columns, one product each way")
@@ -60,7 +68,7 @@ def plan_conv2d(w_shape, win, compiled: bool = True) -> ConvPlan:
                         f"{C}->{F} channels at stride 1: im2col's columns ({KH * KW * C} wide) and product "
                         f"({F} wide) are too narrow for BLAS; the planar loops make both gradients in one pass")
     if (compiled and (KH, KW) == (3, 3) and stride == (1, 1) and dilation == (1, 1)
-            and min(C, F) >= WINOGRAD_MIN_CHANNELS):
+            and min(C, F) >= WINOGRAD_MIN_CHANNELS and pixels >= WINOGRAD_MIN_PIXELS):
         return ConvPlan("winograd", "winograd", "winograd",
                         "3x3 at stride 1 with enough channels: Winograd multiplies 16 numbers per 2x2 "
                         "outputs and channel pair where im2col multiplies 36")
