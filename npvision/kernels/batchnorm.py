@@ -26,7 +26,7 @@ Ops (every backend the same arguments):
 * ``batchnorm_grad_sums(dy2, x2, mu, scale, beta, act) -> (sum g, sum g (x - mu))``, float64;
 * ``batchnorm_grad_apply(dy2, x2, mu, scale, beta, a, b, c, act) -> dx2 (M, C)``.
 
-``naive`` is NumPy written out as the formulas; ``numba`` makes each op one pass over the
+``naive`` (and ``numpy``: the same functions) is NumPy written out as the formulas; ``numba`` makes each op one pass over the
 rows, channels innermost (a vectorized loop), the rows shared out among npvision's threads.
 NumPy sums the leading axis of a short last axis slowly, and each formula term is one more
 pass and one more temporary: batch norm took half of MobileNet v2's training step that way.
@@ -70,6 +70,7 @@ def _act_grad(dy, z, act):
 
 
 @register("batchnorm_stats", "naive")
+@register("batchnorm_stats", "numpy")
 def batchnorm_stats_naive(x2):
     """(mean, var): ``mean(x)`` and ``mean((x - mean)^2)`` over the rows, in float64."""
     x64 = x2.astype(np.float64)
@@ -78,12 +79,14 @@ def batchnorm_stats_naive(x2):
 
 
 @register("batchnorm_apply", "naive")
+@register("batchnorm_apply", "numpy")
 def batchnorm_apply_naive(x2, mu, scale, beta, act):
     """``act((x - mu) scale + beta)``."""
     return _activate((x2 - mu) * scale + beta, act)
 
 
 @register("batchnorm_grad_sums", "naive")
+@register("batchnorm_grad_sums", "numpy")
 def batchnorm_grad_sums_naive(dy2, x2, mu, scale, beta, act):
     """(sum g, sum g (x - mu)), ``g = dy act'((x - mu) scale + beta)``, in float64."""
     xc = x2 - mu
@@ -92,6 +95,7 @@ def batchnorm_grad_sums_naive(dy2, x2, mu, scale, beta, act):
 
 
 @register("batchnorm_grad_apply", "naive")
+@register("batchnorm_grad_apply", "numpy")
 def batchnorm_grad_apply_naive(dy2, x2, mu, scale, beta, a, b, c, act):
     """``dx = a g + b (x - mu) + c`` with ``g = dy act'((x - mu) scale + beta)``."""
     xc = x2 - mu

@@ -1,6 +1,6 @@
 """Elementwise kernels of the training step: activation gradients and the SGD update.
 
-Each is one line of NumPy (the ``naive`` backend, written as the formula) that NumPy runs
+Each is one line of NumPy (the ``naive`` and ``numpy`` backends, written as the formula) that NumPy runs
 as several passes over memory with a temporary array per term; the ``numba`` backend makes
 it one pass, in place where the formula allows, the array cut into one band per thread.
 The arrays are flat (any C-contiguous array, ``reshape(-1)``) and of one float dtype.
@@ -47,21 +47,25 @@ def _flat(a: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 @register("relu_backward", "naive")
+@register("relu_backward", "numpy")
 def relu_backward_naive(dout, x):
     return np.where(x > 0, dout, dout.dtype.type(0))
 
 
 @register("relu6_backward", "naive")
+@register("relu6_backward", "numpy")
 def relu6_backward_naive(dout, x):
     return np.where((x > 0) & (x < 6), dout, dout.dtype.type(0))
 
 
 @register("silu_backward", "naive")
+@register("silu_backward", "numpy")
 def silu_backward_naive(dout, x, s):
     return dout * s * (1 + x * (1 - s))
 
 
 @register("sgd_momentum_", "naive")
+@register("sgd_momentum_", "numpy")
 def sgd_momentum_naive(w, v, g, lr, momentum):
     v *= momentum
     v += g
