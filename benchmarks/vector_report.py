@@ -331,7 +331,23 @@ def workloads(only: list[str] | None = None):
         up, ucache = F.max_unpool2d_forward(out, cache)
         F.max_unpool2d_backward(a(*up.shape), ucache)
 
-    groups = {"conv direct winograd": conv_group, "depthwise": depthwise_group, "pool": pool_group}
+    def norm_group():
+        x = a(2, 9, 9, 40)
+        for act in (None, "relu", "relu6"):
+            g, b = a(40), a(40)
+            out, cache = F.batchnorm_forward(x, g, b, np.zeros(40, np.float32), np.ones(40, np.float32), True,
+                                             activation=act)
+            F.batchnorm_backward(a(*out.shape), cache)
+        for name in ("relu", "relu6", "silu"):
+            out, cache = getattr(F, f"{name}_forward")(x)
+            getattr(F, f"{name}_backward")(a(*out.shape), cache)
+        from npvision import nn, optim
+        layer = nn.Linear(8, 4)
+        layer.weight.grad[...] = 1
+        optim.SGD(layer.parameters(), lr=0.1, momentum=0.9).step()
+
+    groups = {"conv direct winograd": conv_group, "depthwise": depthwise_group, "pool": pool_group,
+              "batchnorm elementwise": norm_group}
     for names, run in groups.items():
         if not only or any(s in names or any(n in s for n in names.split()) for s in only):
             run()
@@ -408,7 +424,7 @@ def child(only: list[str] | None) -> dict:
                 continue
             py_func = dispatcher.py_func
             for sig in dispatcher.signatures:
-                if "float64" in str(sig):
+                if "float32" not in str(sig) and "float64" in str(sig):
                     continue                                  # float32 is the training dtype
                 fresh = numba.njit(**options)(py_func)        # not cached: compiled here, remarks on
                 with _Stderr() as log:

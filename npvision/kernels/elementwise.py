@@ -76,34 +76,38 @@ def sgd_momentum_naive(w, v, g, lr, momentum):
 # numba: one pass each
 # ---------------------------------------------------------------------------
 
+# Each loop runs over a band's own slices, from index 0: an index that starts at a run-time
+# value might be negative for all numba knows, and its wrap-around test made the compiler
+# gather and scatter element by element.
+
 @njit(nogil=True)
-def _relu_band(dout, x, zero, i0, i1, dx):
-    """dx = dout where x > 0, else 0, over [i0, i1) (``zero``: a 0 of the arrays' dtype)."""
-    for i in range(i0, i1):
+def _relu_band(dout, x, zero, dx):
+    """dx = dout where x > 0, else 0 (``zero``: a 0 of the arrays' dtype)."""
+    for i in range(dx.size):
         d = dout[i]
         dx[i] = d if x[i] > zero else zero
 
 
 @njit(nogil=True)
-def _relu6_band(dout, x, zero, six, i0, i1, dx):
-    """dx = dout where 0 < x < 6, else 0, over [i0, i1)."""
-    for i in range(i0, i1):
+def _relu6_band(dout, x, zero, six, dx):
+    """dx = dout where 0 < x < 6, else 0."""
+    for i in range(dx.size):
         xi, d = x[i], dout[i]
         dx[i] = d if (xi > zero) & (xi < six) else zero
 
 
 @njit(nogil=True)
-def _silu_band(dout, x, s, i0, i1, dx):
-    """dx = dout s (1 + x (1 - s)) over [i0, i1)."""
-    for i in range(i0, i1):
+def _silu_band(dout, x, s, dx):
+    """dx = dout s (1 + x (1 - s))."""
+    for i in range(dx.size):
         si = s[i]
         dx[i] = dout[i] * si * (1 + x[i] * (1 - si))
 
 
 @njit(nogil=True)
-def _sgd_band(w, v, g, lr, momentum, i0, i1):
-    """v <- momentum v + g; w <- w - lr v over [i0, i1), in place."""
-    for i in range(i0, i1):
+def _sgd_band(w, v, g, lr, momentum):
+    """v <- momentum v + g; w <- w - lr v, in place."""
+    for i in range(w.size):
         vi = momentum * v[i] + g[i]
         v[i] = vi
         w[i] -= lr * vi
@@ -113,7 +117,8 @@ def _sgd_band(w, v, g, lr, momentum, i0, i1):
 def relu_backward_numba(dout, x):
     dx = np.empty_like(dout)
     d, xf, out, zero = _flat(dout), _flat(x), _flat(dx), x.dtype.type(0)
-    run_on_threads(lambda share: [_relu_band(d, xf, zero, i0, i1, out) for i0, i1 in share], _bands(d.size))
+    run_on_threads(lambda share: [_relu_band(d[i0:i1], xf[i0:i1], zero, out[i0:i1]) for i0, i1 in share],
+                   _bands(d.size))
     return dx
 
 
@@ -121,7 +126,8 @@ def relu_backward_numba(dout, x):
 def relu6_backward_numba(dout, x):
     dx = np.empty_like(dout)
     d, xf, out, zero, six = _flat(dout), _flat(x), _flat(dx), x.dtype.type(0), x.dtype.type(6)
-    run_on_threads(lambda share: [_relu6_band(d, xf, zero, six, i0, i1, out) for i0, i1 in share], _bands(d.size))
+    run_on_threads(lambda share: [_relu6_band(d[i0:i1], xf[i0:i1], zero, six, out[i0:i1]) for i0, i1 in share],
+                   _bands(d.size))
     return dx
 
 
@@ -129,7 +135,8 @@ def relu6_backward_numba(dout, x):
 def silu_backward_numba(dout, x, s):
     dx = np.empty_like(dout)
     d, xf, sf, out = _flat(dout), _flat(x), _flat(s), _flat(dx)
-    run_on_threads(lambda share: [_silu_band(d, xf, sf, i0, i1, out) for i0, i1 in share], _bands(d.size))
+    run_on_threads(lambda share: [_silu_band(d[i0:i1], xf[i0:i1], sf[i0:i1], out[i0:i1]) for i0, i1 in share],
+                   _bands(d.size))
     return dx
 
 
@@ -137,5 +144,5 @@ def silu_backward_numba(dout, x, s):
 def sgd_momentum_numba(w, v, g, lr, momentum):
     wf, vf, gf = _flat(w), _flat(v), _flat(g)
     lr, momentum = w.dtype.type(lr), w.dtype.type(momentum)
-    run_on_threads(lambda share: [_sgd_band(wf, vf, gf, lr, momentum, i0, i1) for i0, i1 in share],
+    run_on_threads(lambda share: [_sgd_band(wf[i0:i1], vf[i0:i1], gf[i0:i1], lr, momentum) for i0, i1 in share],
                    _bands(wf.size))
