@@ -274,7 +274,7 @@ def test_every_conv_op_has_three_backends():
     ((7, 7, 3, 64), (2, 2), (1, 1), "im2col", "scatter"),            # ResNet's stem
 ])
 def test_the_plan_picks_the_algorithm_and_says_why(w_shape, stride, dilation, forward, input_grad):
-    plan = CP.plan_conv2d(w_shape, Window(stride, dilation, ((1, 1), (1, 1))), (16, 16))
+    plan = CP.plan_conv2d(w_shape, Window(stride, dilation, ((1, 1), (1, 1))), (16, 16, 16))
     assert (plan.forward, plan.input_grad) == (forward, input_grad)
     assert plan.weight_grad == (forward if forward != "im2col" else "im2col")
     assert isinstance(plan.why, str) and len(plan.why) > 20
@@ -282,12 +282,13 @@ def test_the_plan_picks_the_algorithm_and_says_why(w_shape, stride, dilation, fo
     assert numpy_plan.forward == "im2col" and numpy_plan.input_grad in ("1x1", "full", "tiles", "scatter")
 
 
-@pytest.mark.parametrize("out_hw, algorithm", [((16, 16), "winograd"), ((8, 8), "winograd"), ((4, 4), "im2col"),
-                                               ((2, 2), "im2col"), (None, "winograd")])
-def test_winograd_only_on_maps_large_enough(out_hw, algorithm):
-    """ResNet-18's last stage at 64x64 (2x2 maps of 512 channels): Winograd's 16 weight matrices
-    cost more than the multiplies they save."""
-    plan = CP.plan_conv2d((3, 3, 512, 512), Window((1, 1), (1, 1), ((1, 1), (1, 1))), out_hw)
+@pytest.mark.parametrize("out_shape, algorithm", [((16, 16, 16), "winograd"), ((16, 8, 8), "winograd"),
+                                                  ((16, 4, 4), "im2col"), ((16, 2, 2), "im2col"),
+                                                  ((4, 8, 8), "im2col"), (None, "winograd")])
+def test_winograd_only_on_maps_large_enough(out_shape, algorithm):
+    """ResNet-18's last stage at 64x64 (2x2 maps of 512 channels) and VGG-16's at N4: Winograd's
+    16 weight matrices cost more than the multiplies they save."""
+    plan = CP.plan_conv2d((3, 3, 512, 512), Window((1, 1), (1, 1), ((1, 1), (1, 1))), out_shape)
     assert plan.forward == plan.weight_grad == algorithm
     assert plan.input_grad == ("winograd" if algorithm == "winograd" else "full")
 

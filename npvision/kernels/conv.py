@@ -62,7 +62,7 @@ def conv2d_backward_naive(dout, x, w, win, need_input_grad=True):
 @register("conv2d_forward", "numba", fastest=True)
 def conv2d_forward_numba(x, w, b, win):
     """The forward pass by the algorithm the plan picks (direct loops, Winograd or im2col)."""
-    plan = plan_conv2d(w.shape, win, win.out_hw(x.shape[1:3], w.shape[:2]))
+    plan = plan_conv2d(w.shape, win, (x.shape[0], *win.out_hw(x.shape[1:3], w.shape[:2])))
     return FORWARD[plan.forward](x, w, b, win)
 
 
@@ -70,7 +70,7 @@ def conv2d_forward_numba(x, w, b, win):
 def conv2d_backward_numba(dout, x, w, win, need_input_grad=True):
     """``dx`` (unless not needed), then ``dw`` and ``db``, each by the algorithm the plan picks; the
     direct loops make both from one pass over ``dout``."""
-    plan = plan_conv2d(w.shape, win, dout.shape[1:3])
+    plan = plan_conv2d(w.shape, win, dout.shape[:3])
     if plan.input_grad == "direct":
         return direct.conv_backward(dout, x, w, win, need_input_grad)
     dx = INPUT_GRAD[plan.input_grad](dout, w, x.shape, win) if need_input_grad else None

@@ -39,10 +39,10 @@ DIRECT_MAX_PAIRS = 128
 #: channels im2col is 9% faster; at 24 Winograd is 6% faster, at 32 25%, at 64 2x.
 WINOGRAD_MIN_CHANNELS = 24
 
-#: the smallest output map (Ho Wo, per image) for Winograd: its 16 transformed weight
-#: matrices (16 C F numbers, made on every call) cost more than the multiplies they save on
-#: small maps, and a map of few 2x2 tiles gives its products few rows.
-WINOGRAD_MIN_PIXELS = 64
+#: the fewest output pixels (N Ho Wo, the whole batch) for Winograd: it saves multiplies in
+#: proportion to them, but makes its 16 transformed weight matrices (16 C F numbers) on every
+#: call, and few 2x2 tiles give its 16 products few rows.
+WINOGRAD_MIN_PIXELS = 1024
 
 
 class ConvPlan(NamedTuple):
@@ -54,12 +54,12 @@ class ConvPlan(NamedTuple):
     why: str
 
 
-def plan_conv2d(w_shape, win, out_hw=None, compiled: bool = True) -> ConvPlan:
+def plan_conv2d(w_shape, win, out_shape=None, compiled: bool = True) -> ConvPlan:
     """The plan for a kernel ``w_shape = (KH, KW, C, F)`` sliding as ``win`` says (its stride and
-    dilation; the padding does not matter) onto an output map of ``out_hw = (Ho, Wo)`` (None: a
-    large one). ``compiled=False``: only what NumPy can run."""
+    dilation; the padding does not matter) onto outputs of ``out_shape = (N, Ho, Wo)`` (None: a
+    large batch). ``compiled=False``: only what NumPy can run."""
     KH, KW, C, F = w_shape
-    pixels = out_hw[0] * out_hw[1] if out_hw is not None else WINOGRAD_MIN_PIXELS
+    pixels = out_shape[0] * out_shape[1] * out_shape[2] if out_shape is not None else WINOGRAD_MIN_PIXELS
     stride, dilation = tuple(win.stride), tuple(win.dilation)
     if KH == KW == 1:
         return ConvPlan("im2col", "1x1", "im2col", "1x1 kernel: the pixels are the columns, one product each way")

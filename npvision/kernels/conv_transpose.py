@@ -84,7 +84,7 @@ def conv_transpose2d_backward_naive(dout, x, w, win):
 @register("conv_transpose2d_forward", "numba", fastest=True)
 def conv_transpose2d_forward_numba(x, w, b, win, out_hw):
     """The input gradient of the convolution, by the algorithm its plan picks, plus ``b``."""
-    plan = plan_conv2d(w.shape, win, x.shape[1:3])
+    plan = plan_conv2d(w.shape, win, x.shape[:3])
     return INPUT_GRAD[plan.input_grad](x, w, (x.shape[0], *out_hw, w.shape[2]), win, b)
 
 
@@ -94,7 +94,7 @@ def conv_transpose2d_backward_numba(dout, x, w, win):
     gradient: from one packing of ``dout``'s columns when both are im2col's."""
     dout_r, win_r = _within_reach(dout, x.shape[1:3], w.shape, win)
     dout_r = np.ascontiguousarray(dout_r)
-    plan = plan_conv2d(w.shape, win_r, x.shape[1:3])
+    plan = plan_conv2d(w.shape, win_r, x.shape[:3])
     if plan.forward == plan.weight_grad == "im2col":
         dx, dw = im2col.forward_and_weight_grad(dout_r, w, x, win_r)
     else:
