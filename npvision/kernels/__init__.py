@@ -55,7 +55,8 @@ _FASTEST: dict[str, str] = {}
 
 # Kernel modules register their ops on import; they are imported on the first
 # lookup so that ``import npvision`` stays cheap.
-_MODULES = ("conv", "conv_transpose", "depthwise", "pool", "batchnorm", "elementwise", "nms", "felzenszwalb")
+_MODULES = ("conv", "conv_transpose", "depthwise", "pool", "batchnorm", "elementwise", "linear", "nms",
+            "felzenszwalb")
 _loaded = False
 _load_lock = threading.Lock()
 
