@@ -71,21 +71,28 @@ def linear_outer_add_blas(grad, x, dout):
 # numba: the weight streamed once
 # ---------------------------------------------------------------------------
 
+# Rows of the other operands are read with two indices (``dout[m, j]``), not as row views
+# made inside the loops: each view made there cost a pair of reference-count calls.
+
 @njit(nogil=True, fastmath={"contract"})
-def _rows_times_matrix(x, w, j0, j1, out):
-    """out[:, j0:j1] = x (M, K) @ w[:, j0:j1]: each row of w read once, added into the M output rows."""
+def _rows_times_matrix(x, w, j0, j1, acc, out):
+    """out[:, j0:j1] = x (M, K) @ w[:, j0:j1]: each row of w read once, added into the M rows of
+    ``acc`` (M, >= j1 - j0), which stay in cache."""
     M, K = x.shape
+    n = j1 - j0
     for m in range(M):
-        o = out[m][j0:j1]
-        for j in range(o.size):
-            o[j] = 0
+        for j in range(n):
+            acc[m, j] = 0
     for k in range(K):
         wk = w[k][j0:j1]
         for m in range(M):
             a = x[m, k]
-            o = out[m][j0:j1]
-            for j in range(wk.size):
-                o[j] += a * wk[j]
+            for j in range(n):
+                acc[m, j] += a * wk[j]
+    for m in range(M):
+        o = out[m][j0:j1]
+        for j in range(n):
+            o[j] = acc[m, j]
 
 
 @njit(nogil=True, fastmath={"contract", "reassoc"})
@@ -96,10 +103,9 @@ def _rows_times_matrix_t(dout, w, k0, k1, zero, dx):
     for k in range(k0, k1):
         wk = w[k]
         for m in range(M):
-            d = dout[m]
             s = zero
             for j in range(wk.size):
-                s += d[j] * wk[j]
+                s += dout[m, j] * wk[j]
             dx[m, k] = s
 
 
@@ -111,9 +117,8 @@ def _outer_add(grad, x, dout, k0, k1):
         g = grad[k]
         for m in range(M):
             a = x[m, k]
-            d = dout[m]
             for j in range(g.size):
-                g[j] += a * d[j]
+                g[j] += a * dout[m, j]
 
 
 def _skinny(a: np.ndarray, w: np.ndarray) -> bool:
@@ -134,7 +139,13 @@ def linear_matmul_numba(x, w):
     x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
     out = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
     blocks = [(j, min(w.shape[1], j + COLUMN_BLOCK)) for j in range(0, w.shape[1], COLUMN_BLOCK)]
-    run_on_threads(lambda share: [_rows_times_matrix(x, w, j0, j1, out) for j0, j1 in share], blocks)
+
+    def work(share):
+        acc = np.empty((x.shape[0], COLUMN_BLOCK), dtype=x.dtype)
+        for j0, j1 in share:
+            _rows_times_matrix(x, w, j0, j1, acc, out)
+
+    run_on_threads(work, blocks)
     return out
 
 
