@@ -276,9 +276,12 @@ def _clamp(q, size):
 
 
 @njit(inline="always")
-def _four_rows(x0, x1, x2, x3, x4, x5, q0, q1, q2, w, b, o0, o1, o2, o3, j):
-    """Output column j of four output rows ``o0..o3`` (Wo, C), from input columns q0, q1, q2
-    of the six input rows ``x0..x5`` (W, C) and the weights w (3, 3, C)."""
+def _four_rows(rows_in, cols, w, b, rows_out, j):
+    """Output column j of the four output rows ``rows_out`` (Wo, C each), from the input columns
+    ``cols = (q0, q1, q2)`` of the six input rows ``rows_in`` (W, C each) and the weights w (3, 3, C)."""
+    x0, x1, x2, x3, x4, x5 = rows_in
+    q0, q1, q2 = cols
+    o0, o1, o2, o3 = rows_out
     u0, u1, u2 = x0[q0], x0[q1], x0[q2]             # (C,) each: the input row above o0
     v0, v1, v2 = x1[q0], x1[q1], x1[q2]
     s0, s1, s2 = x2[q0], x2[q1], x2[q2]
@@ -339,17 +342,18 @@ def _dw_fwd_3x3_s1(x, w, b, p_t, p_l, out):
             o1 = out[n, i + 1] if i + 1 < n_h else spare[0]  # one spare row each: rows that
             o2 = out[n, i + 2] if i + 2 < n_h else spare[1]  # may overlap stop the compiler
             o3 = out[n, i + 3] if i + 3 < n_h else spare[2]  # vectorizing (4x slower)
-            x0, x1, x2, x3, x4, x5 = _six_rows(x, n, i - p_t, zeros)   # (W, C) each
+            rows_in = _six_rows(x, n, i - p_t, zeros)        # six input rows (W, C)
+            rows_out = (o0, o1, o2, o3)
             for j in range(j_lo, j_hi):
                 q = j - p_l                                  # input columns q, q+1, q+2
-                _four_rows(x0, x1, x2, x3, x4, x5, q, q + 1, q + 2, w, b, o0, o1, o2, o3, j)
+                _four_rows(rows_in, (q, q + 1, q + 2), w, b, rows_out, j)
             k = 0
             for j in range(n_w):
                 if j_lo <= j < j_hi:
                     continue
                 q = j - p_l
-                _four_rows(x0, x1, x2, x3, x4, x5, _clamp(q, w_in), _clamp(q + 1, w_in),
-                           _clamp(q + 2, w_in), wb[k], b, o0, o1, o2, o3, j)
+                cols = (_clamp(q, w_in), _clamp(q + 1, w_in), _clamp(q + 2, w_in))
+                _four_rows(rows_in, cols, wb[k], b, rows_out, j)
                 k += 1
 
 
