@@ -160,17 +160,20 @@ def _correlate(src, w, offsets, q0, L, bias, out):
 
 
 @njit(nogil=True, fastmath=_FLAGS)
-def _weight_sums(X, E, q0, offsets, L, zero, dw, db):
-    """dw[kh, kw, c, f] += sum_{q < L} E[f, q0 + q] X[c, q + offsets[kh, kw]];  db[f] += sum E[f, q0 + q].
+def _weight_sums(x_planes, dout_planes, q0, offsets, L, zero, dw, db):
+    """The weight and bias gradients from the planes of one image::
 
-    dw (KH, KW, C, F) with F a multiple of 4. Four filters and three taps of a
-    kernel row are summed per sweep over q, in 12 running sums (each number
-    of X loaded once for four filters, each of E once for three taps);
+        dw[kh, kw, c, f] += sum_{q < L} dout_planes[f, q0 + q] x_planes[c, q + offsets[kh, kw]]
+        db[f]            += sum_{q < L} dout_planes[f, q0 + q]
+
+    dw (KH, KW, C, F) with F a multiple of 4. Four filters and three taps of a kernel row
+    are summed per sweep over q, in 12 running sums (each number of ``x_planes`` loaded once
+    for four filters, each of ``dout_planes`` once for three taps);
     ``zero`` is a 0 of the arrays' dtype, to start the sums in it.
     """
     KH, KW, C, F = dw.shape
     for f in range(0, F, 4):
-        e0, e1, e2, e3 = E[f, q0:q0 + L], E[f + 1, q0:q0 + L], E[f + 2, q0:q0 + L], E[f + 3, q0:q0 + L]
+        e0, e1, e2, e3 = dout_planes[f, q0:q0 + L], dout_planes[f + 1, q0:q0 + L], dout_planes[f + 2, q0:q0 + L], dout_planes[f + 3, q0:q0 + L]
         t0, t1, t2, t3 = zero, zero, zero, zero
         for q in range(L):
             t0 += e0[q]
@@ -182,7 +185,7 @@ def _weight_sums(X, E, q0, offsets, L, zero, dw, db):
         db[f + 2] += t2
         db[f + 3] += t3
         for c in range(C):
-            x = X[c]
+            x = x_planes[c]
             for kh in range(KH):
                 for kw in range(0, KW, 3):
                     x0 = x[offsets[kh, kw]:]
