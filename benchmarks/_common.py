@@ -313,7 +313,8 @@ def numba_target_description() -> str:
         return "this CPU (numba's default)"
     feats = os.environ.get("NUMBA_CPU_FEATURES", "")
     off512 = "-avx512f" in feats
-    return f"{name} ({'AVX2, AVX-512 off' if off512 else 'features ' + feats[:60]}), cache {os.environ.get('NUMBA_CACHE_DIR')}"
+    kind = "AVX2, AVX-512 off" if off512 else "features " + feats[:60]
+    return f"{name} ({kind}), cache {os.environ.get('NUMBA_CACHE_DIR')}"
 
 
 def load_average() -> str:

@@ -494,7 +494,8 @@ def print_report(rows: list[dict], targets: list[str], info: dict) -> None:
     print(C.format_table(headers, table, align="ll" + "l" * (2 * len(targets))))
     print("loops: the kernel's innermost loops in its machine code, by class: v vector, vm vector with masked "
           "stores, vb vector with per-lane branches, s scalar float (a vector loop keeps scalar copies for "
-          "its last iterations and for overlapping arrays), i integer only, c calls other kernels (a driver); LLVM n+ m-: loops its vectorizer "
+          "its last iterations and for overlapping arrays), i integer only, c calls other kernels (a driver); "
+          "LLVM n+ m-: loops its vectorizer "
           "vectorized and innermost loops it left scalar (its remarks). (irregular): not dense arithmetic.")
     for t in targets:
         bad = [f"{r['module']}.{r['kernel']}" for r in rows

@@ -1,4 +1,5 @@
-"""Tests of npvision.functional.conv and the convolution kernels (npvision.kernels.conv, conv_transpose, conv_plan, im2col)."""
+"""Tests of npvision.functional.conv and the convolution kernels (npvision.kernels.conv,
+conv_transpose, conv_plan, im2col)."""
 
 import os
 import subprocess

@@ -26,8 +26,8 @@ Ops (every backend the same arguments):
 * ``batchnorm_grad_sums(dy2, x2, mu, scale, beta, act) -> (sum g, sum g (x - mu))``, float64;
 * ``batchnorm_grad_apply(dy2, x2, mu, scale, beta, a, b, c, act) -> dx2 (M, C)``.
 
-``naive`` (and ``numpy``: the same functions) is NumPy written out as the formulas; ``numba`` makes each op one pass over the
-rows, channels innermost (a vectorized loop), the rows shared out among npvision's threads.
+``naive`` (and ``numpy``: the same functions) is NumPy written out as the formulas;
+``numba`` makes each op one pass over the rows, channels innermost (a vectorized loop), the rows shared out among npvision's threads.
 NumPy sums the leading axis of a short last axis slowly, and each formula term is one more
 pass and one more temporary: batch norm took half of MobileNet v2's training step that way.
 """

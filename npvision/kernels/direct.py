@@ -173,7 +173,8 @@ def _weight_sums(x_planes, dout_planes, q0, offsets, L, zero, dw, db):
     """
     KH, KW, C, F = dw.shape
     for f in range(0, F, 4):
-        e0, e1, e2, e3 = dout_planes[f, q0:q0 + L], dout_planes[f + 1, q0:q0 + L], dout_planes[f + 2, q0:q0 + L], dout_planes[f + 3, q0:q0 + L]
+        e0, e1 = dout_planes[f, q0:q0 + L], dout_planes[f + 1, q0:q0 + L]
+        e2, e3 = dout_planes[f + 2, q0:q0 + L], dout_planes[f + 3, q0:q0 + L]
         t0, t1, t2, t3 = zero, zero, zero, zero
         for q in range(L):
             t0 += e0[q]

@@ -322,5 +322,6 @@ def avg_pool2d_backward_numba(dout, xp_shape, pool, stride):
     """Compiled scatter of ``dout / (PH * PW)`` over each window."""
     dxp = np.zeros(xp_shape, dtype=dout.dtype)
     scale = dout.dtype.type(1.0 / (pool[0] * pool[1]))
-    over_batch(len(dxp), dxp.size, lambda s: _avg_pool_bwd(dout[s], pool[0], pool[1], stride[0], stride[1], scale, dxp[s]))
+    over_batch(len(dxp), dxp.size,
+               lambda s: _avg_pool_bwd(dout[s], pool[0], pool[1], stride[0], stride[1], scale, dxp[s]))
     return dxp
