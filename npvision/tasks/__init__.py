@@ -25,7 +25,9 @@ in training or in model selection (classifiers also give ``"train_accuracy"``).
 With ``out`` (a folder, created if needed) a task writes its pictures (training
 curves, predictions, filters), its weights (:func:`npvision.io.save_weights`)
 and ``metrics.json``, which holds exactly the returned dict. ``quick=True``
-trains one epoch on a small subset: seconds, for tests and notebooks.
+applies the task's quick settings (one epoch on a small subset: seconds, for
+tests and notebooks); an explicit ``epochs`` or option still wins over them, so
+``run_task("lenet5", quick=True, epochs=5)`` trains five epochs on the subset.
 
 Adding a task
 -------------
@@ -33,15 +35,16 @@ A task is a function, its default settings and the name of its headline
 metric. Write the function in a module of this package and decorate it::
 
     @register_task("yolo-scenes", metric="map", description="YOLO on synthetic scenes",
-                   epochs=20, batch_size=16, lr=1e-3, grid=7)
+                   quick=dict(n_train=64, epochs=1),
+                   epochs=20, batch_size=16, lr=1e-3, grid=7, n_train=6000)
     def yolo_scenes(config, *, seed, out, quick, progress):
         ...                               # build data and model from `config` and `seed`
         ...                               # train; if `out` is a folder, save pictures there
         return {"map": 0.71, "epochs": ..., "n_train": ..., "n_test": ..., "parameters": ...}
 
-``config`` is a fresh dict of the defaults, with ``epochs`` and any keyword
-options of :func:`run_task` substituted (an option the task does not declare is
-an error). The function returns its metrics as plain numbers, strings, lists
+``config`` is a fresh dict of the defaults, then (with ``quick=True``) the
+task's ``quick`` settings, then ``epochs`` and any keyword options of
+:func:`run_task` (an option the task does not declare is an error). The function returns its metrics as plain numbers, strings, lists
 and dicts; :func:`run_task` adds ``task``, ``metric`` and ``seconds``, checks the
 required keys and writes ``metrics.json``. Then import the module at the end
 of this file so that the decorator runs. A detection task reports ``"map"``, a
@@ -67,8 +70,9 @@ REQUIRED_KEYS = ("task", "metric", "seconds", "epochs", "n_train", "n_test", "pa
 class Task:
     """A registered task: ``run(config, *, seed, out, quick, progress) -> dict``.
 
-    ``defaults`` is the task's configuration (always with ``"epochs"``); ``metric``
-    names the headline number in the result (e.g. ``"accuracy"``, ``"map"``).
+    ``defaults`` is the task's configuration (always with ``"epochs"``); ``quick``
+    the settings that replace some of them in quick mode; ``metric`` names the
+    headline number in the result (e.g. ``"accuracy"``, ``"map"``).
     """
 
     name: str
@@ -76,6 +80,7 @@ class Task:
     metric: str
     description: str
     defaults: dict = field(default_factory=dict)
+    quick: dict = field(default_factory=dict)
 
 
 #: name -> :class:`Task`, filled by :func:`register_task`.
@@ -87,10 +92,12 @@ def _canonical(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
-def register_task(name: str, *, metric: str, description: str, **defaults) -> Callable:
+def register_task(name: str, *, metric: str, description: str, quick: dict | None = None,
+                  **defaults) -> Callable:
     """Decorator: register ``fn(config, *, seed, out, quick, progress) -> dict`` as task ``name``.
 
     ``defaults`` become the task's configuration; it must include ``epochs`` (int >= 1).
+    ``quick`` (a dict of some of those keys) replaces them when the task runs in quick mode.
     """
     if not isinstance(name, str) or not name or _canonical(name) != name:
         raise ValueError(f"name: expected a lower-case task name using '-' (e.g. 'resnet-digits'), "
@@ -102,10 +109,16 @@ def register_task(name: str, *, metric: str, description: str, **defaults) -> Ca
         raise ValueError(f"defaults: task {name!r} needs epochs=<int >= 1> among its defaults, "
                          f"received epochs={epochs!r}")
 
+    quick = dict(quick or {})
+    unknown = sorted(set(quick) - set(defaults))
+    if unknown:
+        raise ValueError(f"quick: task {name!r} has no setting {', '.join(map(repr, unknown))} to "
+                         f"replace in quick mode; its settings are {sorted(defaults)}")
+
     def deco(fn: Callable) -> Callable:
         if name in TASKS:
             raise ValueError(f"name: a task called {name!r} is already registered")
-        TASKS[name] = Task(name, fn, metric, description, dict(defaults))
+        TASKS[name] = Task(name, fn, metric, description, dict(defaults), quick)
         return fn
     return deco
 
@@ -150,7 +163,8 @@ def run_task(name: str, epochs: int | None = None, seed: int = 0, out=None, quic
     epochs : override the task's default number of epochs (int >= 1).
     seed : int; the whole run (weights, splits, shuffling, augmentation) follows from it.
     out : folder for pictures, weights and ``metrics.json`` (created), or None.
-    quick : one epoch on a small subset, for tests and demos.
+    quick : the task's quick settings (one epoch on a small subset), for tests and demos;
+        ``epochs`` and ``options`` given here still override them.
     progress : print one line per epoch.
     options : any other of the task's defaults, e.g. ``lr=1e-3`` or ``batch_size=64``.
     """
@@ -164,6 +178,8 @@ def run_task(name: str, epochs: int | None = None, seed: int = 0, out=None, quic
         raise ValueError(f"options: task {task.name!r} has no setting {', '.join(map(repr, unknown))}; "
                          f"its settings are {sorted(task.defaults)}")
     config = dict(task.defaults)
+    if quick:
+        config.update(task.quick)
     config.update(options)
     if epochs is not None:
         config["epochs"] = epochs

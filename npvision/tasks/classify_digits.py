@@ -286,8 +286,6 @@ def _write_outputs(out: str, task: str, model, history, splits, predicted, extra
 
 def _classify(task: str, model, config: dict, *, seed, out, quick, progress) -> dict:
     """Train, pick the best epoch, score on the test split, write the files. -> metrics."""
-    if quick:
-        config = dict(config, epochs=1)
     history, best_epoch, splits = train_digit_classifier(model, config, seed=seed, quick=quick,
                                                          progress=progress)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
@@ -321,7 +319,7 @@ def _classify(task: str, model, config: dict, *, seed, out, quick, progress) -> 
 # ---------------------------------------------------------------------------
 # the registered tasks
 # ---------------------------------------------------------------------------
-@register_task("lenet5", metric="accuracy",
+@register_task("lenet5", quick=dict(epochs=1), metric="accuracy",
                description="LeNet-5 on the UCI digits upsampled to 32x32 (>= 98% test accuracy)",
                size=32, epochs=40, batch_size=32, optimizer="adam", lr=2e-3, weight_decay=0.0,
                warmup=0, val_fraction=0.1, val_tolerance=1, activation="relu", pool="max",
@@ -335,7 +333,7 @@ def lenet5_digits(config: dict, *, seed: int, out, quick: bool, progress: bool) 
     return _classify("lenet5", model, config, seed=seed, out=out, quick=quick, progress=progress)
 
 
-@register_task("resnet-digits", metric="accuracy",
+@register_task("resnet-digits", quick=dict(epochs=1), metric="accuracy",
                description="ResNet-20 (CIFAR-style, BatchNorm) on the UCI digits at 16x16",
                size=16, epochs=20, batch_size=64, optimizer="adam", lr=2e-3, weight_decay=0.0,
                warmup=1, val_fraction=0.1, val_tolerance=1, depth=20, width=16,

@@ -193,15 +193,13 @@ def _predict_y(model, x, loss: str) -> np.ndarray:
     return localization_probabilities(y) if loss == "logits" else y
 
 
-@register_task("localization", metric="mean_iou",
+@register_task("localization", quick=_QUICK, metric="mean_iou",
                description="classification with localization: y = [p_c, box, classes] (mean IoU >= 0.8)",
                size=32, n_train=6000, n_val=300, n_test=500, empty_fraction=0.2,
                size_range=[0.3, 0.6], rotate=True, background="gradient", epochs=12, batch_size=32,
                lr=3e-3, loss="logits", box_weight=5.0, channels=[16, 32, 64, 64], pools=2)
 def localization_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     """LocalizationNet on 32x32 single-object scenes plus 20% empty images."""
-    if quick:
-        config = dict(config, **_QUICK)
     if config["loss"] not in ("logits", "course"):
         raise ValueError(f"loss: expected 'logits' or 'course', received {config['loss']!r}")
     load_before = _load_average()
@@ -266,15 +264,13 @@ def localization_task(config: dict, *, seed: int, out, quick: bool, progress: bo
 # ---------------------------------------------------------------------------
 # landmarks
 # ---------------------------------------------------------------------------
-@register_task("landmarks", metric="mean_point_error",
+@register_task("landmarks", quick=_QUICK, metric="mean_point_error",
                description="landmark detection: 5 (x, y) points per shape (mean error in pixels)",
                size=32, n_train=5000, n_val=300, n_test=500, size_range=[0.3, 0.6], rotate=False,
                background="gradient", epochs=8, batch_size=32, lr=3e-3, channels=[16, 32, 64, 64],
                pools=2)
 def landmarks_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     """LandmarkNet on 32x32 single-object scenes (upright shapes by default)."""
-    if quick:
-        config = dict(config, **_QUICK)
     load_before = _load_average()
     size = config["size"]
     common = dict(size=size, size_range=config["size_range"], rotate=config["rotate"],

@@ -171,8 +171,6 @@ def train_segmenter(model, config: dict, splits, *, seed: int, progress: bool = 
 
 
 def _segment_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
-    if quick:
-        config = dict(config, **_QUICK)
     load_before = _load_average()
     splits = scene_splits(config["size"], config["n_train"], config["n_val"], config["n_test"], seed,
                           config["max_objects"], config["size_range"])
@@ -232,7 +230,7 @@ _DEFAULTS = dict(size=48, n_train=2400, n_val=100, n_test=200, max_objects=3, si
                  upsampling="transpose", up_kernel=2)
 
 
-@register_task("unet", metric="miou",
+@register_task("unet", quick=_QUICK, metric="miou",
                description="U-Net on the synthetic scenes' masks (held-out mean IoU >= 0.85)",
                architecture="unet", **_DEFAULTS)
 def unet_scenes(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
@@ -242,7 +240,7 @@ def unet_scenes(config: dict, *, seed: int, out, quick: bool, progress: bool) ->
     return _segment_task(config, seed=seed, out=out, quick=quick, progress=progress)
 
 
-@register_task("fcn", metric="miou",
+@register_task("fcn", quick=_QUICK, metric="miou",
                description="the small FCN baseline (no skip connections) on the same scenes",
                architecture="fcn", **_DEFAULTS)
 def fcn_scenes(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:

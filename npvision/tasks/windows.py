@@ -186,13 +186,11 @@ _DEFAULTS = dict(window=16, filters=24, hidden=96, object_size=[12, 16], n_train
                  score_threshold=0.5, iou_threshold=0.3, scales=[1.0, 0.75, 0.5], timing_rounds=5)
 
 
-@register_task("sliding-windows", metric="accuracy",
+@register_task("sliding-windows", quick=_QUICK, metric="accuracy",
                description="window classifier on scene crops; naive vs convolutional sliding windows",
                **_DEFAULTS)
 def sliding_windows(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     """Train the window classifier, then detect on held-out scenes with its convolutional twin."""
-    if quick:
-        config = dict(config, **_QUICK)
     window = config["window"]
     k = len(SHAPE_CLASSES)
     lo, hi = config["object_size"]

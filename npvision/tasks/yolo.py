@@ -243,13 +243,11 @@ _DEFAULTS = dict(size=64, num_classes=4, min_objects=2, max_objects=4, n_train=6
                  flips=True, eval_score_threshold=0.01, nms_iou=0.5, score_threshold=0.3)
 
 
-@register_task("yolo", metric="map",
+@register_task("yolo", quick=_QUICK, metric="map",
                description="YOLO (anchors, grid 8x8) on multi-object scenes (held-out mAP@0.5:0.95)",
                **_DEFAULTS)
 def yolo_scenes(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     """TinyYOLO on 64x64 scenes of 2..4 shapes of 4 classes, 3 k-means anchors, an 8x8 grid."""
-    if quick:
-        config = dict(config, **_QUICK)
     if not 1 <= config["num_classes"] <= len(SHAPE_CLASSES):
         raise ValueError(f"num_classes: expected 1..{len(SHAPE_CLASSES)}, received {config['num_classes']!r}")
     load_before = _load_average()
