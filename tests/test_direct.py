@@ -169,8 +169,16 @@ def test_direct_loops_run_without_jit():
         out = DK.conv_forward(x, w, None, win)
         dx, dw, db = DK.conv_backward(dout, x, w, win)
         assert type(DK._forward_images).__name__ == "function"    # plain Python, not compiled
+        # a transpose conv's output rows beyond the convolution's reach (output_padding): the
+        # input gradient's planes must hold every row its taps read (plain Python checks bounds,
+        # compiled code would read past the array)
+        wt = rng.standard_normal((3, 2, 2, 3))
+        tin = Window((1, 1), (2, 2), ((0, 0), (0, 0)))
+        xt = rng.standard_normal((2, 4, 3, 3))
+        dxt = DK.input_grad(xt, wt, (2, 9, 6, 2), tin)
+        ref_t = kernels.get("conv_transpose2d_forward", "naive")(xt, wt, None, tin, (9, 6))
         print(max(float(np.max(np.abs(a - b))) for a, b in
-                  ((out, ref), (dw, ref_dw), (db, ref_db), (dx, ref_dx))))
+                  ((out, ref), (dw, ref_dw), (db, ref_db), (dx, ref_dx), (dxt, ref_t))))
     """)
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=ROOT)
     res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)

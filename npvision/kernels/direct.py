@@ -338,9 +338,15 @@ def _flipped_kernel(w, dilation, P, bias, dtype) -> Kernel:
     return Kernel(wt, flipped, bb)
 
 
-def _dout_rows(Ho: int, KH: int, dh: int) -> int:
-    """Rows of dout's planes: Ho, framed by dh (KH - 1) zero rows above and below, plus one."""
-    return Ho + 2 * dh * (KH - 1) + 1
+def _dout_rows(Ho: int, KH: int, dh: int, dx_bottom: int) -> int:
+    """Rows of dout's planes: Ho, framed by dh (KH - 1) zero rows above and below, plus one.
+
+    The input gradient's last tap reads up to row ``dx_bottom + dh (KH - 1)``, where
+    ``dx_bottom = top + H`` ends ``dx``'s rows in the padded grid. That is within the frame
+    when ``x`` is the convolution's input, but a transpose convolution's output may have
+    rows the convolution never reads (output_padding): the planes then get more zero rows."""
+    mh = dh * (KH - 1)
+    return max(Ho + 2 * mh, dx_bottom + mh) + 1
 
 
 def _layout(x_shape, w_shape, win) -> Layout:
@@ -388,7 +394,8 @@ def conv_backward(dout, x, w, win, need_input_grad=True):
 
     def work(share):
         x_planes = np.empty((C, (Hp + 1) * layout.P), dtype=x.dtype)
-        dout_planes = np.zeros((Fe, _dout_rows(Ho, KH, win.dilation[0]) * layout.P), dtype=dout.dtype)  # F.. stay 0
+        dout_planes = np.zeros((Fe, _dout_rows(Ho, KH, win.dilation[0], layout.top + x.shape[1]) * layout.P),
+                               dtype=dout.dtype)  # F.. stay 0
         dwp, dbp = np.zeros((KH, KW, C, Fe), dtype=dout.dtype), np.zeros(Fe, dtype=dout.dtype)
         if share and need_input_grad:
             dx_planes = np.empty((flipped.w.shape[3], x.shape[1] * layout.P), dtype=dout.dtype)
@@ -420,7 +427,8 @@ def input_grad(dout, w, x_shape, win, b=None):
     dx = np.empty((N, H, W, w.shape[2]), dtype=dout.dtype)
 
     def work(share):
-        dout_planes = np.empty((F, _dout_rows(Ho, KH, win.dilation[0]) * layout.P), dtype=dout.dtype)
+        dout_planes = np.empty((F, _dout_rows(Ho, KH, win.dilation[0], layout.top + H) * layout.P),
+                               dtype=dout.dtype)
         dx_planes = np.empty((flipped.w.shape[3], H * layout.P), dtype=dout.dtype)
         if share:
             _input_images(dout, _span(share), layout, flipped, Planes(dout_planes, dout_planes, dx_planes), dx)
