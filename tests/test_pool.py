@@ -220,6 +220,9 @@ def test_numba_kernels_run_without_jit():
         o1, a1 = kernels.get("max_pool2d_forward", "numba")(x, (2, 2), (1, 2))
         o2, a2 = kernels.get("max_pool2d_forward", "naive")(x, (2, 2), (1, 2))
         assert np.array_equal(o1, o2) and np.array_equal(a1, a2)
+        o3, a3 = kernels.get("max_pool2d_forward", "numba")(x, (2, 2), (2, 2))      # the 2x2 kernel
+        o4, a4 = kernels.get("max_pool2d_forward", "naive")(x, (2, 2), (2, 2))
+        assert np.array_equal(o3, o4) and np.array_equal(a3, a4)
         d = kernels.get("max_pool2d_backward", "numba")(o1, a1, x.shape, (2, 2), (1, 2))
         assert np.allclose(d, kernels.get("max_pool2d_backward", "naive")(o1, a1, x.shape, (2, 2), (1, 2)))
         g = kernels.get("max_unpool2d_backward", "numba")(x, a1, (2, 2), (1, 2))

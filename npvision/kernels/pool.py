@@ -170,6 +170,33 @@ def _max_pool_fwd(xp, ph, pw, sh, sw, spare, spare_arg, out, argmax):
 
 
 @njit(nogil=True)
+def _max_pool_fwd_2x2(xp, out, argmax):
+    """:func:`_max_pool_fwd` for the usual 2x2 window at stride 2, with the four taps of a
+    channel compared in registers: one load per tap, one store each of the maximum and of
+    where it is (the general loop loads and stores the running values once per tap). The
+    same branch-free select picks each tap: strictly larger, or the first NaN."""
+    n_b, n_h, n_w, n_c = out.shape
+    for n in range(n_b):
+        for i in range(n_h):
+            top, bottom = xp[n, 2 * i], xp[n, 2 * i + 1]           # (W, C): the windows' two rows
+            o, a = out[n, i], argmax[n, i]                          # (Wo, C)
+            for j in range(n_w):
+                for c in range(n_c):
+                    best, where = top[2 * j, c], 0                  # tap k = kh * 2 + kw
+                    v = top[2 * j + 1, c]
+                    take = (v > best) | ((v != v) & (best == best))
+                    best, where = (v if take else best), (1 if take else where)
+                    v = bottom[2 * j, c]
+                    take = (v > best) | ((v != v) & (best == best))
+                    best, where = (v if take else best), (2 if take else where)
+                    v = bottom[2 * j + 1, c]
+                    take = (v > best) | ((v != v) & (best == best))
+                    best, where = (v if take else best), (3 if take else where)
+                    o[j, c] = best
+                    a[j, c] = where
+
+
+@njit(nogil=True)
 def _max_pool_bwd(dout, argmax, ph, pw, sh, sw, zero, dxp):
     """Overlapping windows (stride < pool): every tap adds its share into ``dxp`` (zeros first)."""
     n_b, n_h, n_w, n_c = dout.shape
@@ -267,6 +294,9 @@ def max_pool2d_forward_numba(xp, pool, stride):
     argmax = np.empty(out.shape, dtype=argmax_dtype(pool))
 
     def run(s):
+        if tuple(pool) == tuple(stride) == (2, 2):               # the usual case: taps in registers
+            _max_pool_fwd_2x2(xp[s], out[s], argmax[s])
+            return
         spare, spare_arg = np.empty(out.shape[3], dtype=out.dtype), np.empty(out.shape[3], dtype=argmax.dtype)
         _max_pool_fwd(xp[s], pool[0], pool[1], stride[0], stride[1], spare, spare_arg, out[s], argmax[s])
 
