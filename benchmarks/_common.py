@@ -237,6 +237,94 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as the kernel lists them (``/proc/cpuinfo``), or an empty set."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+#: the vector extensions that decide how numba's loops compile, widest first
+VECTOR_FLAGS = ("avx512f", "avx512bw", "avx512vl", "amx_tile", "avx2", "fma", "avx", "sse4_2")
+
+
+def vector_isa(flags: set[str] | None = None) -> str:
+    """``"AVX-512 (avx512f avx512bw ...)"`` / ``"AVX2 (avx2 fma ...)"``: the widest vector unit and the
+    flags that matter, for every benchmark table (a loop's speed can depend on them)."""
+    flags = cpu_flags() if flags is None else flags
+    have = [f for f in VECTOR_FLAGS if f in flags]
+    kind = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2" if flags else "unknown"
+    return f"{kind} ({' '.join(have)})" if have else kind
+
+
+#: AVX2 + FMA, the feature set of AMD's Zen 3 (EPYC 7003) minus what only AMD has, with every
+#: AVX-512 extension (and AMX / AVX-VNNI) switched off explicitly, so LLVM cannot pick them up.
+AVX2_FEATURES = ",".join([
+    "+64bit", "+adx", "+aes", "+avx", "+avx2", "+bmi", "+bmi2", "+clflushopt", "+clwb", "+cmov", "+crc32",
+    "+cx16", "+cx8", "+f16c", "+fma", "+fsgsbase", "+fxsr", "+lzcnt", "+mmx", "+movbe", "+pclmul", "+popcnt",
+    "+prfchw", "+rdpid", "+rdrnd", "+rdseed", "+sahf", "+sha", "+sse", "+sse2", "+sse3", "+sse4.1", "+sse4.2",
+    "+ssse3", "+vaes", "+vpclmulqdq", "+xsave", "+xsavec", "+xsaveopt", "+xsaves",
+    "-avx512f", "-avx512vl", "-avx512bw", "-avx512dq", "-avx512cd", "-avx512bf16", "-avx512fp16",
+    "-avx512vnni", "-avx512vbmi", "-avx512vbmi2", "-avx512ifma", "-avx512bitalg", "-avx512vpopcntdq",
+    "-avxvnni", "-amx-tile", "-amx-int8", "-amx-bf16", "-avx10.1",
+])
+AVX512_FEATURES = ",".join([
+    "+64bit", "+avx", "+avx2", "+fma", "+bmi", "+bmi2", "+f16c", "+lzcnt", "+movbe", "+popcnt", "+sse4.2",
+    "+avx512f", "+avx512cd", "+avx512bw", "+avx512dq", "+avx512vl",
+])
+
+#: numba targets a benchmark can compile npvision's kernels for (``NUMBA_CPU_NAME`` and
+#: ``NUMBA_CPU_FEATURES``); "native" is numba's default, this machine's own CPU.
+CPU_TARGETS = {
+    "avx2": {"NUMBA_CPU_NAME": "znver3", "NUMBA_CPU_FEATURES": AVX2_FEATURES},
+    "native": {},
+    "avx512": {"NUMBA_CPU_NAME": "skylake-avx512", "NUMBA_CPU_FEATURES": AVX512_FEATURES},
+}
+
+
+def use_cpu_target(target: str | None) -> None:
+    """Make numba compile for ``target`` (a key of :data:`CPU_TARGETS`; None: leave numba's default).
+
+    Must run before numba is imported (numba reads the variables once). Compiled kernels
+    go to a cache folder of that target's own (``<npvision's cache>-<target>``), so code
+    built for one CPU is never loaded for another.
+    """
+    if target is None or target == "native":
+        return
+    if "numba" in sys.modules:
+        raise RuntimeError("use_cpu_target: numba is already imported; call it first")
+    os.environ.update(CPU_TARGETS[target])
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        use_this_checkout()
+        from npvision.kernels._jit import cache_dir
+
+        os.environ["NUMBA_CACHE_DIR"] = f"{cache_dir()}-{target}"
+
+
+def numba_target_description() -> str:
+    """How numba compiles in this process: this CPU, or the target the environment names."""
+    name = os.environ.get("NUMBA_CPU_NAME")
+    if not name:
+        return "this CPU (numba's default)"
+    feats = os.environ.get("NUMBA_CPU_FEATURES", "")
+    off512 = "-avx512f" in feats
+    kind = "AVX2, AVX-512 off" if off512 else "features " + feats[:60]
+    return f"{name} ({kind}), cache {os.environ.get('NUMBA_CACHE_DIR')}"
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (``uptime``'s), or '?'."""
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "?"
+
+
 def total_ram_gb() -> float | None:
     try:
         with open("/proc/meminfo") as fh:
@@ -263,6 +351,7 @@ def machine_info() -> dict:
     return {
         "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpu": cpu_model(),
+        "vector_isa": vector_isa(),
         "logical_cpus": os.cpu_count(),
         "ram_gb": None if total_ram_gb() is None else round(total_ram_gb(), 1),
         "python": platform.python_version(),
@@ -271,7 +360,7 @@ def machine_info() -> dict:
         "torch": _version("torch"),
         "blas": blas_name(),
         "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                           "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER",
+                                           "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "NUMBA_CPU_NAME",
                                            "OMP_WAIT_POLICY") if k in os.environ},
     }
 

@@ -90,7 +90,7 @@ def _kernel_args(op: str):
     f32 = lambda *s: rng.standard_normal(s, dtype=np.float32)  # noqa: E731
     one = (1, 1)
     xp = f32(2, 6, 6, 3)                       # padded input (N, H, W, C)
-    if op.startswith("conv2d"):
+    if op.startswith("conv"):
         w, dout = f32(3, 3, 3, 4), f32(2, 4, 4, 4)
     elif op.startswith("depthwise_conv2d"):
         w, dout = f32(3, 3, 3, 1), f32(2, 4, 4, 3)
@@ -99,20 +99,19 @@ def _kernel_args(op: str):
         "avg_pool2d_forward": lambda: (xp, pool, pool),
         "avg_pool2d_backward": lambda: (dpool, xp.shape, pool, pool),
     }
-    # conv kernels take the padded input (their optional pads are left out); depthwise kernels
-    # take the unpadded input and the padding, here none. A 3-channel input: the numba
-    # backend's convolutions take the direct planar loops.
-    table["conv2d_forward"] = lambda: (xp, w, one, one)
-    table["conv2d_backward_input"] = lambda: (dout, w, xp.shape, one, one)
-    table["conv2d_backward_params"] = lambda: (dout, xp, w.shape, one, one)
-    table["conv2d_backward"] = lambda: (dout, xp, w, one, one)
-    table["conv2d_forward_and_params"] = lambda: (xp, w, dout, one, one)
-    no_pad = ((0, 0), (0, 0))
-    table["depthwise_conv2d_forward"] = lambda: (xp, w, None, one, one, no_pad)
-    table["depthwise_conv2d_backward_input"] = lambda: (dout, w, xp.shape, one, one, no_pad)
-    table["depthwise_conv2d_backward_params"] = lambda: (dout, xp, w.shape, one, one, no_pad)
-    table["conv2d_fft_forward"] = lambda: (xp, w, no_pad)       # the FFT conv: unpadded x, pads
-    table["conv2d_fft_backward"] = lambda: (dout, xp, w, no_pad)
+    # every convolution op takes the unpadded input and a Window (stride, dilation, padding;
+    # here none). A 3-channel input: the numba backend's convolutions take the direct planar loops.
+    from npvision.kernels.window import Window
+
+    win = Window(one, one, ((0, 0), (0, 0)))
+    table["conv2d_forward"] = lambda: (xp, w, None, win)
+    table["conv2d_backward"] = lambda: (dout, xp, w, win)
+    table["conv_transpose2d_forward"] = lambda: (dout, w, None, win, xp.shape[1:3])
+    table["conv_transpose2d_backward"] = lambda: (xp, dout, w, win)
+    table["depthwise_conv2d_forward"] = lambda: (xp, w, None, win)
+    table["depthwise_conv2d_backward"] = lambda: (dout, xp, w, win)
+    table["conv2d_fft_forward"] = lambda: (xp, w, ((0, 0), (0, 0)))      # the FFT conv: unpadded x, pads
+    table["conv2d_fft_backward"] = lambda: (dout, xp, w, ((0, 0), (0, 0)))
     if op.startswith("max_pool2d") or op.startswith("max_unpool2d"):
         import npvision.kernels as K
         _, argmax = K.get("max_pool2d_forward", "numpy")(xp, pool, pool)

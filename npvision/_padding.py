@@ -23,13 +23,6 @@ def padded_shape(x_shape, pads) -> tuple[int, int, int, int]:
     return (x_shape[0], x_shape[1] + t + b, x_shape[2] + l + r, x_shape[3])
 
 
-def padded_grid(x_shape, pads) -> tuple[int, int, int, int]:
-    """``(top, left, Hp, Wp)``: where ``x_shape`` ``(N, H, W, C)`` sits in its padded grid, and that
-    grid's size (``pads=None``: no padding)."""
-    (t, b), (l, r) = pads if pads is not None else ((0, 0), (0, 0))
-    return t, l, x_shape[1] + t + b, x_shape[2] + l + r
-
-
 def pad_hw(x: np.ndarray, pads, value: float = 0.0) -> np.ndarray:
     """Pad axes 1 and 2 of ``(N, H, W, C)`` by ``((top, bottom), (left, right))`` with ``value``."""
     (t, b), (l, r) = pads

@@ -6,12 +6,22 @@ import npvision
 import npvision.functional as F
 
 
-def spy_on(monkeypatch, module, names) -> list:
-    """Wrap ``module.<name>`` for each name so that every call appends the name to the list returned."""
+def spy_on_algorithms(monkeypatch) -> list:
+    """Record every algorithm the numba convolution ops call: "forward <name>", "input_grad <name>",
+    "weight_grad <name>" (the tables of npvision.kernels.conv), and "backward direct" for the direct
+    loops' one-pass backward."""
+    import npvision.kernels.conv as KC
+    import npvision.kernels.direct as DK
+
     calls = []
-    for name in names:
-        real = getattr(module, name)
-        monkeypatch.setattr(module, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+
+    def spy(real, label):
+        return lambda *a, **k: calls.append(label) or real(*a, **k)
+
+    for table, kind in ((KC.FORWARD, "forward"), (KC.INPUT_GRAD, "input_grad"), (KC.WEIGHT_GRAD, "weight_grad")):
+        for name, real in list(table.items()):
+            monkeypatch.setitem(table, name, spy(real, f"{kind} {name}"))
+    monkeypatch.setattr(DK, "conv_backward", spy(DK.conv_backward, "backward direct"))
     return calls
 
 

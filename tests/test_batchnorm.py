@@ -109,3 +109,97 @@ def test_errors():
     _, cache = F.batchnorm_forward(x, *ok, False)
     with pytest.raises(ValueError, match=r"dout: .*\(4, 3\), received \(3, 4\)"):
         F.batchnorm_backward(np.zeros((3, 4)), cache)
+
+
+# ---------------------------------------------------------------------------
+# the fused activation, and the kernels against their naive formulas
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("activation", ["relu", "relu6"])
+def test_gradcheck_with_a_fused_activation(activation, training):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 3, 2, 4)) * 2 + 1
+    gamma, beta, rm, rv = _params(rng, 4)
+    gamma = gamma * 3                                  # outputs beyond 6 too: ReLU6's upper kink
+    report = check_functional(F.batchnorm_forward, F.batchnorm_backward, [x, gamma, beta, rm, rv, training],
+                              dict(activation=activation), wrt=[0, 1, 2])
+    assert set(report.errors) == {"arg0", "arg1", "arg2"}
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "relu6"])
+def test_a_fused_activation_equals_the_activation_after(activation):
+    rng = np.random.default_rng(12)
+    x = (rng.standard_normal((4, 5, 5, 6)) * 3).astype(np.float32)
+    gamma, beta, rm, rv = [a.astype(np.float32) for a in _params(rng, 6)]
+    gamma *= 4
+    plain, c1 = F.batchnorm_forward(x, gamma, beta, rm.copy(), rv.copy(), True)
+    fused, c2 = F.batchnorm_forward(x, gamma, beta, rm.copy(), rv.copy(), True, activation=activation)
+    act = {None: (lambda v: v), "relu": F.relu_forward, "relu6": F.relu6_forward}[activation]
+    after, ac = (plain, None) if activation is None else act(plain)
+    np.testing.assert_allclose(fused, after, rtol=1e-6, atol=1e-6)
+    dout = rng.standard_normal(x.shape).astype(np.float32)
+    d_after = dout if activation is None else getattr(F, f"{activation}_backward")(dout, ac)
+    for got, want in zip(F.batchnorm_backward(dout, c2), F.batchnorm_backward(d_after, c1)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_an_unknown_activation_is_refused():
+    with pytest.raises(ValueError, match="activation: expected None, 'relu' or 'relu6', received 'silu'"):
+        F.batchnorm_forward(np.ones((4, 3)), np.ones(3), np.zeros(3), np.zeros(3), np.ones(3), True,
+                            activation="silu")
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("activation", [None, "relu", "relu6"])
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-10)])
+def test_numba_kernels_equal_the_naive_formulas(dtype, tol, activation, split, monkeypatch):
+    """67 channels (the loops' vector body and tail), 600 rows (several partial sums), channel means
+    far from zero (the shifted sums must not cancel), and rows split between threads."""
+    if split:
+        from npvision.kernels import blas
+        monkeypatch.setattr(blas, "PARALLEL_SIZE", 1)
+        import npvision.kernels.batchnorm as KB
+        monkeypatch.setattr(KB, "PARALLEL_SIZE", 1)
+    from npvision import kernels
+    rng = np.random.default_rng(13)
+    C = 67
+    x2 = (rng.standard_normal((600, C)) * rng.uniform(0.1, 3, C) + rng.uniform(-50, 50, C)).astype(dtype)
+    dy2 = rng.standard_normal((600, C)).astype(dtype)
+    mu, scale, beta, a, b, c = [rng.standard_normal(C).astype(dtype) for _ in range(6)]
+    mu = x2.mean(axis=0).astype(dtype)
+    scale *= 4
+    naive, fast = {}, {}
+    for be, out in (("naive", naive), ("numba", fast)):
+        out["stats"] = kernels.get("batchnorm_stats", be)(x2)
+        out["apply"] = (kernels.get("batchnorm_apply", be)(x2, mu, scale, beta, activation),)
+        out["sums"] = kernels.get("batchnorm_grad_sums", be)(dy2, x2, mu, scale, beta, activation)
+        out["dx"] = (kernels.get("batchnorm_grad_apply", be)(dy2, x2, mu, scale, beta, a, b, c, activation),)
+    for key in naive:
+        for got, want in zip(fast[key], naive[key]):
+            assert got.shape == want.shape, key
+            if key in ("apply", "dx"):
+                assert got.dtype == dtype, key
+            scale_ = max(1.0, float(np.max(np.abs(want))))
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale_, err_msg=key)
+
+
+def test_numba_kernels_run_without_jit():
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    code = textwrap.dedent("""
+        import numpy as np
+        import npvision.functional as F
+        import npvision.kernels.batchnorm as KB
+        x = np.random.default_rng(0).standard_normal((2, 3, 3, 5))
+        out, cache = F.batchnorm_forward(x, np.ones(5), np.zeros(5), np.zeros(5), np.ones(5), True, activation="relu")
+        dx, dg, db = F.batchnorm_backward(np.ones_like(out), cache)
+        assert type(KB._apply_rows).__name__ == "function" and np.all(out >= 0)
+        print("ok")
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=root)
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "ok" in res.stdout, res.stderr

@@ -83,3 +83,26 @@ def test_bench_startup_children_report_json(child):
         assert data["torch_imported"] is False
     else:
         assert data["first_fwd_bwd_s"] > 0 and data["second_fwd_bwd_s"] > 0
+
+
+def test_bench_models_quick_prints_table_and_profile(tmp_path):
+    path = tmp_path / "models.json"
+    out = _run([str(BENCH / "bench_models.py"), "--quick", "--no-torch", "--models", "mobilenet_v2",
+                "--json", str(path)])
+    assert "npvision training-step benchmark" in out and "mobilenet_v2" in out
+    assert "where a step's time goes" in out and "batch norm" in out and "optimizer" in out
+    data = json.loads(path.read_text())
+    (res,) = data["models"]
+    assert res["ms"]["npvision"] > 0 and res["profile"]["npvision"]["step"] > 0
+    assert data["machine"]["vector_isa"]
+
+
+def test_vector_report_reads_the_pooling_kernels(tmp_path):
+    """The AVX2 build of the pooling kernels, read from its machine code: every loop vectorized."""
+    path = tmp_path / "vec.json"
+    out = _run([str(BENCH / "vector_report.py"), "--only", "pool", "--targets", "avx2", "--json", str(path)])
+    assert "avx2: 0 dense kernel(s) not cleanly vectorized" in out, out
+    assert "avx2: 0 kernel(s) not reached by the workloads" in out, out     # every pooling kernel was read
+    data = json.loads(path.read_text())
+    names = {k["kernel"] for k in data["kernels"]}
+    assert {"_max_pool_fwd", "_max_pool_bwd_disjoint", "_avg_pool_fwd"} <= names

@@ -93,9 +93,9 @@ def test_kernels_called_from_several_threads_at_once_agree_with_one_at_a_time(mo
     from concurrent.futures import ThreadPoolExecutor
 
     import npvision.functional as F
-    import npvision.kernels.conv as KC
+    import npvision.kernels.im2col as IM
     import npvision.kernels.winograd as WG
-    monkeypatch.setattr(KC, "PARALLEL_MACS", 1)                  # always split into blocks
+    monkeypatch.setattr(IM, "PARALLEL_MACS", 1)                  # always split into blocks
     monkeypatch.setattr(WG, "TILES_PER_BLOCK", 4)
     rng = np.random.default_rng(3)
     cases = [(rng.standard_normal((3, 9, 7, 24)), rng.standard_normal((3, 3, 24, 24)), 1, 1),   # Winograd

@@ -1,4 +1,5 @@
-"""Tests of npvision.functional.conv and npvision.kernels.conv."""
+"""Tests of npvision.functional.conv and the convolution kernels (npvision.kernels.conv,
+conv_transpose, conv_plan, im2col)."""
 
 import os
 import subprocess
@@ -11,9 +12,11 @@ from hypothesis import given, settings, strategies as st
 
 import npvision
 import npvision.functional as F
-import npvision.kernels.conv as KC
+import npvision.kernels.conv_plan as CP
+import npvision.kernels.im2col as IM
 from npvision import kernels
 from npvision.gradcheck import check_functional
+from npvision.kernels.window import Window
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -126,60 +129,85 @@ NUMBA_PATHS = ["numba", "numba-winograd", "numba-direct", "numba-im2col"]
 
 
 def _numba_path(backend: str, monkeypatch) -> str:
-    """The backend to ask for, with one of the numba backend's paths forced for the test:
+    """The backend to ask for, with one of the numba backend's algorithms forced by the plan:
     ``numba-winograd`` every 3x3 stride-1 case through Winograd however few its channels,
     ``numba-direct`` every stride-1 case through the planar direct loops however many,
     ``numba-im2col`` neither of them."""
     if backend in ("numba-winograd", "numba-im2col"):
-        monkeypatch.setattr(KC, "DIRECT_MAX_CHANNELS", 0)
+        monkeypatch.setattr(CP, "DIRECT_MAX_CHANNELS", 0)
     if backend == "numba-winograd":
-        monkeypatch.setattr(KC, "WINOGRAD_MIN_CHANNELS", 1)
+        monkeypatch.setattr(CP, "WINOGRAD_MIN_CHANNELS", 1)
+        monkeypatch.setattr(CP, "WINOGRAD_MIN_PIXELS", 1)
     if backend == "numba-im2col":
-        monkeypatch.setattr(KC, "WINOGRAD_MIN_CHANNELS", 10**9)
+        monkeypatch.setattr(CP, "WINOGRAD_MIN_CHANNELS", 10**9)
     if backend == "numba-direct":
-        monkeypatch.setattr(KC, "DIRECT_MAX_CHANNELS", 10**9)
-        monkeypatch.setattr(KC, "DIRECT_MAX_PAIRS", 10**9)
+        monkeypatch.setattr(CP, "DIRECT_MAX_CHANNELS", 10**9)
+        monkeypatch.setattr(CP, "DIRECT_MAX_PAIRS", 10**9)
     return backend.split("-")[0]
 
+
 AWKWARD = [
-    # (x_padded shape, w shape, stride, dilation)
-    ((2, 7, 6, 3), (3, 2, 3, 4), (1, 1), (1, 1)),
-    ((2, 9, 8, 3), (3, 3, 3, 5), (2, 2), (1, 1)),
-    ((1, 9, 10, 2), (2, 3, 2, 3), (2, 3), (2, 1)),
-    ((2, 8, 9, 3), (2, 2, 3, 4), (2, 2), (1, 1)),     # k = stride, one leftover column
-    ((2, 5, 6, 3), (1, 1, 3, 4), (2, 1), (1, 1)),
-    ((2, 5, 6, 3), (1, 1, 3, 4), (1, 1), (1, 1)),
-    ((1, 11, 9, 2), (3, 3, 2, 3), (1, 1), (2, 3)),
-    ((2, 7, 8, 4), (3, 3, 4, 2), (1, 1), (1, 2)),     # stride 1 with C_in >= C_out (full convolution)
-    ((2, 10, 9, 2), (3, 3, 2, 2), (3, 2), (1, 1)),
+    # (x shape (unpadded), w shape, stride, dilation, pads)
+    ((2, 7, 6, 3), (3, 2, 3, 4), (1, 1), (1, 1), ((1, 1), (1, 1))),
+    ((2, 9, 8, 3), (3, 3, 3, 5), (2, 2), (1, 1), ((0, 0), (0, 0))),
+    ((1, 9, 10, 2), (2, 3, 2, 3), (2, 3), (2, 1), ((2, 0), (0, 3))),
+    ((2, 8, 9, 3), (2, 2, 3, 4), (2, 2), (1, 1), ((0, 0), (0, 0))),     # k = stride, one leftover column
+    ((2, 5, 6, 3), (1, 1, 3, 4), (2, 1), (1, 1), ((1, 0), (0, 2))),     # 1x1 strided, padded
+    ((2, 5, 6, 3), (1, 1, 3, 4), (1, 1), (1, 1), ((0, 0), (0, 0))),
+    ((1, 11, 9, 2), (3, 3, 2, 3), (1, 1), (2, 3), ((3, 4), (1, 2))),    # more padding than the kernel reaches
+    ((2, 7, 8, 4), (3, 3, 4, 2), (1, 1), (1, 2), ((1, 1), (2, 2))),     # stride 1, C_in >= C_out (full conv)
+    ((2, 10, 9, 2), (3, 3, 2, 2), (3, 2), (1, 1), ((1, 1), (1, 1))),
+    ((2, 6, 6, 4), (2, 2, 4, 3), (2, 2), (1, 1), ((1, 1), (0, 1))),     # k = stride, padded (transpose conv's crop)
 ]
+
+
+def _conv_ops(backend, x, w, b, win, dout):
+    with npvision.use_backend(backend):
+        out = kernels.get("conv2d_forward")(x, w, b, win)
+        dx, dw, db = kernels.get("conv2d_backward")(dout, x, w, win)
+        none, dw2, db2 = kernels.get("conv2d_backward")(dout, x, w, win, need_input_grad=False)
+    assert none is None
+    np.testing.assert_array_equal(dw, dw2)
+    np.testing.assert_array_equal(db, db2)
+    return {"out": out, "dx": dx, "dw": dw, "db": db}
+
+
+def _transpose_ops(backend, x, w, b, win, out_hw, dout):
+    """The transpose conv whose convolution is (w, win): x on the conv's output grid."""
+    with npvision.use_backend(backend):
+        out = kernels.get("conv_transpose2d_forward")(x, w, b, win, out_hw)
+        dx, dw, db = kernels.get("conv_transpose2d_backward")(dout, x, w, win)
+    return {"T out": out, "T dx": dx, "T dw": dw, "T db": db}
 
 
 @pytest.mark.parametrize("budget", [None, 1, 600])
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-10)])
 @pytest.mark.parametrize("backend", ["numpy"] + NUMBA_PATHS)
 def test_kernels_match_naive(backend, dtype, tol, budget, monkeypatch):
-    if budget is not None:          # force the blocked paths: one image per block, or bands of rows
-        monkeypatch.setattr(KC, "COLUMNS_BUDGET", budget)
+    """Every conv and transpose-conv op equals the naive loops, on every algorithm the plan can
+    pick, with blocks of one image or bands of rows (a tiny column budget)."""
+    if budget is not None:
+        monkeypatch.setattr(IM, "COLUMNS_BUDGET", budget)
     backend = _numba_path(backend, monkeypatch)
     rng = np.random.default_rng(3)
-    for xs, ws, s, d in AWKWARD:
-        xp = rng.standard_normal(xs).astype(dtype)
+    for xs, ws, s, d, pads in AWKWARD:
+        x = rng.standard_normal(xs).astype(dtype)
         w = rng.standard_normal(ws).astype(dtype)
-        ref = kernels.get("conv2d_forward", "naive")(xp, w, s, d)
-        dout = rng.standard_normal(ref.shape).astype(dtype)
-        ref_dx = kernels.get("conv2d_backward_input", "naive")(dout, w, xs, s, d)
-        ref_dw, ref_db = kernels.get("conv2d_backward_params", "naive")(dout, xp, ws, s, d)
-        with npvision.use_backend(backend):
-            out = kernels.get("conv2d_forward")(xp, w, s, d)
-            dx = kernels.get("conv2d_backward_input")(dout, w, xs, s, d)
-            dw, db = kernels.get("conv2d_backward_params")(dout, xp, ws, s, d)
-            out2, dw2 = kernels.get("conv2d_forward_and_params")(xp, w, dout, s, d)   # one packing
-        assert rel(ref_db, dout.sum(axis=(0, 1, 2))) < tol            # the naive loop's db is dout's sum
-        for name, got, want in (("out", out, ref), ("dx", dx, ref_dx), ("dw", dw, ref_dw), ("db", db, ref_db),
-                                ("out of forward_and_params", out2, ref), ("dw of forward_and_params", dw2, ref_dw)):
-            assert got.dtype == dtype and got.shape == want.shape, (name, xs, ws, s, d)
-            assert rel(got, want) < tol, (name, xs, ws, s, d, rel(got, want))
+        b = rng.standard_normal(ws[3]).astype(dtype)
+        win = Window(s, d, pads)
+        dout = rng.standard_normal((xs[0], *win.out_hw(xs[1:3], ws[:2]), ws[3])).astype(dtype)
+        want = _conv_ops("naive", x, w, b, win, dout)
+        got = _conv_ops(backend, x, w, b, win, dout)
+        # the transpose of the conv with weight w: from its output grid (dout's) to x's grid
+        tw = np.ascontiguousarray(w)                                   # (KH, KW, C, F) = (.., C_out, C_in)
+        tb = rng.standard_normal(ws[2]).astype(dtype)
+        want.update(_transpose_ops("naive", dout, tw, tb, win, xs[1:3], x))
+        got.update(_transpose_ops(backend, dout, tw, tb, win, xs[1:3], x))
+        assert rel(want["db"], dout.sum(axis=(0, 1, 2))) < tol         # the naive loop's db is dout's sum
+        for name in want:
+            assert got[name].dtype == dtype and got[name].shape == want[name].shape, (name, xs, ws, s, d, pads)
+            assert rel(got[name], want[name]) < tol, (name, xs, ws, s, d, pads, rel(got[name], want[name]))
+        assert got["dx"].flags.c_contiguous and got["T out"].flags.c_contiguous
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba", "auto"])
@@ -199,38 +227,19 @@ def test_functional_backends_match_naive(backend):
         assert got.dtype == np.float32 and rel(got, want) < 1e-5
 
 
-@pytest.mark.parametrize("ws, s", [((3, 3, 4, 5), (1, 1)), ((3, 2, 4, 5), (2, 1)), ((1, 1, 4, 5), (1, 1))])
+@pytest.mark.parametrize("ws, s", [((3, 3, 4, 5), (1, 1)), ((3, 2, 4, 5), (2, 1)), ((1, 1, 4, 5), (1, 1)),
+                                   ((3, 3, 32, 32), (1, 1))])
 @pytest.mark.parametrize("backend", ["naive", "numpy"] + NUMBA_PATHS)
 def test_forward_kernels_add_the_bias(backend, ws, s, monkeypatch):
     """Each forward kernel adds the bias itself (block by block, or in Winograd's output transform)."""
     backend = _numba_path(backend, monkeypatch)
     rng = np.random.default_rng(5)
-    x, w, b = rng.standard_normal((2, 7, 6, 4)), rng.standard_normal(ws), rng.standard_normal(5)
-    pads = ((1, 0), (2, 1))
+    x, w, b = rng.standard_normal((2, 7, 6, ws[2])), rng.standard_normal(ws), rng.standard_normal(ws[3])
+    win = Window(s, (1, 1), ((1, 0), (2, 1)))
     fwd = kernels.get("conv2d_forward", backend)
-    np.testing.assert_allclose(fwd(x, w, s, (1, 1), pads, b), fwd(x, w, s, (1, 1), pads) + b, rtol=1e-12, atol=1e-12)
-    want = kernels.get("conv2d_forward", "naive")(x, w, s, (1, 1), pads) + b
-    np.testing.assert_allclose(fwd(x, w, s, (1, 1), pads, b), want, rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize("xs, ws, s, pads", [
-    ((2, 9, 8, 4), (3, 3, 4, 5), (1, 1), ((1, 1), (1, 1))),     # full convolution (or Winograd)
-    ((2, 9, 8, 4), (3, 2, 4, 5), (2, 1), None),                 # strided: per-tap scatter
-    ((2, 8, 8, 4), (2, 2, 4, 5), (2, 2), None),                 # k = stride, exact tiling
-    ((2, 9, 8, 4), (2, 2, 4, 5), (2, 2), None),                 # k = stride, a leftover row
-    ((2, 5, 6, 4), (1, 1, 4, 5), (1, 1), None),                 # 1x1
-])
-@pytest.mark.parametrize("backend", ["naive", "numpy"] + NUMBA_PATHS)
-def test_input_gradient_kernels_add_the_bias(backend, xs, ws, s, pads, monkeypatch):
-    """The input-gradient op is a transpose conv's forward: given ``bias`` it adds it to every pixel."""
-    backend = _numba_path(backend, monkeypatch)
-    rng = np.random.default_rng(6)
-    w, b = rng.standard_normal(ws), rng.standard_normal(ws[2])
-    out = kernels.get("conv2d_forward", "naive")(rng.standard_normal(xs), w, s, (1, 1))
-    dout = rng.standard_normal(out.shape)
-    bi = kernels.get("conv2d_backward_input", backend)
-    want = kernels.get("conv2d_backward_input", "naive")(dout, w, xs, s, (1, 1), pads) + b
-    np.testing.assert_allclose(bi(dout, w, xs, s, (1, 1), pads, b), want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fwd(x, w, b, win), fwd(x, w, None, win) + b, rtol=1e-12, atol=1e-12)
+    want = kernels.get("conv2d_forward", "naive")(x, w, None, win) + b
+    np.testing.assert_allclose(fwd(x, w, b, win), want, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("ws, kw", [((3, 3, 32, 32), dict(padding=1)), ((3, 3, 3, 8), dict(padding=1)),
@@ -249,47 +258,40 @@ def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(backend, ws, kw):
 
 def test_every_conv_op_has_three_backends():
     table = kernels.ops()
-    for op in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_params", "conv2d_backward",
-               "conv2d_forward_and_params"):
+    for op in ("conv2d_forward", "conv2d_backward", "conv_transpose2d_forward", "conv_transpose2d_backward",
+               "depthwise_conv2d_forward", "depthwise_conv2d_backward"):
         assert table[op] == ("naive", "numba", "numpy")
 
 
-@pytest.mark.parametrize("budget", [None, 600])
-@pytest.mark.parametrize("backend", ["naive", "numpy"] + NUMBA_PATHS)
-def test_kernels_given_the_padding_pad_blocks_and_return_the_interior(backend, budget, monkeypatch):
-    """With ``pads`` the input-gradient kernels return dx (the interior) directly; it must be
-    exactly the crop of the padded gradient (and the forward / weight kernels take x unpadded), for pads of every size including more padding
-    than the kernel reaches (rows no window reads) and none at all."""
-    if budget is not None:
-        monkeypatch.setattr(KC, "COLUMNS_BUDGET", budget)
-    backend = _numba_path(backend, monkeypatch)
-    rng = np.random.default_rng(4)
-    all_pads = [((1, 1), (1, 1)), ((2, 0), (0, 3)), ((0, 0), (0, 0)), ((3, 4), (1, 2))]
-    for (xs, ws, s, d), pads in zip(AWKWARD, all_pads * 3):
-        w = rng.standard_normal(ws)
-        out = kernels.get("conv2d_forward", "numpy")(rng.standard_normal(xs), w, s, d)
-        dout = rng.standard_normal(out.shape)
-        (t, b), (l, r) = pads
-        if xs[1] - t - b < 1 or xs[2] - l - r < 1:
-            continue
-        padded = kernels.get("conv2d_backward_input", "naive")(dout, w, xs, s, d)
-        want = padded[:, t:xs[1] - b, l:xs[2] - r, :]
-        got = kernels.get("conv2d_backward_input", backend)(dout, w, xs, s, d, pads)
-        assert got.shape == want.shape and got.flags.c_contiguous, (xs, ws, s, d, pads)
-        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=str((xs, ws, s, d, pads)))
-        # ... and the forward and weight kernels, given the unpadded input and the padding,
-        # equal the naive kernels on the padded input (they pad a block of images at a time)
-        xp = rng.standard_normal(xs)
-        xp[:, :t], xp[:, xs[1] - b:], xp[:, :, :l], xp[:, :, xs[2] - r:] = 0, 0, 0, 0
-        x = np.ascontiguousarray(xp[:, t:xs[1] - b, l:xs[2] - r, :])
-        np.testing.assert_allclose(kernels.get("conv2d_forward", backend)(x, w, s, d, pads),
-                                   kernels.get("conv2d_forward", "naive")(xp, w, s, d), rtol=1e-10, atol=1e-12)
-        for got, want in zip(kernels.get("conv2d_backward_params", backend)(dout, x, ws, s, d, pads),
-                             kernels.get("conv2d_backward_params", "naive")(dout, xp, ws, s, d)):
-            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
-        for got, want in zip(kernels.get("conv2d_forward_and_params", backend)(x, w, dout, s, d, pads),
-                             kernels.get("conv2d_forward_and_params", "naive")(xp, w, dout, s, d)):
-            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+@pytest.mark.parametrize("w_shape, stride, dilation, forward, input_grad", [
+    ((3, 3, 3, 16), (1, 1), (1, 1), "direct", "direct"),             # an RGB stem
+    ((5, 5, 1, 6), (1, 1), (1, 1), "direct", "direct"),              # LeNet's first layer
+    ((3, 3, 64, 64), (1, 1), (1, 1), "winograd", "winograd"),
+    ((3, 3, 16, 32), (1, 1), (1, 1), "im2col", "scatter"),           # C < F at stride 1
+    ((3, 3, 64, 32), (1, 1), (2, 2), "im2col", "full"),              # dilated: not Winograd
+    ((3, 3, 64, 128), (2, 2), (1, 1), "im2col", "scatter"),
+    ((2, 2, 64, 32), (2, 2), (1, 1), "im2col", "tiles"),             # k = stride
+    ((1, 1, 64, 128), (2, 2), (1, 1), "im2col", "1x1"),
+    ((7, 7, 3, 64), (2, 2), (1, 1), "im2col", "scatter"),            # ResNet's stem
+])
+def test_the_plan_picks_the_algorithm_and_says_why(w_shape, stride, dilation, forward, input_grad):
+    plan = CP.plan_conv2d(w_shape, Window(stride, dilation, ((1, 1), (1, 1))), (16, 16, 16))
+    assert (plan.forward, plan.input_grad) == (forward, input_grad)
+    assert plan.weight_grad == (forward if forward != "im2col" else "im2col")
+    assert isinstance(plan.why, str) and len(plan.why) > 20
+    numpy_plan = CP.plan_conv2d(w_shape, Window(stride, dilation, ((0, 0), (0, 0))), compiled=False)
+    assert numpy_plan.forward == "im2col" and numpy_plan.input_grad in ("1x1", "full", "tiles", "scatter")
+
+
+@pytest.mark.parametrize("out_shape, algorithm", [((16, 16, 16), "winograd"), ((16, 8, 8), "winograd"),
+                                                  ((16, 4, 4), "im2col"), ((16, 2, 2), "im2col"),
+                                                  ((4, 8, 8), "im2col"), (None, "winograd")])
+def test_winograd_only_on_maps_large_enough(out_shape, algorithm):
+    """ResNet-18's last stage at 64x64 (2x2 maps of 512 channels) and VGG-16's at N4: Winograd's
+    16 weight matrices cost more than the multiplies they save."""
+    plan = CP.plan_conv2d((3, 3, 512, 512), Window((1, 1), (1, 1), ((1, 1), (1, 1))), out_shape)
+    assert plan.forward == plan.weight_grad == algorithm
+    assert plan.input_grad == ("winograd" if algorithm == "winograd" else "full")
 
 
 def test_kernels_run_without_jit():
@@ -297,26 +299,35 @@ def test_kernels_run_without_jit():
     script = textwrap.dedent("""
         import numpy as np
         from npvision import kernels
+        from npvision.kernels.window import Window
         rng = np.random.default_rng(0)
-        xp = rng.standard_normal((2, 6, 5, 2)); w = rng.standard_normal((3, 2, 2, 3))
-        s, d = (2, 1), (1, 2)
-        out = kernels.get("conv2d_forward", "numba")(xp, w, s, d)
+        x = rng.standard_normal((2, 6, 5, 2)); w = rng.standard_normal((3, 2, 2, 3))
+        win = Window((2, 1), (1, 2), ((1, 0), (0, 1)))
+        out = kernels.get("conv2d_forward", "numba")(x, w, None, win)
         dout = rng.standard_normal(out.shape)
-        pairs = [(out, kernels.get("conv2d_forward", "naive")(xp, w, s, d)),
-                 (kernels.get("conv2d_backward_input", "numba")(dout, w, xp.shape, s, d),
-                  kernels.get("conv2d_backward_input", "naive")(dout, w, xp.shape, s, d)),
-                 (kernels.get("conv2d_backward_params", "numba")(dout, xp, w.shape, s, d)[0],
-                  kernels.get("conv2d_backward_params", "naive")(dout, xp, w.shape, s, d)[0]),
-                 (kernels.get("conv2d_backward_params", "numba")(dout, xp, w.shape, s, d)[1],
-                  dout.sum(axis=(0, 1, 2)))]
-        import npvision.kernels.conv as KC
-        assert not hasattr(KC._scatter_numba_impl._dispatcher, "overloads")  # plain Python, not compiled
+        got = kernels.get("conv2d_backward", "numba")(dout, x, w, win)
+        want = kernels.get("conv2d_backward", "naive")(dout, x, w, win)
+        pairs = [(out, kernels.get("conv2d_forward", "naive")(x, w, None, win))] + list(zip(got, want))
+        import npvision.kernels.im2col as IM
+        assert type(IM.scatter_numba).__name__ == "function"       # plain Python, not compiled
         print(max(float(np.max(np.abs(a - b))) for a, b in pairs))
     """)
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=ROOT)
     res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert float(res.stdout.strip()) < 1e-12
+
+
+def test_the_readme_trace_is_short():
+    """From F.conv2d_backward to the numbers of dx, a reader steps into at most 18 functions (37
+    before the kernels were reorganized; benchmarks/trace_conv_backward.py lists them)."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import trace_conv_backward as T
+
+    order = T.trace(__import__("pathlib").Path(ROOT))
+    before = [o for o in order if not o[3]]
+    assert any(o[0] in T.DX_ARITHMETIC for o in before)
+    assert len(before) <= 18, [o[:2] for o in before]
 
 
 # --------------------------------------------------------------- shapes (hypothesis)

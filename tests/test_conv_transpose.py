@@ -71,7 +71,12 @@ def test_backends_match_naive(backend):
     w = rng.standard_normal((3, 2, 2, 3)).astype(np.float32)
     b = rng.standard_normal(2).astype(np.float32)
     for kw in (dict(stride=2, padding=1, output_padding=1), dict(stride=(3, 2), dilation=(1, 2)),
-               dict(stride=1, padding="same")):
+               dict(stride=1, padding="same"),
+               # output_padding >= stride (allowed below the dilation): the backward's convolution
+               # must drop the extra rows, from the crop (padding 1) or from dout itself (padding 0)
+               dict(stride=1, dilation=2, output_padding=1, padding=1),
+               dict(stride=1, dilation=2, output_padding=1),
+               dict(stride=(2, 1), dilation=(3, 2), output_padding=(2, 1))):
         res = {}
         for be in ("naive", backend):
             with npvision.use_backend(be):

@@ -117,7 +117,7 @@ _JIT_SCRIPT = textwrap.dedent("""
         return out
 
     r = double_all(np.arange(6.0))
-    print(type(double_all._dispatcher).__name__, r.tolist())
+    print(type(getattr(double_all, "_dispatcher", double_all)).__name__, r.tolist())
 """)
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import npvision.functional as F
 from npvision import kernels
 from npvision.gradcheck import check_functional
+from npvision.kernels.window import Window
 
 FAST_BACKENDS = ("numpy", "numba")
 
@@ -110,13 +111,16 @@ def test_kernels_agree_with_naive(backend, dtype, xs, ws, stride, dilation, pads
         monkeypatch.setattr(blas, "PARALLEL_SIZE", 1)
     x, w = rand(xs, 3).astype(dtype), rand(ws, 4).astype(dtype)
     b = rand((ws[2] * ws[3],), 6).astype(dtype)
-    ref = kernels.get("depthwise_conv2d_forward", "naive")(x, w, None, stride, dilation, pads)
+    win = Window(stride, dilation, pads)
+    ref = kernels.get("depthwise_conv2d_forward", "naive")(x, w, None, win)
     dout = rand(ref.shape, 5).astype(dtype)
-    for op, args in [("depthwise_conv2d_forward", (x, w, None, stride, dilation, pads)),
-                     ("depthwise_conv2d_forward", (x, w, b, stride, dilation, pads)),
-                     ("depthwise_conv2d_backward_input", (dout, w, xs, stride, dilation, pads)),
-                     ("depthwise_conv2d_backward_params", (dout, x, ws, stride, dilation, pads))]:
+    for op, args in [("depthwise_conv2d_forward", (x, w, None, win)),
+                     ("depthwise_conv2d_forward", (x, w, b, win)),
+                     ("depthwise_conv2d_backward", (dout, x, w, win))]:
         close_all(kernels.get(op, backend)(*args), kernels.get(op, "naive")(*args), dtype)
+    none, dw, db = kernels.get("depthwise_conv2d_backward", backend)(dout, x, w, win, need_input_grad=False)
+    assert none is None
+    close_all((dw, db), kernels.get("depthwise_conv2d_backward", "naive")(dout, x, w, win)[1:], dtype)
 
 
 @settings(max_examples=30, deadline=None)
@@ -129,13 +133,12 @@ def test_numba_3x3_agrees_with_naive(h, w, s_h, s_w, d, pads, mult):
         return                                                 # the kernel does not fit
     x, wt = rand((2, h, w, 3), 0), rand((3, 3, 3, mult), 1)
     b = rand((3 * mult,), 2)
-    args = ((s_h, s_w), (d, d), pads)
-    out = kernels.get("depthwise_conv2d_forward", "numba")(x, wt, b, *args)
-    close(out, kernels.get("depthwise_conv2d_forward", "naive")(x, wt, b, *args), np.float64)
+    win = Window((s_h, s_w), (d, d), pads)
+    out = kernels.get("depthwise_conv2d_forward", "numba")(x, wt, b, win)
+    close(out, kernels.get("depthwise_conv2d_forward", "naive")(x, wt, b, win), np.float64)
     g = rand(out.shape, 3)
-    for op, a in [("depthwise_conv2d_backward_input", (g, wt, x.shape)),
-                  ("depthwise_conv2d_backward_params", (g, x, wt.shape))]:
-        close_all(kernels.get(op, "numba")(*a, *args), kernels.get(op, "naive")(*a, *args), np.float64)
+    close_all(kernels.get("depthwise_conv2d_backward", "numba")(g, x, wt, win),
+              kernels.get("depthwise_conv2d_backward", "naive")(g, x, wt, win), np.float64)
 
 
 def test_numba_kernels_run_without_jit():
@@ -143,6 +146,7 @@ def test_numba_kernels_run_without_jit():
     code = textwrap.dedent("""
         import numpy as np
         from npvision import kernels
+        from npvision.kernels.window import Window
         rng = np.random.default_rng(0)
         # a 2x3 kernel with stride 2 (the tap-by-tap loops and the gather), then a 3x3 one with
         # stride 1 (the register path, and the input gradient as a flipped forward)
@@ -150,13 +154,14 @@ def test_numba_kernels_run_without_jit():
                             ((3, 3, 2, 2), (1, 1), (1, 1), ((1, 1), (1, 1)))]:
             x, w = rng.standard_normal((1, 5, 6, 2)), rng.standard_normal(ws)
             bias = rng.standard_normal(4)
-            out = kernels.get("depthwise_conv2d_forward", "numba")(x, w, bias, s, d, p)
-            assert np.allclose(out, kernels.get("depthwise_conv2d_forward", "naive")(x, w, bias, s, d, p))
-            a = kernels.get("depthwise_conv2d_backward_input", "numba")(out, w, x.shape, s, d, p)
-            assert np.allclose(a, kernels.get("depthwise_conv2d_backward_input", "naive")(out, w, x.shape, s, d, p))
-            dw, db = kernels.get("depthwise_conv2d_backward_params", "numba")(out, x, w.shape, s, d, p)
-            dw0, db0 = kernels.get("depthwise_conv2d_backward_params", "naive")(out, x, w.shape, s, d, p)
-            assert np.allclose(dw, dw0) and np.allclose(db, db0)
+            win = Window(s, d, p)
+            out = kernels.get("depthwise_conv2d_forward", "numba")(x, w, bias, win)
+            assert np.allclose(out, kernels.get("depthwise_conv2d_forward", "naive")(x, w, bias, win))
+            got = kernels.get("depthwise_conv2d_backward", "numba")(out, x, w, win)
+            want = kernels.get("depthwise_conv2d_backward", "naive")(out, x, w, win)
+            assert all(np.allclose(a, b) for a, b in zip(got, want))
+        import npvision.kernels.depthwise as DW
+        assert type(DW._dw_fwd_3x3_s1).__name__ == "function"     # plain Python, not compiled
         print("ok")
     """)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import npvision.kernels.conv as KC
+import npvision.kernels.conv_plan as CP
 import npvision.kernels.direct as DK
 from npvision import kernels
+from npvision.kernels.window import Window
 
-from _conv_helpers import conv_by_backend, spy_on
+from _conv_helpers import conv_by_backend, spy_on_algorithms
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -24,16 +25,12 @@ def rel(a, b):
 
 
 def naive(x, w, dout, pads, dilation, bias=None, dx_bias=None):
-    """(out, dw, db, dxp cropped to x) from the naive kernels on the padded input."""
-    (t, b), (l, r) = pads
-    xp = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))
-    out = kernels.get("conv2d_forward", "naive")(xp, w, (1, 1), dilation)
-    if bias is not None:
-        out = out + bias
+    """(out, dw, db, dx) from the naive kernels (the reference loops on the padded input)."""
+    win = Window((1, 1), dilation, pads)
+    out = kernels.get("conv2d_forward", "naive")(x, w, bias, win)
     if dout is None:
         return out, None, None, None
-    dw, db = kernels.get("conv2d_backward_params", "naive")(dout, xp, w.shape, (1, 1), dilation)
-    dx = kernels.get("conv2d_backward_input", "naive")(dout, w, xp.shape, (1, 1), dilation, pads)
+    dx, dw, db = kernels.get("conv2d_backward", "naive")(dout, x, w, win)
     return out, dw, db, dx if dx_bias is None else dx + dx_bias
 
 
@@ -63,13 +60,12 @@ def test_direct_ops_equal_the_naive_loops(geometry, dtype, tol):
     ref_out, _, _, _ = naive(x, w, None, pads, dil, bias=b)
     dout = rng.standard_normal(ref_out.shape).astype(dtype)
     _, ref_dw, ref_db, ref_dx = naive(x, w, dout, pads, dil, dx_bias=c)
-    (t, bb), (l, r) = pads
-    xp_shape = (N, H + t + bb, W + l + r, C)
-    out = DK.conv_forward(x, w, dil, pads, b)
-    dw, db = DK.conv_backward_params(dout, x, w.shape, dil, pads)
-    dx = DK.conv_backward_input(dout, w, xp_shape, dil, pads, c)
-    dx2, dw2, db2 = DK.conv_backward(dout, x, w, dil, pads)     # both gradients from one pass
-    none, dw3, db3 = DK.conv_backward(dout, x, w, dil, pads, need_input_grad=False)
+    win = Window((1, 1), dil, pads)
+    out = DK.conv_forward(x, w, b, win)
+    dw, db = DK.weight_grad(dout, x, w.shape, win)
+    dx = DK.input_grad(dout, w, x.shape, win, c)
+    dx2, dw2, db2 = DK.conv_backward(dout, x, w, win)          # both gradients from one pass
+    none, dw3, db3 = DK.conv_backward(dout, x, w, win, need_input_grad=False)
     assert none is None
     for name, got, want in (("out", out, ref_out), ("dw", dw, ref_dw), ("db", db, ref_db), ("dx", dx, ref_dx),
                             ("dx2", dx2 + c, ref_dx), ("dw2", dw2, ref_dw), ("db2", db2, ref_db),
@@ -77,17 +73,6 @@ def test_direct_ops_equal_the_naive_loops(geometry, dtype, tol):
         assert got.dtype == dtype and got.shape == want.shape, name
         assert rel(got, want) < tol, (name, rel(got, want))
     assert out.flags.c_contiguous and dx.flags.c_contiguous and dx2.flags.c_contiguous
-
-
-def test_without_pads_the_input_gradient_is_the_whole_padded_gradient():
-    rng = np.random.default_rng(1)
-    xp = rng.standard_normal((2, 6, 7, 3))
-    w = rng.standard_normal((3, 2, 3, 4))
-    out = kernels.get("conv2d_forward", "naive")(xp, w, (1, 1), (1, 2))
-    np.testing.assert_allclose(DK.conv_forward(xp, w, (1, 2)), out, rtol=1e-12, atol=1e-12)
-    dout = rng.standard_normal(out.shape)
-    want = kernels.get("conv2d_backward_input", "naive")(dout, w, xp.shape, (1, 1), (1, 2))
-    np.testing.assert_allclose(DK.conv_backward_input(dout, w, xp.shape, (1, 2)), want, rtol=1e-12, atol=1e-12)
 
 
 @settings(max_examples=40, deadline=None)
@@ -105,8 +90,9 @@ def test_direct_ops_equal_naive_on_random_geometry(n, h, w, c, f, kh, kw, dh, dw
     ref_out, _, _, _ = naive(x, wt, None, pp, (dh, dw))
     dout = rng.standard_normal(ref_out.shape)
     _, ref_dw, ref_db, ref_dx = naive(x, wt, dout, pp, (dh, dw))
-    got = (DK.conv_forward(x, wt, (dh, dw), pp),) + DK.conv_backward_params(dout, x, wt.shape, (dh, dw), pp) \
-        + (DK.conv_backward_input(dout, wt, (n, h + t + b, w + l + r, c), (dh, dw), pp),)
+    win = Window((1, 1), (dh, dw), pp)
+    got = (DK.conv_forward(x, wt, None, win),) + DK.weight_grad(dout, x, wt.shape, win) \
+        + (DK.input_grad(dout, wt, x.shape, win),)
     for g, want in zip(got, (ref_out, ref_dw, ref_db, ref_dx)):
         assert g.shape == want.shape
         np.testing.assert_allclose(g, want, rtol=1e-11, atol=1e-11)
@@ -122,16 +108,16 @@ def test_an_infinite_pixel_reaches_only_the_outputs_whose_windows_hold_it(KW):
     w = rng.uniform(0.5, 1.0, (3, KW, 2, 3))                     # positive: the inf stays +inf
     pads = ((1, 1), (KW // 2, (KW - 1) // 2))
     want, _, _, _ = naive(x, w, None, pads, (1, 1))
-    got = DK.conv_forward(x, w, (1, 1), pads)
+    win = Window((1, 1), (1, 1), pads)
+    got = DK.conv_forward(x, w, None, win)
     assert np.isinf(want).any() and not np.isnan(want).any()
     np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
     np.testing.assert_allclose(got[np.isfinite(want)], want[np.isfinite(want)], rtol=1e-12)
     # the input gradient: an inf in dout
     dout = rng.standard_normal(want.shape)
     dout[0, 2, 4, 0] = np.inf
-    xp_shape = (1, 8, 9 + KW - 1, 2)
-    want_dx = kernels.get("conv2d_backward_input", "naive")(dout, w, xp_shape, (1, 1), (1, 1), pads)
-    got_dx = DK.conv_backward_input(dout, w, xp_shape, (1, 1), pads)
+    want_dx = kernels.get("conv2d_backward", "naive")(dout, x, w, win)[0]
+    got_dx = DK.input_grad(dout, w, x.shape, win)
     np.testing.assert_array_equal(np.isnan(got_dx), np.isnan(want_dx))
     np.testing.assert_array_equal(np.isfinite(got_dx), np.isfinite(want_dx))
 
@@ -148,19 +134,20 @@ def test_an_infinite_pixel_reaches_only_the_outputs_whose_windows_hold_it(KW):
     ((1, 1, 3, 16), (1, 1), False),      # 1x1: a plain product
 ])
 def test_the_numba_backend_picks_the_direct_loops_for_few_channels(w_shape, stride, fits):
-    assert KC._direct_fits(w_shape, stride) is fits
+    plan = CP.plan_conv2d(w_shape, Window(stride, (1, 1), ((1, 1), (1, 1))))
+    assert (plan.forward == plan.input_grad == plan.weight_grad == "direct") is fits
 
 
 @pytest.mark.parametrize("padding", [1, 0, "same", ((3, 0), (2, 4))])
 def test_numba_backend_routes_a_stem_through_the_direct_loops(padding, monkeypatch):
     """conv2d forward and backward on a 3-channel input go through the direct ops (the backward
     through the one that makes both gradients), and equal naive."""
-    calls = spy_on(monkeypatch, DK, ("conv_forward", "conv_backward"))
+    calls = spy_on_algorithms(monkeypatch)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 7, 6, 3))
     w, b = rng.standard_normal((3, 3, 3, 8)), rng.standard_normal(8)
     results = conv_by_backend(x, w, b, padding)
-    assert calls == ["conv_forward", "conv_backward"] * 2          # numba, then auto
+    assert calls == ["forward direct", "backward direct"] * 2       # numba, then auto
     for backend in ("numba", "auto"):
         for got, want in zip(results[backend], results["naive"]):
             assert rel(got, want) < 1e-12
@@ -172,20 +159,26 @@ def test_direct_loops_run_without_jit():
         import numpy as np
         import npvision.kernels.direct as DK
         from npvision import kernels
+        from npvision.kernels.window import Window
         rng = np.random.default_rng(0)
         x = rng.standard_normal((2, 4, 5, 3)); w = rng.standard_normal((3, 4, 3, 3))
-        pads = ((1, 1), (2, 1))
-        xp = np.pad(x, ((0, 0), (1, 1), (2, 1), (0, 0)))
-        ref = kernels.get("conv2d_forward", "naive")(xp, w, (1, 1), (1, 1))
+        win = Window((1, 1), (1, 1), ((1, 1), (2, 1)))
+        ref = kernels.get("conv2d_forward", "naive")(x, w, None, win)
         dout = rng.standard_normal(ref.shape)
-        ref_dw, ref_db = kernels.get("conv2d_backward_params", "naive")(dout, xp, w.shape, (1, 1), (1, 1))
-        ref_dx = kernels.get("conv2d_backward_input", "naive")(dout, w, xp.shape, (1, 1), (1, 1), pads)
-        out = DK.conv_forward(x, w, (1, 1), pads)
-        dw, db = DK.conv_backward_params(dout, x, w.shape, (1, 1), pads)
-        dx = DK.conv_backward_input(dout, w, xp.shape, (1, 1), pads)
-        assert not hasattr(DK._forward_images._dispatcher, "overloads")   # plain Python, not compiled
+        ref_dx, ref_dw, ref_db = kernels.get("conv2d_backward", "naive")(dout, x, w, win)
+        out = DK.conv_forward(x, w, None, win)
+        dx, dw, db = DK.conv_backward(dout, x, w, win)
+        assert type(DK._forward_images).__name__ == "function"    # plain Python, not compiled
+        # a transpose conv's output rows beyond the convolution's reach (output_padding): the
+        # input gradient's planes must hold every row its taps read (plain Python checks bounds,
+        # compiled code would read past the array)
+        wt = rng.standard_normal((3, 2, 2, 3))
+        tin = Window((1, 1), (2, 2), ((0, 0), (0, 0)))
+        xt = rng.standard_normal((2, 4, 3, 3))
+        dxt = DK.input_grad(xt, wt, (2, 9, 6, 2), tin)
+        ref_t = kernels.get("conv_transpose2d_forward", "naive")(xt, wt, None, tin, (9, 6))
         print(max(float(np.max(np.abs(a - b))) for a, b in
-                  ((out, ref), (dw, ref_dw), (db, ref_db), (dx, ref_dx))))
+                  ((out, ref), (dw, ref_dw), (db, ref_db), (dx, ref_dx), (dxt, ref_t))))
     """)
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=ROOT)
     res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)

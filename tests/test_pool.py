@@ -160,6 +160,35 @@ def test_kernels_agree_with_naive(backend, dtype, shape, pool, stride, split, mo
 
 
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("dtype", (np.float32, np.float64))
+@pytest.mark.parametrize("pool,stride", [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((2, 3), (1, 2))])
+def test_many_channels_nan_ties_and_inf_agree_with_naive(backend, dtype, pool, stride):
+    """67 channels: the compiled loops run their vector body (8 or 16 channels at a time) and their
+    scalar tail; NaNs (also in a window's first tap, and two in one window), ties and -inf (max
+    pooling's padding) land in both, and every op must equal the naive loops exactly."""
+    rng = np.random.default_rng(7)
+    xp = rng.integers(-3, 4, size=(2, 7, 8, 67)).astype(dtype)       # small integers: many ties
+    xp[0, 0, 0, :40] = np.nan                                        # the first tap of some windows
+    xp[0, 1, 1, 5:60:3] = np.nan                                     # a later tap, some windows twice
+    xp[1, 3, 2, 30:50] = np.nan
+    xp[1, :, :, 60:] = -np.inf                                       # whole windows of padding value
+    xp[1, 2, 3, 62] = 1.0
+    ref, ref_arg = kernels.get("max_pool2d_forward", "naive")(xp, pool, stride)
+    out, arg = kernels.get("max_pool2d_forward", backend)(xp, pool, stride)
+    np.testing.assert_array_equal(out, ref)                          # NaN where naive has NaN
+    np.testing.assert_array_equal(arg, ref_arg)
+    dout = rng.standard_normal(ref.shape).astype(dtype)
+    dyp = rng.standard_normal(xp.shape).astype(dtype)
+    for op, args in [("max_pool2d_backward", (dout, ref_arg, xp.shape, pool, stride)),
+                     ("max_unpool2d_backward", (dyp, ref_arg, pool, stride)),
+                     ("avg_pool2d_backward", (dout, xp.shape, pool, stride))]:
+        close(kernels.get(op, backend)(*args), kernels.get(op, "naive")(*args), dtype)
+    finite = np.nan_to_num(xp, nan=0.5, neginf=-2.0)
+    close(kernels.get("avg_pool2d_forward", backend)(finite, pool, stride),
+          kernels.get("avg_pool2d_forward", "naive")(finite, pool, stride), dtype)
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
 def test_functional_agrees_with_naive_with_padding(backend):
     x = np.random.default_rng(4).standard_normal((2, 5, 6, 3)).astype(np.float32)
     dout = np.random.default_rng(5).standard_normal((2, 3, 3, 3)).astype(np.float32)
@@ -191,6 +220,9 @@ def test_numba_kernels_run_without_jit():
         o1, a1 = kernels.get("max_pool2d_forward", "numba")(x, (2, 2), (1, 2))
         o2, a2 = kernels.get("max_pool2d_forward", "naive")(x, (2, 2), (1, 2))
         assert np.array_equal(o1, o2) and np.array_equal(a1, a2)
+        o3, a3 = kernels.get("max_pool2d_forward", "numba")(x, (2, 2), (2, 2))      # the 2x2 kernel
+        o4, a4 = kernels.get("max_pool2d_forward", "naive")(x, (2, 2), (2, 2))
+        assert np.array_equal(o3, o4) and np.array_equal(a3, a4)
         d = kernels.get("max_pool2d_backward", "numba")(o1, a1, x.shape, (2, 2), (1, 2))
         assert np.allclose(d, kernels.get("max_pool2d_backward", "naive")(o1, a1, x.shape, (2, 2), (1, 2)))
         g = kernels.get("max_unpool2d_backward", "numba")(x, a1, (2, 2), (1, 2))

@@ -24,9 +24,14 @@ in the ratio). Its Jacobian is ``dp_i/dx_j = p_i (delta_ij - p_j)``, so
 
     dx = p * (dout - sum(dout * p, axis))
 
-The sigmoid never evaluates ``exp`` of a positive number: with ``e = exp(-|x|)``
-(always in (0, 1]), ``s = 1 / (1 + e)`` for ``x >= 0`` and ``e / (1 + e)`` for
-``x < 0``, which is the same function and raises no overflow warning at +-1000.
+The sigmoid is ``1 / (1 + exp(-x))``, computed in place in one buffer (four passes over
+memory, no temporaries). For ``x`` below about -88 (float32; -709 in float64) ``exp(-x)``
+overflows to ``inf`` and ``s`` comes out exactly 0, the correctly rounded value; the overflow
+is expected there and not reported as a warning.
+
+The gradients of ReLU, ReLU6 and SiLU run through :mod:`npvision.kernels.elementwise` (ops
+``relu_backward``, ``relu6_backward``, ``silu_backward``): one pass over memory each instead
+of NumPy's pass and temporary per term.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import numbers
 
 import numpy as np
 
+from .. import kernels
 from .._checks import as_float_array, check_cache, check_dout
 
 __all__ = [
@@ -49,9 +55,21 @@ __all__ = [
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """Overflow-free logistic function, in the dtype of ``x``."""
-    e = np.exp(-np.abs(x))                            # in (0, 1]: never overflows
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    """The logistic function ``1 / (1 + exp(-x))`` in the dtype of ``x``, in place in one buffer."""
+    s = np.negative(x)                                # -x
+    with np.errstate(over="ignore"):                  # exp(-x) = inf far below 0: s = 1 / inf = 0, exact
+        np.exp(s, out=s)
+    s += 1
+    np.reciprocal(s, out=s)
+    return s
+
+
+def _same_dtype(dout, x):
+    """``dout`` and ``x`` as C-contiguous arrays of one dtype for a kernel, or None when their
+    dtypes differ (the NumPy formula then keeps ``dout``'s dtype, as before)."""
+    if dout.dtype != x.dtype or x.dtype not in (np.float32, np.float64):
+        return None
+    return np.ascontiguousarray(dout), np.ascontiguousarray(x)
 
 
 # ---------------------------------------------------------------- ReLU family
@@ -66,7 +84,8 @@ def relu_backward(dout, cache):
     """``dx = dout * [x > 0]``."""
     x = check_cache(cache, "relu")
     dout = check_dout(dout, x.shape, "relu_backward")
-    return dout * (x > 0)
+    pair = _same_dtype(dout, x)
+    return np.where(x > 0, dout, 0) if pair is None else kernels.get("relu_backward")(*pair)
 
 
 def relu6_forward(x):
@@ -79,7 +98,8 @@ def relu6_backward(dout, cache):
     """``dx = dout * [0 < x < 6]``."""
     x = check_cache(cache, "relu6")
     dout = check_dout(dout, x.shape, "relu6_backward")
-    return dout * ((x > 0) & (x < 6))
+    pair = _same_dtype(dout, x)
+    return np.where((x > 0) & (x < 6), dout, 0) if pair is None else kernels.get("relu6_backward")(*pair)
 
 
 def leaky_relu_forward(x, alpha=0.01):
@@ -142,7 +162,10 @@ def silu_backward(dout, cache):
     """``d/dx [x s(x)] = s + x s (1 - s) = s (1 + x (1 - s))``."""
     x, s = check_cache(cache, "silu", 2, arrays=2)
     dout = check_dout(dout, x.shape, "silu_backward")
-    return dout * s * (1 + x * (1 - s))
+    pair = _same_dtype(dout, x)
+    if pair is None:
+        return dout * s * (1 + x * (1 - s))
+    return kernels.get("silu_backward")(*pair, np.ascontiguousarray(s))
 
 
 # ---------------------------------------------------------------- softmax

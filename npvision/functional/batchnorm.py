@@ -46,6 +46,16 @@ directly and through ``mu`` and ``var``; using ``dmu/dx_i = 1/m`` and
 the ``x_hat`` term the component along ``x_hat``: both directions in which
 normalization makes the output insensitive to ``x``). In inference mode
 ``mu`` and ``sigma`` are constants, so ``dx = gamma * dout / sigma``.
+
+Fused activation
+----------------
+``activation="relu"`` or ``"relu6"`` returns ``act(out)`` from the same pass over ``x``
+(a ConvBNAct unit's batch norm and activation at the cost of one), and the backward pass
+first multiplies ``dout`` by ``act'`` at the normalized value, recomputed from ``x``.
+
+The passes run in :mod:`npvision.kernels.batchnorm` (ops ``batchnorm_stats``,
+``batchnorm_apply``, ``batchnorm_grad_sums``, ``batchnorm_grad_apply``): the ``naive`` backend
+is these formulas in NumPy, the ``numba`` one makes each a single pass over the data.
 """
 
 from __future__ import annotations
@@ -54,6 +64,7 @@ import numbers
 
 import numpy as np
 
+from .. import kernels
 from .._checks import as_float_array, check_cache, check_dout
 
 __all__ = ["batchnorm_forward", "batchnorm_backward"]
@@ -82,7 +93,8 @@ def _check_unit(v, name: str, low: float, high: float, high_open: bool) -> float
     return float(v)
 
 
-def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.9, eps=1e-5):
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.9, eps=1e-5,
+                      activation=None):
     """Batch normalization over all axes but the last (see the module docstring).
 
     Parameters
@@ -93,11 +105,13 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     training : bool; batch statistics (True) or running statistics (False).
     momentum : float in [0, 1], weight of the old running value.
     eps : float > 0 added to the variance.
+    activation : None, ``"relu"`` or ``"relu6"``: applied to the output in the same pass.
 
     Returns
     -------
     out : like ``x``, same dtype.
-    cache : ``(x_hat, gamma, inv_std, training)`` for :func:`batchnorm_backward`.
+    cache : ``(x, gamma, mu, inv_std, training, activation)`` for :func:`batchnorm_backward`
+        (``x`` as rows of channels ``(M, C)``; ``mu`` and ``inv_std`` (C,) in float64).
     """
     x = as_float_array(x, "x")
     if x.ndim < 2:
@@ -112,27 +126,30 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     momentum = _check_unit(momentum, "momentum", 0.0, 1.0, high_open=False)
     if not isinstance(eps, numbers.Real) or isinstance(eps, bool) or not eps > 0:
         raise ValueError(f"eps: expected a positive real number, received {eps!r}")
+    if activation not in (None, "relu", "relu6"):
+        raise ValueError(f"activation: expected None, 'relu' or 'relu6', received {activation!r}")
 
-    axes = tuple(range(x.ndim - 1))                   # every axis but the channel axis
+    x = np.ascontiguousarray(x)
+    x2 = x.reshape(-1, c)                             # (M, C): rows of channels
     if training:
-        m = x.size // c
+        m = x2.shape[0]
         if m < 2:
             raise ValueError(f"x: training-mode batch norm needs at least 2 values per channel to estimate "
                              f"a variance, received shape {x.shape}")
-        mu = x.mean(axis=axes)                        # (C,)
-        xc = x - mu                                   # like x
-        var = np.mean(xc * xc, axis=axes)             # (C,) biased
-        inv_std = 1.0 / np.sqrt(var + eps)            # (C,)
-        x_hat = xc * inv_std                          # like x
+        mu, var = kernels.get("batchnorm_stats")(x2)  # (C,) each, float64; var biased
         running_mean[...] = momentum * running_mean + (1 - momentum) * mu
         running_var[...] = momentum * running_var + (1 - momentum) * var
     else:
-        inv_std = 1.0 / np.sqrt(running_var + eps)    # (C,)
-        x_hat = (x - running_mean) * inv_std          # like x
-    x_hat = x_hat.astype(x.dtype, copy=False)
-    inv_std = inv_std.astype(x.dtype, copy=False)
-    out = (gamma * x_hat + beta).astype(x.dtype, copy=False)
-    return out, (x_hat, gamma, inv_std, bool(training))
+        mu, var = running_mean.astype(np.float64), running_var.astype(np.float64)
+    inv_std = 1.0 / np.sqrt(var + eps)                # (C,) float64
+    scale = gamma * inv_std                           # (C,): out = (x - mu) * scale + beta
+    out = kernels.get("batchnorm_apply")(x2, *_in_dtype(x.dtype, mu, scale, beta), activation)
+    return out.reshape(x.shape), (x, gamma, beta, mu, inv_std, bool(training), activation)
+
+
+def _in_dtype(dtype, *vectors):
+    """The per-channel vectors in the arrays' dtype (the kernels compute in it)."""
+    return [np.asarray(v, dtype=dtype) for v in vectors]
 
 
 def batchnorm_backward(dout, cache):
@@ -142,15 +159,21 @@ def batchnorm_backward(dout, cache):
     -------
     (dx, dgamma, dbeta) with the shapes of ``(x, gamma, beta)``.
     """
-    x_hat, gamma, inv_std, training = check_cache(cache, "batchnorm", 4, arrays=3)
-    dout = check_dout(dout, x_hat.shape, "batchnorm_backward")
-    axes = tuple(range(dout.ndim - 1))
-    m = dout.size // dout.shape[-1]                   # entries per channel
-    dbeta = dout.sum(axis=axes)                       # (C,)
-    dgamma = np.sum(dout * x_hat, axis=axes)          # (C,)
-    if training:
-        dx = (gamma * inv_std / m) * (m * dout - dbeta - x_hat * dgamma)
-    else:
-        dx = dout * (gamma * inv_std)
-    return (dx.astype(x_hat.dtype, copy=False), dgamma.astype(gamma.dtype, copy=False),
+    x, gamma, beta, mu, inv_std, training, activation = check_cache(cache, "batchnorm", 7, arrays=5)
+    dout = check_dout(dout, x.shape, "batchnorm_backward")
+    c = x.shape[-1]
+    x2 = x.reshape(-1, c)                             # (M, C)
+    dy2 = np.ascontiguousarray(dout, dtype=x.dtype).reshape(-1, c)
+    m = x2.shape[0]                                   # entries per channel
+    scale = gamma * inv_std                           # (C,)
+    norm = _in_dtype(x.dtype, mu, scale, beta)        # what the forward pass computed with
+    # dbeta = sum g, dgamma = sum g x_hat, with g = dout act'(z) (dout itself without an activation)
+    dbeta, sum_gx = kernels.get("batchnorm_grad_sums")(dy2, x2, *norm, activation)
+    dgamma = sum_gx * inv_std
+    # dx = a g + b (x - mu) + c: the closed form gamma inv_std / m (m g - dbeta - x_hat dgamma)
+    a = scale
+    b = -scale * inv_std * dgamma / m if training else np.zeros(c)
+    c0 = -scale * dbeta / m if training else np.zeros(c)
+    dx2 = kernels.get("batchnorm_grad_apply")(dy2, x2, *norm, *_in_dtype(x.dtype, a, b, c0), activation)
+    return (dx2.reshape(x.shape), dgamma.astype(gamma.dtype, copy=False),
             dbeta.astype(gamma.dtype, copy=False))

@@ -22,7 +22,12 @@ Backward, for the upstream gradient ``dout = dL/dout``::
     dxp[n, y, x, c]  = sum over the (i, j, kh, kw) with y = i s + kh d, x = j s' + kw d'
                        of w[kh, kw, c, f] dout[n, i, j, f]      (then the padding is cropped off)
 
-The loops run in :mod:`npvision.kernels.conv` (``naive``, ``numpy``, ``numba``).
+The math as plain loops, the course's ``conv_forward`` / ``conv_backward``:
+:func:`npvision.kernels.reference.conv2d.conv2d_forward` and
+:func:`~npvision.kernels.reference.conv2d.conv2d_backward` (``npvision/kernels/reference/conv2d.py``).
+The kernel table (:mod:`npvision.kernels`, ops ``conv2d_forward`` and ``conv2d_backward``) runs
+them (``naive``) or a faster algorithm for the shape (``numpy``, ``numba``:
+:func:`npvision.kernels.conv_plan.plan_conv2d` says which and why).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import numpy as np
 from .. import kernels
 from .._checks import as_float_array, check_cache, check_channels, int_pair, resolve_padding
 from .._padding import pad_hw
+from ..kernels.window import Window
 
 __all__ = ["zero_pad", "conv_single_step", "conv2d_forward", "conv2d_backward"]
 
@@ -114,12 +120,12 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     x = np.ascontiguousarray(x)
     wk = np.ascontiguousarray(w, dtype=x.dtype)
     bk = None if b is None else b.reshape(C_out).astype(x.dtype, copy=False)
-    out = kernels.get("conv2d_forward")(x, wk, stride, dilation, pads, bk)  # (N, H_out, W_out, C_out) + b, block by block
+    win = Window(stride, dilation, pads)
+    out = kernels.get("conv2d_forward")(x, wk, bk, win)                   # (N, H_out, W_out, C_out)
     # The cache keeps x, not its padded copy: x is alive anyway (the previous
     # layer's output), so between forward and backward a conv costs no extra memory.
     cache = dict(op="conv2d", x=x, w=wk, w_dtype=w.dtype, b_shape=None if b is None else b.shape,
-                 b_dtype=None if b is None else b.dtype, pads=pads,
-                 stride=stride, dilation=dilation, out_shape=out.shape)
+                 b_dtype=None if b is None else b.dtype, win=win, out_shape=out.shape)
     return out, cache
 
 
@@ -139,13 +145,11 @@ def conv2d_backward(dout, cache, need_input_grad=True):
     if dout.shape != cache["out_shape"]:
         raise ValueError(f"dout: expected the forward output's shape {cache['out_shape']}, "
                          f"received {dout.shape}")
-    x, w, pads = cache["x"], cache["w"], cache["pads"]
-    stride, dilation = cache["stride"], cache["dilation"]
+    x, w = cache["x"], cache["w"]
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
 
-    # dw (KH, KW, C_in, C_out), db (C_out,) = sum of dout over n, i, j, and dx (N, H, W, C_in)
-    dx, dw, db = kernels.get("conv2d_backward")(dout, np.ascontiguousarray(x), w, stride, dilation, pads,
-                                                need_input_grad)
+    # dx (N, H, W, C_in), dw (KH, KW, C_in, C_out), db (C_out,) = sum of dout over n, i, j
+    dx, dw, db = kernels.get("conv2d_backward")(dout, x, w, cache["win"], need_input_grad)
     dw = dw.astype(cache["w_dtype"], copy=False)
     db = None if cache["b_shape"] is None else db.astype(cache["b_dtype"]).reshape(cache["b_shape"])
     return dx, dw, db

@@ -41,6 +41,13 @@ Backward, with ``dout`` zero-padded back to the uncropped size as ``doutp``::
     dx = conv2d(doutp, w, stride, dilation)                      (N, H, W, C_in)
     dw = conv2d's weight gradient with "input" doutp and "output gradient" x
     db = sum over n, y, x of dout
+
+The math as plain loops (the stamps, before cropping and bias):
+:func:`npvision.kernels.reference.conv_transpose2d.conv_transpose2d_forward` and
+:func:`~npvision.kernels.reference.conv_transpose2d.conv_transpose2d_backward`
+(``npvision/kernels/reference/conv_transpose2d.py``); the kernel table's ops
+``conv_transpose2d_forward`` / ``_backward`` run them (``naive``) or the convolution's fast
+algorithms (``numpy``, ``numba``).
 """
 
 from __future__ import annotations
@@ -48,8 +55,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..kernels.blas import channel_sums
 from .._checks import as_float_array, check_cache, check_channels, int_pair, resolve_padding
+from ..kernels.window import Window
 
 __all__ = ["conv_transpose2d_forward", "conv_transpose2d_backward"]
 
@@ -116,12 +123,13 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0, output_padding=0
 
     xc = np.ascontiguousarray(x)
     wk = np.ascontiguousarray(w, dtype=x.dtype)
-    # The input gradient of the conv (C_out -> C_in channels) whose output grid is x.
     bk = None if b is None else b.astype(x.dtype, copy=False)
-    # Given the pads, the kernel returns the cropped (N, H_out, W_out, C_out) and adds b itself.
-    out = kernels.get("conv2d_backward_input")(xc, wk, (N, Hp, Wp, C_out), stride, dilation, pads, bk)
+    # the convolution (C_out -> C_in channels) this one transposes: its output grid is x's, and
+    # its padding is what the transpose crops from the stamps
+    win = Window(stride, dilation, pads)
+    out = kernels.get("conv_transpose2d_forward")(xc, wk, bk, win, (H_out, W_out))   # (N, H_out, W_out, C_out)
     cache = dict(op="conv_transpose2d", x=xc, w=wk, w_dtype=w.dtype, b_dtype=None if b is None else b.dtype,
-                 pads=pads, stride=stride, dilation=dilation, out_shape=out.shape)
+                 win=win, out_shape=out.shape)
     return out, cache
 
 
@@ -136,27 +144,11 @@ def conv_transpose2d_backward(dout, cache):
         raise ValueError(f"dout: expected the forward output's shape {cache['out_shape']}, "
                          f"received {dout.shape}")
     x, w = cache["x"], cache["w"]
-    stride, dilation = cache["stride"], cache["dilation"]
-    N, H, W, C_in = x.shape
-    KH, KW, C_out, _ = w.shape
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
 
-    # Undo the crop: doutp covers exactly the rows/columns the stamps reach
-    # (output_padding's rows lie beyond them and get no gradient through w).
-    reach_h = (H - 1) * stride[0] + dilation[0] * (KH - 1) + 1
-    reach_w = (W - 1) * stride[1] + dilation[1] * (KW - 1) + 1
-    (t, _), (l, _) = cache["pads"]
-    H_out, W_out = dout.shape[1:3]
-    if (t, l) == (0, 0) and (H_out, W_out) == (reach_h, reach_w):
-        doutp = dout
-    else:
-        doutp = np.zeros((N, reach_h, reach_w, C_out), dtype=dout.dtype)   # (N, reach_h, reach_w, C_out)
-        hh, ww = max(0, min(H_out, reach_h - t)), max(0, min(W_out, reach_w - l))
-        doutp[:, t:t + hh, l:l + ww, :] = dout[:, :hh, :ww, :]
-
-    # dx = conv2d_forward(doutp, w) (N, H, W, C_in) and dw = the weight gradient of that conv
-    # with x as its output gradient, both from one set of doutp's im2col columns
-    dx, dw = kernels.get("conv2d_forward_and_params")(doutp, w, x, stride, dilation)
-    dw = dw.astype(cache["w_dtype"], copy=False)                            # (KH, KW, C_out, C_in)
-    db = None if cache["b_dtype"] is None else channel_sums(dout).astype(cache["b_dtype"])
+    # dx (N, H, W, C_in): the convolution's forward over dout; dw (KH, KW, C_out, C_in): its weight
+    # gradient with x as the output gradient; db (C_out,): dout summed over n, y, x
+    dx, dw, db = kernels.get("conv_transpose2d_backward")(dout, x, w, cache["win"])
+    dw = dw.astype(cache["w_dtype"], copy=False)
+    db = None if cache["b_dtype"] is None else db.astype(cache["b_dtype"])
     return dx, dw, db

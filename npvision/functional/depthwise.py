@@ -22,9 +22,12 @@ Gradients, with ``g = dout`` ``(N, Ho, Wo, C*M)``:
     dw[kh, kw, c, m] = sum_{n, i, j} x_pad[n, i*SH + kh*DH, j*SW + kw*DW, c] * g[n, i, j, c*M + m]
     db[c*M + m]      = sum_{n, i, j} g[n, i, j, c*M + m]
 
-and ``dx`` is the interior of ``dx_pad``. The loops run through
-:mod:`npvision.kernels` (ops ``depthwise_conv2d_forward``,
-``depthwise_conv2d_backward_input``, ``depthwise_conv2d_backward_params``).
+and ``dx`` is the interior of ``dx_pad``. The math as plain loops:
+:func:`npvision.kernels.reference.depthwise_conv2d.depthwise_conv2d_forward` and
+:func:`~npvision.kernels.reference.depthwise_conv2d.depthwise_conv2d_backward`
+(``npvision/kernels/reference/depthwise_conv2d.py``); the kernel table's ops
+``depthwise_conv2d_forward`` / ``_backward`` run them (``naive``) or compiled loops that never
+pad (``numba``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import numpy as np
 
 from .. import kernels
 from .._checks import as_float_array, check_channels, check_dout, int_pair, resolve_padding
+from ..kernels.window import Window
 from .pool import float_input
 from .shapes import conv_output_size
 
@@ -48,9 +52,7 @@ class _DepthwiseCache(NamedTuple):
     b_dtype: np.dtype | None             # dtype of the bias as given, None without a bias
     x_shape: tuple[int, int, int, int]
     out_shape: tuple[int, int, int, int]
-    stride: tuple[int, int]
-    dilation: tuple[int, int]
-    pads: tuple[tuple[int, int], tuple[int, int]]
+    win: Window                          # stride, dilation and padding
 
 
 def depthwise_conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
@@ -87,8 +89,9 @@ def depthwise_conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
                 f"more than the padded input's {n + p[0] + p[1]} (input shape {x.shape}, padding {p})")
 
     x = np.ascontiguousarray(x)
-    out = kernels.get("depthwise_conv2d_forward")(x, w, b, stride, dilation, pads)  # (N, Ho, Wo, C*M)
-    cache = _DepthwiseCache(x, w, w_in.dtype, b_dtype, x.shape, out.shape, stride, dilation, pads)
+    win = Window(stride, dilation, pads)
+    out = kernels.get("depthwise_conv2d_forward")(x, w, b, win)           # (N, Ho, Wo, C*M)
+    cache = _DepthwiseCache(x, w, w_in.dtype, b_dtype, x.shape, out.shape, win)
     return out, cache
 
 
@@ -103,10 +106,8 @@ def depthwise_conv2d_backward(dout, cache):
                         f"received {type(cache).__name__}")
     c = cache
     dout = check_dout(dout, c.out_shape, dtype=c.x.dtype)                  # (N, Ho, Wo, C*M)
-    dx = kernels.get("depthwise_conv2d_backward_input")(dout, c.w, c.x_shape, c.stride, c.dilation,
-                                                        c.pads)             # (N, H, W, C)
-    dw, db = kernels.get("depthwise_conv2d_backward_params")(dout, c.x, c.w.shape, c.stride, c.dilation,
-                                                            c.pads)         # (KH, KW, C, M), (C*M,)
+    # dx (N, H, W, C), dw (KH, KW, C, M), db (C*M,)
+    dx, dw, db = kernels.get("depthwise_conv2d_backward")(dout, c.x, c.w, c.win)
     if c.b_dtype is None:
         db = None
     else:

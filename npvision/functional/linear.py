@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.blas import matmul
+from .. import kernels
 from .._checks import as_float_array, check_cache, check_dout
+from ..kernels.blas import matmul
 
 __all__ = ["linear_forward", "linear_backward", "flatten_forward", "flatten_backward"]
 
@@ -49,7 +50,7 @@ def linear_forward(x, w, b=None):
     if w.shape[0] != x.shape[1]:
         raise ValueError(f"w: expected shape ({x.shape[1]}, D_out) to match x of shape {x.shape} "
                          f"(D_in = {x.shape[1]}), received {w.shape}")
-    out = matmul(x, w)                                # (N, D_in) @ (D_in, D_out) -> (N, D_out)
+    out = kernels.get("linear_matmul")(x, w)          # (N, D_in) @ (D_in, D_out) -> (N, D_out)
     if b is not None:
         b = as_float_array(b, "b")
         if b.shape != (w.shape[1],):
@@ -58,10 +59,15 @@ def linear_forward(x, w, b=None):
     return out.astype(x.dtype, copy=False), (x, w, None if b is None else b.dtype)
 
 
-def linear_backward(dout, cache):
+def linear_backward(dout, cache, dw_into=None):
     """Gradients of :func:`linear_forward`.
 
     ``dx = dout @ w.T``, ``dw = x.T @ dout``, ``db = dout.sum(axis=0)``.
+
+    ``dw_into``: an array shaped like ``w`` (C-contiguous, of ``dout``'s dtype) to ADD ``dw``
+    into, as a layer accumulates its parameter's gradient; it is returned as ``dw``. For a
+    small batch the weight gradient is then one pass over that array, with no new one made
+    (:mod:`npvision.kernels.linear`).
 
     Returns
     -------
@@ -70,8 +76,16 @@ def linear_backward(dout, cache):
     """
     x, w, b_dtype = check_cache(cache, "linear", 3, arrays=2)
     dout = check_dout(dout, (x.shape[0], w.shape[1]), "linear_backward")
-    dx = matmul(dout, w.T).astype(x.dtype, copy=False)  # (N, D_out) @ (D_out, D_in) -> (N, D_in)
-    dw = matmul(x.T, dout).astype(w.dtype, copy=False)  # (D_in, N) @ (N, D_out) -> (D_in, D_out)
+    dx = kernels.get("linear_matmul_t")(dout, w).astype(x.dtype, copy=False)  # (N, D_out) @ (D_out, D_in)
+    if dw_into is not None:
+        if (dw_into.shape != w.shape or dw_into.dtype != dout.dtype or not dw_into.flags.c_contiguous
+                or not dw_into.flags.writeable):
+            raise ValueError(f"dw_into: expected a writeable C-contiguous {dout.dtype} array of shape {w.shape}, "
+                             f"received {dw_into.dtype} {dw_into.shape}")
+        kernels.get("linear_outer_add_")(dw_into, np.asarray(x, dtype=dout.dtype), dout)   # dw_into += x.T @ dout
+        dw = dw_into
+    else:
+        dw = matmul(x.T, dout).astype(w.dtype, copy=False)  # (D_in, N) @ (N, D_out) -> (D_in, D_out)
     db = None if b_dtype is None else dout.sum(axis=0).astype(b_dtype, copy=False)  # (D_out,)
     return dx, dw, db
 

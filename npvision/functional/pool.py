@@ -28,8 +28,10 @@ never the maximum), average pooling pads with zeros that count in the average
 (``count_include_pad=True``), and no side may be padded by more than half the
 pool size (``pad <= pool // 2``), so every window sees real pixels.
 
-The loops run through :mod:`npvision.kernels` (ops ``max_pool2d_forward``,
-``max_pool2d_backward``, ``avg_pool2d_forward``, ``avg_pool2d_backward``).
+The math as plain loops, the course's ``pool_forward`` / ``pool_backward``:
+:func:`npvision.kernels.reference.pool2d.max_pool2d_forward` (and ``max_pool2d_backward``,
+``avg_pool2d_forward``, ``avg_pool2d_backward`` beside it, ``npvision/kernels/reference/pool2d.py``);
+the kernel table's ops of those names run them (``naive``) or compiled loops (``numba``).
 
     >>> out, cache = max_pool2d_forward(x, pool_size=2)      # (N, H/2, W/2, C)
     >>> dx = max_pool2d_backward(dout, cache)

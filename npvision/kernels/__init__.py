@@ -20,9 +20,22 @@ same signature, so the math in :mod:`npvision.functional` never contains an
     with npvision.use_backend("numba"):
         ...
 
-Kernels work on arrays that :mod:`npvision.functional` has already checked
-and padded: they take the padded input and the already-resolved stride and
-dilation pairs, and they never validate.
+Kernels work on arrays that :mod:`npvision.functional` has already checked:
+resolved stride, dilation and padding (a convolution takes them as one
+:class:`~npvision.kernels.window.Window`), and they never validate.
+
+Where to read what:
+
+* ``reference/``: each op's math as plain loops over a padded input (the course's
+  ``conv_forward``, ``pool_forward``, ...), the oracle of every test; the ``naive``
+  backend runs them.
+* ``conv_plan.py``: which algorithm computes a convolution of a given shape, and why.
+* ``conv.py``, ``conv_transpose.py``, ``depthwise.py``, ``pool.py``: the ops' table
+  entries; ``im2col.py``, ``winograd.py``, ``direct.py``: the convolution algorithms;
+  ``blas.py``: matrix products and npvision's threads.
+
+Each module imports only from this package (and ``npvision._padding``), never from
+the floors above it.
 """
 
 from __future__ import annotations
@@ -42,7 +55,8 @@ _FASTEST: dict[str, str] = {}
 
 # Kernel modules register their ops on import; they are imported on the first
 # lookup so that ``import npvision`` stays cheap.
-_MODULES = ("conv", "depthwise", "pool", "nms", "roi", "felzenszwalb", "linear_svm", "fft_conv")
+_MODULES = ("conv", "conv_transpose", "depthwise", "pool", "batchnorm", "elementwise", "linear", "nms",
+            "roi", "felzenszwalb", "linear_svm", "fft_conv")
 _loaded = False
 _load_lock = threading.Lock()
 
@@ -106,10 +120,11 @@ def use_backend(name: str) -> Iterator[None]:
 
 def get(op: str, backend: str | None = None) -> Callable:
     """The implementation of ``op`` for ``backend`` (default: the one in force)."""
-    _ensure_loaded()
+    if not _loaded:
+        _ensure_loaded()
     if op not in _TABLE:
         raise KeyError(f"no kernel named {op!r}; known: {sorted(_TABLE)}")
-    name = backend or get_backend()
+    name = backend or getattr(_state, "backend", None) or _global_backend   # get_backend(), inlined
     if name == "auto":
         name = _FASTEST.get(op, "numpy")
     impls = _TABLE[op]

@@ -9,8 +9,8 @@ A jitted function may call other ``@njit`` functions of this module family:
 before compiling, the wrapper compiles the lazy functions its code names and
 puts their dispatchers into its globals, where numba looks for them.
 
-With ``NUMBA_DISABLE_JIT=1`` numba hands back the plain Python function, so a
-student can step into any kernel with a debugger.
+With ``NUMBA_DISABLE_JIT=1`` ``njit`` returns the plain Python function itself (no
+wrapper, numba is not imported), so a student can step into any kernel with a debugger.
 
 Threading. npvision's own kernels are serial ``nogil`` loops that
 :mod:`npvision.kernels.blas` runs on npvision's threads, a block or a share of
@@ -114,8 +114,18 @@ class LazyJit:
         return d(*args)
 
 
+def _jit_disabled() -> bool:
+    """``NUMBA_DISABLE_JIT`` set to a true value: numba would hand back the plain function."""
+    return os.environ.get("NUMBA_DISABLE_JIT", "0").strip() not in ("", "0")
+
+
 def njit(fn=None, **options):
-    """``@njit`` or ``@njit(parallel=True, fastmath=False, ...)``: lazy ``numba.njit(cache=True)``."""
+    """``@njit`` or ``@njit(parallel=True, fastmath=False, ...)``: lazy ``numba.njit(cache=True)``.
+
+    With ``NUMBA_DISABLE_JIT=1`` the function itself is returned, untouched: a debugger's
+    "step into" goes straight into the kernel's loops."""
+    if _jit_disabled():
+        return (lambda f: f) if fn is None else fn
     if fn is None:
         return lambda f: LazyJit(f, options)
     return LazyJit(fn, options)

@@ -119,7 +119,9 @@ def run_on_threads(work, items: list) -> list:
     share (or with one thread, or one item), ``work`` runs here on all items.
     """
     global _pool
-    n = min(_split_here(), len(items))
+    if _controllers is None:
+        _find_controllers()
+    n = min(1 if getattr(_local, "in_share", False) else _max_threads, len(items))   # 1 inside a share
     with _one_blas_thread():
         if n <= 1:
             return [work(items)]

@@ -1,37 +1,26 @@
-"""Depthwise convolution kernels, forward and both backward passes, three ways.
+"""Depthwise convolution ops of the kernel table: ``depthwise_conv2d_forward`` and ``_backward``.
 
-A depthwise convolution filters every input channel on its own: channel ``c``
-is cross-correlated with ``M`` kernels (the depth multiplier), giving output
-channels ``c*M + m``. With the padded input ``xp`` of shape ``(N, Hp, Wp, C)``,
-weights ``w`` of shape ``(KH, KW, C, M)``, stride ``(SH, SW)`` and dilation
-``(DH, DW)``:
+Every backend takes the same arguments, in the order of the dense convolution's ops, and
+returns the same arrays::
 
-    out[n, i, j, c*M + m] = sum_{kh, kw} xp[n, i*SH + kh*DH, j*SW + kw*DW, c] * w[kh, kw, c, m]
+    depthwise_conv2d_forward(x, w, b, win)                             -> out (N, Ho, Wo, C M)
+    depthwise_conv2d_backward(dout, x, w, win, need_input_grad=True)   -> (dx or None, dw, db)
 
-    Ho = floor((Hp - DH*(KH - 1) - 1) / SH) + 1      (Wo likewise)
+    x  (N, H, W, C) unpadded     w  (KH, KW, C, M)     b  (C M,) or None
+    win  a Window: stride, dilation and the zero padding around x
 
-Its gradients, with ``g = dout`` of shape ``(N, Ho, Wo, C*M)``:
+The math, and the ``naive`` backend, is :mod:`npvision.kernels.reference.depthwise_conv2d`
+(read that file first):
 
-    dxp[n, i*SH + kh*DH, j*SW + kw*DW, c] += sum_m g[n, i, j, c*M + m] * w[kh, kw, c, m]
-    dw[kh, kw, c, m] = sum_{n, i, j} xp[n, i*SH + kh*DH, j*SW + kw*DW, c] * g[n, i, j, c*M + m]
+    out[n, i, j, c M + m] = sum_{kh, kw} xp[n, i sh + kh dh, j sw + kw dw, c] w[kh, kw, c, m]
 
-The forward kernels also take the bias ``b`` ``(C*M,)`` (or None), added to
-every output. The parameter-gradient kernels return ``(dw, db)`` with the bias
-gradient ``db[c*M + m] = sum_{n, i, j} g[n, i, j, c*M + m]`` alongside: the
-compiled kernel adds it up while ``dout`` is in cache for ``dw``, where a
-separate pass would read all of ``dout`` from memory once more.
+A depthwise convolution does so little arithmetic per byte (KH KW multiply-adds per input
+value) that copying the input into a padded array and cropping the padded gradient cost
+more than the loops themselves: the numba kernels never pad, they skip the taps that fall in
+the padding. The numpy kernels pad and crop, as one would by hand. The numba kernels add up
+the bias gradient while ``dout`` is in cache for ``dw``.
 
-Unlike the dense convolution's kernels, these take the *unpadded* input ``x``
-``(N, H, W, C)`` and the padding ``pads = ((top, bottom), (left, right))``:
-``xp`` above is ``x`` with zeros around it, and ``dx`` is the interior of
-``dxp``. A depthwise convolution does so little arithmetic per byte (KH*KW
-multiply-adds per input value) that copying the input into a padded array
-and cropping the padded gradient cost more than the loops themselves. The
-naive and numpy kernels still pad and crop, as one would by hand; the numba
-kernels skip the taps that fall in the padding instead.
-
-Kernels receive C-contiguous arrays of one float dtype and resolved ``(h, w)``
-int pairs, and never validate.
+Kernels receive C-contiguous arrays of one float dtype and never validate.
 """
 
 from __future__ import annotations
@@ -42,6 +31,7 @@ from .._padding import crop_hw, pad_hw, padded_shape
 from . import register
 from ._jit import njit
 from .blas import channel_sums, over_batch
+from .reference import depthwise_conv2d as reference
 
 
 def _out_hw(xp_shape, w_shape, stride, dilation) -> tuple[int, int]:
@@ -51,78 +41,22 @@ def _out_hw(xp_shape, w_shape, stride, dilation) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------
-# naive: one output value at a time, as the course's conv_forward
+# naive: the reference loops on the padded input
 # ---------------------------------------------------------------------------
 
 @register("depthwise_conv2d_forward", "naive")
-def depthwise_conv2d_forward_naive(x, w, b, stride, dilation, pads):
-    """``out[n, h, w, c*M + m] = sum(window of channel c * w[:, :, c, m]) + b[c*M + m]``."""
-    xp = pad_hw(x, pads)                                                 # (N, Hp, Wp, C)
-    m_b = xp.shape[0]
-    f_h, f_w, n_c, mult = w.shape
-    (s_h, s_w), (d_h, d_w) = stride, dilation
-    n_h, n_w = _out_hw(xp.shape, w.shape, stride, dilation)
-    out = np.zeros((m_b, n_h, n_w, n_c * mult), dtype=xp.dtype)
-    for i in range(m_b):
-        for h in range(n_h):
-            vert_start = h * s_h
-            vert_end = vert_start + d_h * (f_h - 1) + 1
-            for ww in range(n_w):
-                horiz_start = ww * s_w
-                horiz_end = horiz_start + d_w * (f_w - 1) + 1
-                for c in range(n_c):
-                    a_slice = xp[i, vert_start:vert_end:d_h, horiz_start:horiz_end:d_w, c]  # (KH, KW)
-                    for m in range(mult):
-                        out[i, h, ww, c * mult + m] = np.sum(a_slice * w[:, :, c, m])
-                        if b is not None:
-                            out[i, h, ww, c * mult + m] += b[c * mult + m]
-    return out
+def depthwise_conv2d_forward_naive(x, w, b, win):
+    """Pad ``x``, run :func:`~npvision.kernels.reference.depthwise_conv2d.depthwise_conv2d_forward`, add ``b``."""
+    out = reference.depthwise_conv2d_forward(pad_hw(x, win.pads), w, win.stride, win.dilation)
+    return out if b is None else out + b
 
 
-@register("depthwise_conv2d_backward_input", "naive")
-def depthwise_conv2d_backward_input_naive(dout, w, x_shape, stride, dilation, pads):
-    """Each output's gradient flows back to its window: ``dxp[window] += w[:, :, c, m] * dout``."""
-    m_b, n_h, n_w, _ = dout.shape
-    f_h, f_w, n_c, mult = w.shape
-    (s_h, s_w), (d_h, d_w) = stride, dilation
-    dxp = np.zeros(padded_shape(x_shape, pads), dtype=dout.dtype)      # (N, Hp, Wp, C)
-    for i in range(m_b):
-        for h in range(n_h):
-            vert_start = h * s_h
-            vert_end = vert_start + d_h * (f_h - 1) + 1
-            for ww in range(n_w):
-                horiz_start = ww * s_w
-                horiz_end = horiz_start + d_w * (f_w - 1) + 1
-                for c in range(n_c):
-                    for m in range(mult):
-                        dxp[i, vert_start:vert_end:d_h, horiz_start:horiz_end:d_w, c] += (
-                            w[:, :, c, m] * dout[i, h, ww, c * mult + m])
-    return np.ascontiguousarray(crop_hw(dxp, pads))                      # (N, H, W, C)
-
-
-@register("depthwise_conv2d_backward_params", "naive")
-def depthwise_conv2d_backward_params_naive(dout, x, w_shape, stride, dilation, pads):
-    """``dw[:, :, c, m] += window of channel c * dout[n, h, w, c*M + m]`` and ``db += dout[n, h, w]``
-    over every output."""
-    xp = pad_hw(x, pads)                                                 # (N, Hp, Wp, C)
-    m_b, n_h, n_w, _ = dout.shape
-    f_h, f_w, n_c, mult = w_shape
-    (s_h, s_w), (d_h, d_w) = stride, dilation
-    dw = np.zeros(w_shape, dtype=dout.dtype)
-    db = np.zeros(n_c * mult, dtype=dout.dtype)
-    for i in range(m_b):
-        for h in range(n_h):
-            vert_start = h * s_h
-            vert_end = vert_start + d_h * (f_h - 1) + 1
-            for ww in range(n_w):
-                horiz_start = ww * s_w
-                horiz_end = horiz_start + d_w * (f_w - 1) + 1
-                for c in range(n_c):
-                    a_slice = xp[i, vert_start:vert_end:d_h, horiz_start:horiz_end:d_w, c]  # (KH, KW)
-                    for m in range(mult):
-                        dw[:, :, c, m] += a_slice * dout[i, h, ww, c * mult + m]
-                        db[c * mult + m] += dout[i, h, ww, c * mult + m]
-    return dw, db
+@register("depthwise_conv2d_backward", "naive")
+def depthwise_conv2d_backward_naive(dout, x, w, win, need_input_grad=True):
+    """Pad ``x``, run :func:`~npvision.kernels.reference.depthwise_conv2d.depthwise_conv2d_backward`,
+    crop ``dxp`` to ``dx``."""
+    dxp, dw, db = reference.depthwise_conv2d_backward(dout, pad_hw(x, win.pads), w, win.stride, win.dilation)
+    return (np.ascontiguousarray(crop_hw(dxp, win.pads)) if need_input_grad else None), dw, db
 
 
 # ---------------------------------------------------------------------------
@@ -137,8 +71,9 @@ def _tap(a, kh, kw, out_hw, stride, dilation):
 
 
 @register("depthwise_conv2d_forward", "numpy")
-def depthwise_conv2d_forward_numpy(x, w, b, stride, dilation, pads):
+def depthwise_conv2d_forward_numpy(x, w, b, win):
     """Sum over taps of (strided view) x (that tap's per-channel weights), broadcast over M."""
+    stride, dilation, pads = win
     xp = pad_hw(x, pads)                                                 # (N, Hp, Wp, C)
     kh_n, kw_n, n_c, mult = w.shape
     out_hw = _out_hw(xp.shape, w.shape, stride, dilation)
@@ -155,8 +90,15 @@ def depthwise_conv2d_forward_numpy(x, w, b, stride, dilation, pads):
     return out
 
 
-@register("depthwise_conv2d_backward_input", "numpy")
-def depthwise_conv2d_backward_input_numpy(dout, w, x_shape, stride, dilation, pads):
+@register("depthwise_conv2d_backward", "numpy")
+def depthwise_conv2d_backward_numpy(dout, x, w, win, need_input_grad=True):
+    """The input gradient (taps added into strided views of a padded gradient, then cropped) and
+    the weight gradient (one contraction per tap)."""
+    dx = _input_grad_numpy(dout, w, x.shape, *win) if need_input_grad else None
+    return (dx,) + _weight_grad_numpy(dout, x, w.shape, *win)
+
+
+def _input_grad_numpy(dout, w, x_shape, stride, dilation, pads):
     """For each tap, add ``sum_m dout * w[kh, kw]`` into that tap's strided view of dxp."""
     kh_n, kw_n, n_c, mult = w.shape
     out_hw = dout.shape[1:3]
@@ -172,8 +114,7 @@ def depthwise_conv2d_backward_input_numpy(dout, w, x_shape, stride, dilation, pa
     return np.ascontiguousarray(crop_hw(dxp, pads))                      # (N, H, W, C)
 
 
-@register("depthwise_conv2d_backward_params", "numpy")
-def depthwise_conv2d_backward_params_numpy(dout, x, w_shape, stride, dilation, pads):
+def _weight_grad_numpy(dout, x, w_shape, stride, dilation, pads):
     """For each tap, ``dw[kh, kw, c, m] = sum_{n,i,j} (strided view)[..., c] * dout[..., c, m]``;
     ``db = sum_{n,i,j} dout``."""
     xp = pad_hw(x, pads)                                                 # (N, Hp, Wp, C)
@@ -335,9 +276,12 @@ def _clamp(q, size):
 
 
 @njit(inline="always")
-def _four_rows(x0, x1, x2, x3, x4, x5, q0, q1, q2, w, b, o0, o1, o2, o3, j):
-    """Output column j of four output rows ``o0..o3`` (Wo, C), from input columns q0, q1, q2
-    of the six input rows ``x0..x5`` (W, C) and the weights w (3, 3, C)."""
+def _four_rows(rows_in, cols, w, b, rows_out, j):
+    """Output column j of the four output rows ``rows_out`` (Wo, C each), from the input columns
+    ``cols = (q0, q1, q2)`` of the six input rows ``rows_in`` (W, C each) and the weights w (3, 3, C)."""
+    x0, x1, x2, x3, x4, x5 = rows_in
+    q0, q1, q2 = cols
+    o0, o1, o2, o3 = rows_out
     u0, u1, u2 = x0[q0], x0[q1], x0[q2]             # (C,) each: the input row above o0
     v0, v1, v2 = x1[q0], x1[q1], x1[q2]
     s0, s1, s2 = x2[q0], x2[q1], x2[q2]
@@ -398,17 +342,18 @@ def _dw_fwd_3x3_s1(x, w, b, p_t, p_l, out):
             o1 = out[n, i + 1] if i + 1 < n_h else spare[0]  # one spare row each: rows that
             o2 = out[n, i + 2] if i + 2 < n_h else spare[1]  # may overlap stop the compiler
             o3 = out[n, i + 3] if i + 3 < n_h else spare[2]  # vectorizing (4x slower)
-            x0, x1, x2, x3, x4, x5 = _six_rows(x, n, i - p_t, zeros)   # (W, C) each
+            rows_in = _six_rows(x, n, i - p_t, zeros)        # six input rows (W, C)
+            rows_out = (o0, o1, o2, o3)
             for j in range(j_lo, j_hi):
                 q = j - p_l                                  # input columns q, q+1, q+2
-                _four_rows(x0, x1, x2, x3, x4, x5, q, q + 1, q + 2, w, b, o0, o1, o2, o3, j)
+                _four_rows(rows_in, (q, q + 1, q + 2), w, b, rows_out, j)
             k = 0
             for j in range(n_w):
                 if j_lo <= j < j_hi:
                     continue
                 q = j - p_l
-                _four_rows(x0, x1, x2, x3, x4, x5, _clamp(q, w_in), _clamp(q + 1, w_in),
-                           _clamp(q + 2, w_in), wb[k], b, o0, o1, o2, o3, j)
+                cols = (_clamp(q, w_in), _clamp(q + 1, w_in), _clamp(q + 2, w_in))
+                _four_rows(rows_in, cols, wb[k], b, rows_out, j)
                 k += 1
 
 
@@ -567,9 +512,10 @@ def _repeat_channels(x, mult):
 
 
 @register("depthwise_conv2d_forward", "numba", fastest=True)
-def depthwise_conv2d_forward_numba(x, w, b, stride, dilation, pads):
+def depthwise_conv2d_forward_numba(x, w, b, win):
     """Compiled per-channel correlation (multiplier folded into the channels), padding never
     copied; each output starts from its bias, so adding it costs no extra pass over the output."""
+    stride, dilation, pads = win
     k_h, k_w, n_c, mult = w.shape
     ho, wo = _out_hw(padded_shape(x.shape, pads), w.shape, stride, dilation)
     out = np.empty((x.shape[0], ho, wo, n_c * mult), dtype=x.dtype)
@@ -579,8 +525,14 @@ def depthwise_conv2d_forward_numba(x, w, b, stride, dilation, pads):
     return out
 
 
-@register("depthwise_conv2d_backward_input", "numba", fastest=True)
-def depthwise_conv2d_backward_input_numba(dout, w, x_shape, stride, dilation, pads):
+@register("depthwise_conv2d_backward", "numba", fastest=True)
+def depthwise_conv2d_backward_numba(dout, x, w, win, need_input_grad=True):
+    """The compiled input gradient (unless not needed), then the weight and bias gradients."""
+    dx = _input_grad_numba(dout, w, x.shape, *win) if need_input_grad else None
+    return (dx,) + _weight_grad_numba(dout, x, w.shape, *win)
+
+
+def _input_grad_numba(dout, w, x_shape, stride, dilation, pads):
     """Stride 1: the forward kernel run on dout with the kernel flipped (a full correlation);
     other strides: a compiled gather of ``dout * w`` into each row of dx. The M copies of a
     channel are summed."""
@@ -602,8 +554,7 @@ def depthwise_conv2d_backward_input_numba(dout, w, x_shape, stride, dilation, pa
     return dx
 
 
-@register("depthwise_conv2d_backward_params", "numba", fastest=True)
-def depthwise_conv2d_backward_params_numba(dout, x, w_shape, stride, dilation, pads):
+def _weight_grad_numba(dout, x, w_shape, stride, dilation, pads):
     """Compiled per-sample gradients of the weights and the bias, then summed over the batch."""
     k_h, k_w, n_c, mult = w_shape
     partial = np.zeros((dout.shape[0], k_h, k_w, n_c * mult), dtype=dout.dtype)  # (N, KH, KW, C*M)

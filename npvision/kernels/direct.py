@@ -39,7 +39,7 @@ Measured on the benchmark's stem (N32 3->16 32x32 k3, 2 cores), against the
 im2col path this replaced there: forward 0.80 -> 0.45 ms, both gradients
 2.1 -> 0.9 ms (the strided scatter of im2col's gradient columns was the
 slowest part); fwd+bwd 2.74x -> 1.2x PyTorch's time. Where it is used is
-:func:`npvision.kernels.conv._direct_fits`.
+:func:`npvision.kernels.conv_plan.plan_conv2d`'s choice.
 
 Shapes and names::
 
@@ -50,13 +50,14 @@ Shapes and names::
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from .._padding import padded_grid
 from ._jit import njit
 from .blas import run_on_threads
 
-__all__ = ["conv_forward", "conv_backward", "conv_backward_params", "conv_backward_input"]
+__all__ = ["conv_forward", "conv_backward", "weight_grad", "input_grad"]
 
 #: reassociation lets the weight gradient's sums run as vector sums; no other fast-math
 #: liberty is taken (infinities and NaNs behave as IEEE says).
@@ -159,17 +160,21 @@ def _correlate(src, w, offsets, q0, L, bias, out):
 
 
 @njit(nogil=True, fastmath=_FLAGS)
-def _weight_sums(X, E, q0, offsets, L, zero, dw, db):
-    """dw[kh, kw, c, f] += sum_{q < L} E[f, q0 + q] X[c, q + offsets[kh, kw]];  db[f] += sum E[f, q0 + q].
+def _weight_sums(x_planes, dout_planes, q0, offsets, L, zero, dw, db):
+    """The weight and bias gradients from the planes of one image::
 
-    dw (KH, KW, C, F) with F a multiple of 4. Four filters and three taps of a
-    kernel row are summed per sweep over q, in 12 running sums (each number
-    of X loaded once for four filters, each of E once for three taps);
+        dw[kh, kw, c, f] += sum_{q < L} dout_planes[f, q0 + q] x_planes[c, q + offsets[kh, kw]]
+        db[f]            += sum_{q < L} dout_planes[f, q0 + q]
+
+    dw (KH, KW, C, F) with F a multiple of 4. Four filters and three taps of a kernel row
+    are summed per sweep over q, in 12 running sums (each number of ``x_planes`` loaded once
+    for four filters, each of ``dout_planes`` once for three taps);
     ``zero`` is a 0 of the arrays' dtype, to start the sums in it.
     """
     KH, KW, C, F = dw.shape
     for f in range(0, F, 4):
-        e0, e1, e2, e3 = E[f, q0:q0 + L], E[f + 1, q0:q0 + L], E[f + 2, q0:q0 + L], E[f + 3, q0:q0 + L]
+        e0, e1 = dout_planes[f, q0:q0 + L], dout_planes[f + 1, q0:q0 + L]
+        e2, e3 = dout_planes[f + 2, q0:q0 + L], dout_planes[f + 3, q0:q0 + L]
         t0, t1, t2, t3 = zero, zero, zero, zero
         for q in range(L):
             t0 += e0[q]
@@ -181,7 +186,7 @@ def _weight_sums(X, E, q0, offsets, L, zero, dw, db):
         db[f + 2] += t2
         db[f + 3] += t3
         for c in range(C):
-            x = X[c]
+            x = x_planes[c]
             for kh in range(KH):
                 for kw in range(0, KW, 3):
                     x0 = x[offsets[kh, kw]:]
@@ -229,50 +234,77 @@ def _fours(w: np.ndarray, bias: np.ndarray):
 # image by image (one compiled call per thread: numba's call overhead holds the GIL)
 # ---------------------------------------------------------------------------
 
-@njit(nogil=True)
-def _forward_images(x, n0, n1, top, left, P, w, offsets, bias, X, Y, out):
-    """out[n] for n in [n0, n1): planes of x[n] -> correlate -> back to channels-last."""
-    L = out.shape[1] * P
-    for n in range(n0, n1):
-        _to_planes(x, n, top, left, P, X)
-        _correlate(X, w, offsets, 0, L, bias, Y)
-        _from_planes(Y, 0, P, out, n)
+class Layout(NamedTuple):
+    """Where an image sits in its planes: rows ``P`` numbers apart, the image (or ``xpad``'s
+    interior) at ``(top, left)``, and ``dout`` framed by ``mh`` zero rows and ``mw`` zero columns."""
+
+    P: int
+    top: int
+    left: int
+    mh: int
+    mw: int
+
+
+class Kernel(NamedTuple):
+    """A correlation's kernel over planes: ``w`` (KH, KW, A, B), where each tap reads (``offsets``
+    (KH, KW), relative to the output's place), and ``bias`` (B,)."""
+
+    w: np.ndarray
+    offsets: np.ndarray
+    bias: np.ndarray
+
+
+class Planes(NamedTuple):
+    """One thread's workspaces: the planes of an image of ``x``, of ``dout``, and of ``dxp``."""
+
+    x: np.ndarray
+    dout: np.ndarray
+    dx: np.ndarray
 
 
 @njit(nogil=True)
-def _params_images(x, dout, n0, n1, top, left, mh, mw, P, offsets, zero, X, E, dw, db):
-    """dw, db += the sums of images [n0, n1) (dout's planes framed by mh rows and mw columns
-    of zeros)."""
-    L = dout.shape[1] * P
-    for n in range(n0, n1):
-        _to_planes(x, n, top, left, P, X)
-        _to_planes(dout, n, mh, mw, P, E)
-        _weight_sums(X, E, mh * P + mw, offsets, L, zero, dw, db)
+def _forward_images(x, images, layout, kernel, x_planes, out_planes, out):
+    """out[n] for n in images = [n0, n1): planes of x[n] -> correlate -> back to channels-last."""
+    L = out.shape[1] * layout.P
+    for n in range(images[0], images[1]):
+        _to_planes(x, n, layout.top, layout.left, layout.P, x_planes)
+        _correlate(x_planes, kernel.w, kernel.offsets, 0, L, kernel.bias, out_planes)
+        _from_planes(out_planes, 0, layout.P, out, n)
 
 
 @njit(nogil=True)
-def _input_images(dout, n0, n1, mh, mw, top, left, P, wt, offsets, bias, E, D, dx):
+def _params_images(x, dout, images, layout, offsets, zero, planes, dw, db):
+    """dw, db += the sums of images [n0, n1) (dout's planes framed by mh rows and mw columns of zeros)."""
+    L = dout.shape[1] * layout.P
+    for n in range(images[0], images[1]):
+        _to_planes(x, n, layout.top, layout.left, layout.P, planes.x)
+        _to_planes(dout, n, layout.mh, layout.mw, layout.P, planes.dout)
+        _weight_sums(planes.x, planes.dout, layout.mh * layout.P + layout.mw, offsets, L, zero, dw, db)
+
+
+@njit(nogil=True)
+def _input_images(dout, images, layout, flipped, planes, dx):
     """dx[n] for n in [n0, n1): planes of dout[n] (framed by mh rows, mw columns of zeros)
-    -> correlate rows top .. top + H - 1 of dxp -> back to channels-last from column ``left``."""
-    L = dx.shape[1] * P
-    for n in range(n0, n1):
-        _to_planes(dout, n, mh, mw, P, E)
-        _correlate(E, wt, offsets, top * P, L, bias, D)
-        _from_planes(D, left, P, dx, n)
+    -> correlate with the flipped kernel, rows top .. top + H - 1 of dxp -> channels-last from
+    column ``left``."""
+    L = dx.shape[1] * layout.P
+    for n in range(images[0], images[1]):
+        _to_planes(dout, n, layout.mh, layout.mw, layout.P, planes.dout)
+        _correlate(planes.dout, flipped.w, flipped.offsets, layout.top * layout.P, L, flipped.bias, planes.dx)
+        _from_planes(planes.dx, layout.left, layout.P, dx, n)
 
 
 @njit(nogil=True)
-def _backward_images(x, dout, n0, n1, top, left, mh, mw, P, offsets, zero, X, E, dw, db,
-                     wt, flipped, bias, D, dx):
+def _backward_images(x, dout, images, layout, offsets, flipped, zero, planes, dw, db, dx):
     """Both gradients of images [n0, n1): dw, db += their sums, and dx[n]; dout's planes are made
     once per image and used by both."""
-    L, Lx = dout.shape[1] * P, dx.shape[1] * P
-    for n in range(n0, n1):
-        _to_planes(x, n, top, left, P, X)
-        _to_planes(dout, n, mh, mw, P, E)
-        _weight_sums(X, E, mh * P + mw, offsets, L, zero, dw, db)
-        _correlate(E, wt, flipped, top * P, Lx, bias, D)
-        _from_planes(D, left, P, dx, n)
+    L, Lx = dout.shape[1] * layout.P, dx.shape[1] * layout.P
+    for n in range(images[0], images[1]):
+        _to_planes(x, n, layout.top, layout.left, layout.P, planes.x)
+        _to_planes(dout, n, layout.mh, layout.mw, layout.P, planes.dout)
+        _weight_sums(planes.x, planes.dout, layout.mh * layout.P + layout.mw, offsets, L, zero, dw, db)
+        _correlate(planes.dout, flipped.w, flipped.offsets, layout.top * layout.P, Lx, flipped.bias, planes.dx)
+        _from_planes(planes.dx, layout.left, layout.P, dx, n)
 
 
 # ---------------------------------------------------------------------------
@@ -294,8 +326,8 @@ def _tap_offsets(KH: int, KW: int, dh: int, dw: int, P: int) -> np.ndarray:
     return (np.arange(KH)[:, None] * dh * P + np.arange(KW)[None, :] * dw).astype(np.int64)
 
 
-def _flipped_plan(w, dilation, P, bias, dtype):
-    """(offsets, weight, bias) of the input gradient, a correlation of dout's planes ``E``:
+def _flipped_kernel(w, dilation, P, bias, dtype) -> Kernel:
+    """The input gradient's kernel, a correlation of dout's planes ``E``:
     dxp_c[q] = sum w[kh, kw, c, f] E_f[q + (mh - kh dh) P + mw - kw dw], with w as (KH, KW, F, C)."""
     KH, KW, C, _ = w.shape
     dh, dw = dilation
@@ -303,67 +335,75 @@ def _flipped_plan(w, dilation, P, bias, dtype):
     flipped = offsets[KH - 1, KW - 1] - offsets                  # (mh - kh dh) P + mw - kw dw
     wt, bb = _fours(np.ascontiguousarray(w.transpose(0, 1, 3, 2)),  # (KH, KW, F, C): f in, c out
                     bias if bias is not None else np.zeros(C, dtype=dtype))
-    return flipped, wt, bb
+    return Kernel(wt, flipped, bb)
 
 
-def _dout_rows(Ho: int, KH: int, dh: int) -> int:
-    """Rows of dout's planes: Ho, framed by dh (KH - 1) zero rows above and below, plus one."""
-    return Ho + 2 * dh * (KH - 1) + 1
+def _dout_rows(Ho: int, KH: int, dh: int, dx_bottom: int) -> int:
+    """Rows of dout's planes: Ho, framed by dh (KH - 1) zero rows above and below, plus one.
+
+    The input gradient's last tap reads up to row ``dx_bottom + dh (KH - 1)``, where
+    ``dx_bottom = top + H`` ends ``dx``'s rows in the padded grid. That is within the frame
+    when ``x`` is the convolution's input, but a transpose convolution's output may have
+    rows the convolution never reads (output_padding): the planes then get more zero rows."""
+    mh = dh * (KH - 1)
+    return max(Ho + 2 * mh, dx_bottom + mh) + 1
 
 
-def conv_forward(x, w, dilation, pads=None, bias=None):
-    """out (N, Ho, Wo, F): the stride-1 convolution of ``x`` padded by ``pads``, plus ``bias``."""
+def _layout(x_shape, w_shape, win) -> Layout:
+    """The planes' layout for a stride-1 convolution of an (unpadded) ``x_shape`` image."""
+    (t, _), (l, _) = win.pads
+    dh, dw = win.dilation
+    return Layout(P=win.padded_hw(x_shape[1:3])[1], top=t, left=l, mh=dh * (w_shape[0] - 1),
+                  mw=dw * (w_shape[1] - 1))
+
+
+def conv_forward(x, w, b, win):
+    """out (N, Ho, Wo, F): the stride-1 convolution of ``x`` padded as ``win`` says, plus ``b``."""
     N = x.shape[0]
     KH, KW, C, F = w.shape
-    dh, dw = dilation
-    t, l, Hp, Wp = padded_grid(x.shape, pads)
-    Ho, Wo = Hp - dh * (KH - 1), Wp - dw * (KW - 1)
-    P = Wp
+    Hp, Wp = win.padded_hw(x.shape[1:3])
+    Ho, Wo = win.out_hw(x.shape[1:3], (KH, KW))
+    layout = _layout(x.shape, w.shape, win)
     out = np.empty((N, Ho, Wo, F), dtype=x.dtype)
-    offsets = _tap_offsets(KH, KW, dh, dw, P)
-    w4, b4 = _fours(w, bias if bias is not None else np.zeros(F, dtype=x.dtype))
+    w4, b4 = _fours(w, b if b is not None else np.zeros(F, dtype=x.dtype))
+    kernel = Kernel(w4, _tap_offsets(KH, KW, *win.dilation, layout.P), b4)
 
     def work(share):
-        X = np.empty((C, (Hp + 1) * P), dtype=x.dtype)          # + 1 row: the last taps read past row Hp - 1
-        Y = np.empty((w4.shape[3], Ho * P), dtype=x.dtype)
+        x_planes = np.empty((C, (Hp + 1) * layout.P), dtype=x.dtype)   # + 1 row: the last taps read past row Hp - 1
+        out_planes = np.empty((w4.shape[3], Ho * layout.P), dtype=x.dtype)
         if share:
-            _forward_images(x, *_span(share), t, l, P, w4, offsets, b4, X, Y, out)
+            _forward_images(x, _span(share), layout, kernel, x_planes, out_planes, out)
 
     run_on_threads(work, _images(N))
     return out
 
 
-def conv_backward_params(dout, x, w_shape, dilation, pads=None):
-    """(dw (KH, KW, C, F), db (F,)) of the stride-1 convolution of ``x`` padded by ``pads``."""
-    return conv_backward(dout, x, np.empty(w_shape, dtype=dout.dtype), dilation, pads, need_input_grad=False)[1:]
-
-
-def conv_backward(dout, x, w, dilation, pads=None, need_input_grad=True):
-    """(dx or None, dw, db): both gradients of the stride-1 convolution of ``x`` padded by ``pads``,
-    from one set of dout's planes per image (made once, used by both while in cache)."""
+def conv_backward(dout, x, w, win, need_input_grad=True):
+    """(dx or None, dw, db): both gradients of the stride-1 convolution of ``x`` padded as ``win``
+    says, from one set of dout's planes per image (made once, used by both while in cache)."""
     N, Ho, Wo, F = dout.shape
     KH, KW, C, _ = w.shape
-    dh, dw_ = dilation
-    t, l, Hp, Wp = padded_grid(x.shape, pads)
-    P = Wp
-    mh, mw = dh * (KH - 1), dw_ * (KW - 1)
-    offsets = _tap_offsets(KH, KW, dh, dw_, P)
+    Hp, Wp = win.padded_hw(x.shape[1:3])
+    layout = _layout(x.shape, w.shape, win)
+    offsets = _tap_offsets(KH, KW, *win.dilation, layout.P)
     zero = np.zeros((), dtype=dout.dtype)[()]
     Fe = F + -F % 4                                              # filters are summed four at a time
     if need_input_grad:
-        flipped, wt, bb = _flipped_plan(w, dilation, P, None, dout.dtype)
+        flipped = _flipped_kernel(w, win.dilation, layout.P, None, dout.dtype)
         dx = np.empty(x.shape, dtype=dout.dtype)
 
     def work(share):
-        X = np.empty((C, (Hp + 1) * P), dtype=x.dtype)
-        E = np.zeros((Fe, _dout_rows(Ho, KH, dh) * P), dtype=dout.dtype)   # planes F .. Fe - 1 stay 0
+        x_planes = np.empty((C, (Hp + 1) * layout.P), dtype=x.dtype)
+        dout_planes = np.zeros((Fe, _dout_rows(Ho, KH, win.dilation[0], layout.top + x.shape[1]) * layout.P),
+                               dtype=dout.dtype)  # F.. stay 0
         dwp, dbp = np.zeros((KH, KW, C, Fe), dtype=dout.dtype), np.zeros(Fe, dtype=dout.dtype)
         if share and need_input_grad:
-            D = np.empty((wt.shape[3], x.shape[1] * P), dtype=dout.dtype)
-            _backward_images(x, dout, *_span(share), t, l, mh, mw, P, offsets, zero, X, E, dwp, dbp,
-                             wt, flipped, bb, D, dx)
+            dx_planes = np.empty((flipped.w.shape[3], x.shape[1] * layout.P), dtype=dout.dtype)
+            _backward_images(x, dout, _span(share), layout, offsets, flipped, zero,
+                             Planes(x_planes, dout_planes, dx_planes), dwp, dbp, dx)
         elif share:
-            _params_images(x, dout, *_span(share), t, l, mh, mw, P, offsets, zero, X, E, dwp, dbp)
+            _params_images(x, dout, _span(share), layout, offsets, zero,
+                           Planes(x_planes, dout_planes, dout_planes), dwp, dbp)
         return dwp, dbp
 
     parts = run_on_threads(work, _images(N))
@@ -371,25 +411,27 @@ def conv_backward(dout, x, w, dilation, pads=None, need_input_grad=True):
     return (dx if need_input_grad else None), dw, db
 
 
-def conv_backward_input(dout, w, xp_shape, dilation, pads=None, bias=None):
-    """dxp (xp_shape), or its interior dx when ``pads`` is given, plus ``bias`` if given:
-    the full correlation of ``dout`` with the flipped kernel."""
+def weight_grad(dout, x, w_shape, win):
+    """(dw (KH, KW, C, F), db (F,)) of the stride-1 convolution of ``x`` padded as ``win`` says."""
+    return conv_backward(dout, x, np.empty(w_shape, dtype=dout.dtype), win, need_input_grad=False)[1:]
+
+
+def input_grad(dout, w, x_shape, win, b=None):
+    """dx (N, H, W, C), the interior of the padded gradient (plus ``b`` if given): the full
+    correlation of ``dout`` with the flipped kernel."""
     N, Ho, Wo, F = dout.shape
-    KH, KW, C, _ = w.shape
-    dh, dw_ = dilation
-    _, Hp, Wp, _ = xp_shape
-    (t, b), (l, r) = pads if pads is not None else ((0, 0), (0, 0))
-    H, W = Hp - t - b, Wp - l - r                                # rows and columns returned
-    P = Wp
-    mh, mw = dh * (KH - 1), dw_ * (KW - 1)
-    flipped, wt, bb = _flipped_plan(w, dilation, P, bias, dout.dtype)
-    dx = np.empty((N, H, W, C), dtype=dout.dtype)
+    KH = w.shape[0]
+    H, W = x_shape[1:3]
+    layout = _layout(x_shape, w.shape, win)
+    flipped = _flipped_kernel(w, win.dilation, layout.P, b, dout.dtype)
+    dx = np.empty((N, H, W, w.shape[2]), dtype=dout.dtype)
 
     def work(share):
-        E = np.empty((F, _dout_rows(Ho, KH, dh) * P), dtype=dout.dtype)
-        D = np.empty((wt.shape[3], H * P), dtype=dout.dtype)
+        dout_planes = np.empty((F, _dout_rows(Ho, KH, win.dilation[0], layout.top + H) * layout.P),
+                               dtype=dout.dtype)
+        dx_planes = np.empty((flipped.w.shape[3], H * layout.P), dtype=dout.dtype)
         if share:
-            _input_images(dout, *_span(share), mh, mw, t, l, P, wt, flipped, bb, E, D, dx)
+            _input_images(dout, _span(share), layout, flipped, Planes(dout_planes, dout_planes, dx_planes), dx)
 
     run_on_threads(work, _images(N))
     return dx

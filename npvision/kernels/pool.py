@@ -1,37 +1,11 @@
-"""Pooling kernels: max and average pooling, forward and backward, three ways.
+"""Pooling kernels: max and average pooling, forward and backward; numpy and numba backends.
 
-Every kernel works on an already padded, C-contiguous input ``xp`` of shape
-``(N, Hp, Wp, C)`` and resolved ``pool = (PH, PW)`` and ``stride = (SH, SW)``
-pairs. The output has ``(N, Ho, Wo, C)`` with
-
-    Ho = floor((Hp - PH) / SH) + 1,    Wo = floor((Wp - PW) / SW) + 1
-
-and output pixel ``(i, j)`` looks at the window
-``xp[n, i*SH : i*SH + PH, j*SW : j*SW + PW, c]``.
-
-Max pooling
-    ``out = max(window)``. The forward also returns ``argmax``: the flat offset
-    ``kh * PW + kw`` of the window's FIRST maximum in row-major order (as
-    PyTorch; a NaN counts as larger than any number, so NaNs propagate, and
-    the first NaN wins, as ``np.argmax``). The gradient flows only there:
-
-        dxp[n, i*SH + kh, j*SW + kw, c] += dout[n, i, j, c]   where kh*PW + kw = argmax[n, i, j, c]
-
-    and overlapping windows (``SH < PH``) add up their contributions.
-
-Average pooling
-    ``out = sum(window) / (PH * PW)``; every element of the window receives
-    ``dout / (PH * PW)``.
-
-Max unpooling
-    Its forward is exactly the max-pool backward scatter above, applied to the
-    unpooled values; its backward is the matching gather,
-    ``dx[n, i, j, c] = dyp[n, i*SH + kh, j*SW + kw, c]`` at the stored argmax
-    (op ``max_unpool2d_backward``).
-
-``argmax`` has dtype ``uint8`` when ``PH * PW <= 256`` (every practical pool)
-and ``int32`` otherwise: a quarter of the memory traffic of int32 for the
-common 2x2 and 3x3 pools.
+The math, and the ``naive`` backend, is the plain loops of
+:mod:`npvision.kernels.reference.pool2d` (read that file first): every kernel here takes the
+same arguments, an already padded, C-contiguous input ``xp`` ``(N, Hp, Wp, C)`` and resolved
+``pool = (PH, PW)`` and ``stride = (SH, SW)`` pairs, and returns the same arrays. Max pooling
+returns ``(out, argmax)``, ``argmax`` the flat offset ``kh PW + kw`` of each window's first
+maximum (:func:`argmax_dtype`: ``uint8`` for pools of up to 256 elements).
 """
 
 from __future__ import annotations
@@ -41,11 +15,9 @@ import numpy as np
 from . import register
 from ._jit import njit
 from .blas import over_batch
-
-
-def argmax_dtype(pool: tuple[int, int]) -> np.dtype:
-    """The smallest integer dtype that holds every offset ``0 .. PH*PW - 1``."""
-    return np.dtype(np.uint8) if pool[0] * pool[1] <= 256 else np.dtype(np.int32)
+from .reference import pool2d as reference
+from .reference.pool2d import (argmax_dtype, create_mask_from_window, distribute_value,  # noqa: F401
+                               mask_from_argmax)                                          # (kept here too)
 
 
 def _out_hw(xp_shape, pool, stride) -> tuple[int, int]:
@@ -55,120 +27,12 @@ def _out_hw(xp_shape, pool, stride) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------
-# naive: the course's pool_forward / pool_backward, one window at a time
+# naive: the plain loops of reference/pool2d.py, as they are
 # ---------------------------------------------------------------------------
 
-def create_mask_from_window(x: np.ndarray) -> np.ndarray:
-    """A boolean mask shaped like the window ``x`` that is True at its first maximum only.
-
-    The course's version, ``x == np.max(x)``, marks every tied maximum and so
-    sends the gradient to all of them (counting it several times); here only
-    the first maximum in row-major order is marked, as ``np.argmax`` and
-    PyTorch choose it.
-    """
-    mask = np.zeros(x.shape, dtype=bool)
-    mask.flat[np.argmax(x)] = True
-    return mask
-
-
-def mask_from_argmax(offset: int, pool: tuple[int, int]) -> np.ndarray:
-    """The ``(PH, PW)`` mask that is True at flat offset ``kh * PW + kw`` only."""
-    mask = np.zeros(pool, dtype=bool)
-    mask.flat[offset] = True
-    return mask
-
-
-def distribute_value(dz: float, shape: tuple[int, int]) -> np.ndarray:
-    """Spread the gradient ``dz`` of a window's average evenly over a window of ``shape``."""
-    n_h, n_w = shape
-    return np.full(shape, dz / (n_h * n_w))
-
-
-@register("max_pool2d_forward", "naive")
-def max_pool2d_forward_naive(xp, pool, stride):
-    """Max pooling, one window at a time. Returns ``(out, argmax)``, both ``(N, Ho, Wo, C)``."""
-    m, _, _, n_c = xp.shape
-    (f_h, f_w), (s_h, s_w) = pool, stride
-    n_h, n_w = _out_hw(xp.shape, pool, stride)
-    out = np.empty((m, n_h, n_w, n_c), dtype=xp.dtype)
-    argmax = np.empty((m, n_h, n_w, n_c), dtype=argmax_dtype(pool))
-    for i in range(m):
-        for h in range(n_h):
-            vert_start = h * s_h
-            vert_end = vert_start + f_h
-            for w in range(n_w):
-                horiz_start = w * s_w
-                horiz_end = horiz_start + f_w
-                for c in range(n_c):
-                    a_slice = xp[i, vert_start:vert_end, horiz_start:horiz_end, c]  # (PH, PW)
-                    mask = create_mask_from_window(a_slice)
-                    out[i, h, w, c] = a_slice[mask][0]
-                    argmax[i, h, w, c] = np.flatnonzero(mask)[0]  # kh * PW + kw
-    return out, argmax
-
-
-@register("max_pool2d_backward", "naive")
-def max_pool2d_backward_naive(dout, argmax, xp_shape, pool, stride):
-    """Route each ``dout`` to its window's first maximum; overlapping windows add up."""
-    m, n_h, n_w, n_c = dout.shape
-    (f_h, f_w), (s_h, s_w) = pool, stride
-    dxp = np.zeros(xp_shape, dtype=dout.dtype)
-    for i in range(m):
-        for h in range(n_h):
-            vert_start = h * s_h
-            for w in range(n_w):
-                horiz_start = w * s_w
-                for c in range(n_c):
-                    mask = mask_from_argmax(argmax[i, h, w, c], pool)  # (PH, PW)
-                    dxp[i, vert_start:vert_start + f_h, horiz_start:horiz_start + f_w, c] += (
-                        mask * dout[i, h, w, c])
-    return dxp
-
-
-@register("max_unpool2d_backward", "naive")
-def max_unpool2d_backward_naive(dyp, argmax, pool, stride):
-    """Gather: each pooled position reads the gradient at the place its value was put."""
-    m, n_h, n_w, n_c = argmax.shape
-    (_, f_w), (s_h, s_w) = pool, stride
-    dx = np.empty(argmax.shape, dtype=dyp.dtype)
-    for i in range(m):
-        for h in range(n_h):
-            for w in range(n_w):
-                for c in range(n_c):
-                    kh, kw = divmod(int(argmax[i, h, w, c]), f_w)
-                    dx[i, h, w, c] = dyp[i, h * s_h + kh, w * s_w + kw, c]
-    return dx
-
-
-@register("avg_pool2d_forward", "naive")
-def avg_pool2d_forward_naive(xp, pool, stride):
-    """Average pooling, one window at a time: ``out = mean(window)``."""
-    m, _, _, n_c = xp.shape
-    (f_h, f_w), (s_h, s_w) = pool, stride
-    n_h, n_w = _out_hw(xp.shape, pool, stride)
-    out = np.empty((m, n_h, n_w, n_c), dtype=xp.dtype)
-    for i in range(m):
-        for h in range(n_h):
-            for w in range(n_w):
-                for c in range(n_c):
-                    a_slice = xp[i, h * s_h:h * s_h + f_h, w * s_w:w * s_w + f_w, c]  # (PH, PW)
-                    out[i, h, w, c] = np.mean(a_slice)
-    return out
-
-
-@register("avg_pool2d_backward", "naive")
-def avg_pool2d_backward_naive(dout, xp_shape, pool, stride):
-    """Every element of a window receives ``dout / (PH * PW)``; overlaps add up."""
-    m, n_h, n_w, n_c = dout.shape
-    (f_h, f_w), (s_h, s_w) = pool, stride
-    dxp = np.zeros(xp_shape, dtype=dout.dtype)
-    for i in range(m):
-        for h in range(n_h):
-            for w in range(n_w):
-                for c in range(n_c):
-                    dxp[i, h * s_h:h * s_h + f_h, w * s_w:w * s_w + f_w, c] += distribute_value(
-                        dout[i, h, w, c], pool)
-    return dxp
+for _op in ("max_pool2d_forward", "max_pool2d_backward", "max_unpool2d_backward", "avg_pool2d_forward",
+            "avg_pool2d_backward"):
+    register(_op, "naive")(getattr(reference, _op))
 
 
 # ---------------------------------------------------------------------------
@@ -258,51 +122,100 @@ def avg_pool2d_backward_numpy(dout, xp_shape, pool, stride):
 # measured, on the workqueue layer) than these memory-bound loops take: a 2x2
 # max-pool forward of N32 C64 32x32 took 0.49 ms with prange, 0.35 ms on one
 # thread and 0.36 ms split in two.
+#
+# Every innermost loop runs over the channels of one pixel, and none has an ``if``
+# around a store: each picks its value with a select (``a if cond else b``) and
+# always stores it. The compiler turns such a loop into vector instructions on every
+# x86 CPU with AVX2; an ``if`` around a store vectorizes only with AVX-512's masked
+# stores, and ran lane by lane (or through ``vmaskmovps``, slow on AMD's cores) on
+# AVX2: the 2x2 max-pool forward took 3.8 ms there instead of 0.35 ms.
+# ``benchmarks/vector_report.py`` reads the compiled loops for both kinds of CPU.
+#
+# ``zero`` is a 0 of the arrays' dtype: a Python 0 in ``g if cond else 0`` would make
+# numba compute the select in float64 (one conversion per number).
 
 @njit(nogil=True)
-def _max_pool_fwd(xp, ph, pw, sh, sw, out, argmax):
+def _max_pool_fwd(xp, ph, pw, sh, sw, spare, spare_arg, out, argmax):
+    """The running maximum of each window's taps, and where it is.
+
+    The running values pass back and forth between the output pixel and a spare row
+    (``spare`` (C,), ``spare_arg`` (C,)), each tap reading one and writing the other, and
+    the last tap writes the output. A tap that stored ``v if take else best`` back where
+    ``best`` came from would be a store that only happens when ``take``: LLVM makes it an
+    ``if`` around the store, and the loop vectorizes only with AVX-512's masked stores.
+    """
     n_b, n_h, n_w, n_c = out.shape
-    for t in range(n_b * n_h):
-        n = t // n_h
-        i = t % n_h
-        r0 = i * sh
-        for j in range(n_w):
-            c0 = j * sw
-            for c in range(n_c):
-                out[n, i, j, c] = xp[n, r0, c0, c]
-                argmax[n, i, j, c] = 0
-            for kh in range(ph):
-                for kw in range(pw):
-                    if kh == 0 and kw == 0:
-                        continue
-                    k = kh * pw + kw
+    updates = ph * pw - 1                                    # taps after the first
+    for n in range(n_b):
+        for i in range(n_h):
+            for j in range(n_w):
+                # the first tap goes where an even number of updates later the output must be
+                if updates % 2 == 0:
+                    best, where, other, other_arg = out[n, i, j], argmax[n, i, j], spare, spare_arg
+                else:
+                    best, where, other, other_arg = spare, spare_arg, out[n, i, j], argmax[n, i, j]
+                first = xp[n, i * sh, j * sw]                # (C,)
+                for c in range(n_c):
+                    best[c] = first[c]
+                    where[c] = 0
+                for k in range(1, ph * pw):                  # the other taps, k = kh * PW + kw
+                    tap = xp[n, i * sh + k // pw, j * sw + k % pw]    # (C,)
                     for c in range(n_c):
-                        v = xp[n, r0 + kh, c0 + kw, c]
-                        best = out[n, i, j, c]
-                        # strictly larger, or the first NaN (best is still a number)
-                        if not (v <= best) and best == best:
-                            out[n, i, j, c] = v
-                            argmax[n, i, j, c] = k
+                        v, b, a = tap[c], best[c], where[c]
+                        # strictly larger, or the first NaN (while the best is still a number)
+                        take = (v > b) | ((v != v) & (b == b))
+                        other[c] = v if take else b
+                        other_arg[c] = k if take else a
+                    best, where, other, other_arg = other, other_arg, best, where
 
 
 @njit(nogil=True)
-def _max_pool_bwd(dout, argmax, ph, pw, sh, sw, dxp):
+def _max_pool_fwd_2x2(xp, out, argmax):
+    """:func:`_max_pool_fwd` for the usual 2x2 window at stride 2, with the four taps of a
+    channel compared in registers: one load per tap, one store each of the maximum and of
+    where it is (the general loop loads and stores the running values once per tap). The
+    same branch-free select picks each tap: strictly larger, or the first NaN."""
+    n_b, n_h, n_w, n_c = out.shape
+    for n in range(n_b):
+        for i in range(n_h):
+            top, bottom = xp[n, 2 * i], xp[n, 2 * i + 1]           # (W, C): the windows' two rows
+            o, a = out[n, i], argmax[n, i]                          # (Wo, C)
+            for j in range(n_w):
+                for c in range(n_c):
+                    best, where = top[2 * j, c], 0                  # tap k = kh * 2 + kw
+                    v = top[2 * j + 1, c]
+                    take = (v > best) | ((v != v) & (best == best))
+                    best, where = (v if take else best), (1 if take else where)
+                    v = bottom[2 * j, c]
+                    take = (v > best) | ((v != v) & (best == best))
+                    best, where = (v if take else best), (2 if take else where)
+                    v = bottom[2 * j + 1, c]
+                    take = (v > best) | ((v != v) & (best == best))
+                    best, where = (v if take else best), (3 if take else where)
+                    o[j, c] = best
+                    a[j, c] = where
+
+
+@njit(nogil=True)
+def _max_pool_bwd(dout, argmax, ph, pw, sh, sw, zero, dxp):
+    """Overlapping windows (stride < pool): every tap adds its share into ``dxp`` (zeros first)."""
     n_b, n_h, n_w, n_c = dout.shape
     for n in range(n_b):
         for i in range(n_h):
             for j in range(n_w):
+                g = dout[n, i, j]                                  # (C,) views
+                a = argmax[n, i, j]
                 for kh in range(ph):
                     for kw in range(pw):
                         k = kh * pw + kw
-                        r = i * sh + kh
-                        s = j * sw + kw
+                        dx = dxp[n, i * sh + kh, j * sw + kw]
                         for c in range(n_c):
-                            if argmax[n, i, j, c] == k:
-                                dxp[n, r, s, c] += dout[n, i, j, c]
+                            gc = g[c]
+                            dx[c] += gc if a[c] == k else zero
 
 
 @njit(nogil=True)
-def _max_pool_bwd_disjoint(dout, argmax, ph, pw, sh, sw, dxp):
+def _max_pool_bwd_disjoint(dout, argmax, ph, pw, sh, sw, zero, dxp):
     """Windows that never overlap (stride >= pool): write each window once, no read-modify-write."""
     n_b, n_h, n_w, n_c = dout.shape
     for n in range(n_b):
@@ -315,36 +228,48 @@ def _max_pool_bwd_disjoint(dout, argmax, ph, pw, sh, sw, dxp):
                         k = kh * pw + kw
                         dx = dxp[n, i * sh + kh, j * sw + kw]
                         for c in range(n_c):
-                            dx[c] = g[c] if a[c] == k else 0
+                            gc = g[c]
+                            dx[c] = gc if a[c] == k else zero
 
 
 @njit(nogil=True)
-def _max_unpool_bwd(dyp, argmax, pw, sh, sw, dx):
+def _max_unpool_bwd(dyp, argmax, ph, pw, sh, sw, zero, dx):
+    """Gather: ``dx`` (zeros first) adds, for each pixel and channel, ``dyp`` at the tap its argmax
+    names (exactly one tap matches, so the sum is that number)."""
     n_b, n_h, n_w, n_c = dx.shape
-    for t in range(n_b * n_h):
-        n = t // n_h
-        i = t % n_h
-        for j in range(n_w):
-            for c in range(n_c):
-                k = np.int64(argmax[n, i, j, c])
-                dx[n, i, j, c] = dyp[n, i * sh + k // pw, j * sw + k % pw, c]
+    for n in range(n_b):
+        for i in range(n_h):
+            for j in range(n_w):
+                d = dx[n, i, j]                                    # (C,) views
+                a = argmax[n, i, j]
+                for kh in range(ph):
+                    for kw in range(pw):
+                        k = kh * pw + kw
+                        tap = dyp[n, i * sh + kh, j * sw + kw]
+                        for c in range(n_c):
+                            t = tap[c]
+                            d[c] += t if a[c] == k else zero
 
 
 @njit(nogil=True)
 def _avg_pool_fwd(xp, ph, pw, sh, sw, scale, out):
     n_b, n_h, n_w, n_c = out.shape
-    for t in range(n_b * n_h):
-        n = t // n_h
-        i = t % n_h
-        for j in range(n_w):
-            for c in range(n_c):
-                out[n, i, j, c] = 0
-            for kh in range(ph):
-                for kw in range(pw):
-                    for c in range(n_c):
-                        out[n, i, j, c] += xp[n, i * sh + kh, j * sw + kw, c]
-            for c in range(n_c):
-                out[n, i, j, c] *= scale
+    for n in range(n_b):
+        for i in range(n_h):
+            for j in range(n_w):
+                o = out[n, i, j]                                   # (C,)
+                first = xp[n, i * sh, j * sw]
+                for c in range(n_c):
+                    o[c] = first[c]
+                for kh in range(ph):
+                    for kw in range(pw):
+                        if kh + kw == 0:
+                            continue
+                        tap = xp[n, i * sh + kh, j * sw + kw]
+                        for c in range(n_c):
+                            o[c] += tap[c]
+                for c in range(n_c):
+                    o[c] *= scale
 
 
 @njit(nogil=True)
@@ -353,10 +278,12 @@ def _avg_pool_bwd(dout, ph, pw, sh, sw, scale, dxp):
     for n in range(n_b):
         for i in range(n_h):
             for j in range(n_w):
+                g = dout[n, i, j]
                 for kh in range(ph):
                     for kw in range(pw):
+                        dx = dxp[n, i * sh + kh, j * sw + kw]
                         for c in range(n_c):
-                            dxp[n, i * sh + kh, j * sw + kw, c] += dout[n, i, j, c] * scale
+                            dx[c] += g[c] * scale
 
 
 @register("max_pool2d_forward", "numba", fastest=True)
@@ -365,8 +292,15 @@ def max_pool2d_forward_numba(xp, pool, stride):
     ho, wo = _out_hw(xp.shape, pool, stride)
     out = np.empty((xp.shape[0], ho, wo, xp.shape[3]), dtype=xp.dtype)
     argmax = np.empty(out.shape, dtype=argmax_dtype(pool))
-    over_batch(len(xp), xp.size,
-               lambda s: _max_pool_fwd(xp[s], pool[0], pool[1], stride[0], stride[1], out[s], argmax[s]))
+
+    def run(s):
+        if tuple(pool) == tuple(stride) == (2, 2):               # the usual case: taps in registers
+            _max_pool_fwd_2x2(xp[s], out[s], argmax[s])
+            return
+        spare, spare_arg = np.empty(out.shape[3], dtype=out.dtype), np.empty(out.shape[3], dtype=argmax.dtype)
+        _max_pool_fwd(xp[s], pool[0], pool[1], stride[0], stride[1], spare, spare_arg, out[s], argmax[s])
+
+    over_batch(len(xp), xp.size, run)
     return out, argmax
 
 
@@ -374,9 +308,10 @@ def max_pool2d_forward_numba(xp, pool, stride):
 def max_pool2d_backward_numba(dout, argmax, xp_shape, pool, stride):
     """Compiled scatter of ``dout`` to the stored argmax positions."""
     (ph, pw), (sh, sw) = pool, stride
+    zero = dout.dtype.type(0)
     if sh < ph or sw < pw:                     # overlapping windows: accumulate
         dxp = np.zeros(xp_shape, dtype=dout.dtype)
-        over_batch(len(dxp), dxp.size, lambda s: _max_pool_bwd(dout[s], argmax[s], ph, pw, sh, sw, dxp[s]))
+        over_batch(len(dxp), dxp.size, lambda s: _max_pool_bwd(dout[s], argmax[s], ph, pw, sh, sw, zero, dxp[s]))
         return dxp
     # Disjoint windows (the usual 2x2, stride 2): every covered element is
     # written exactly once, so only the uncovered ones need zeros first.
@@ -387,15 +322,18 @@ def max_pool2d_backward_numba(dout, argmax, xp_shape, pool, stride):
         dxp[:, :, wo * sw:] = 0                 # columns right of the last window
     else:
         dxp = np.zeros(xp_shape, dtype=dout.dtype)   # gaps between windows
-    over_batch(len(dxp), dxp.size, lambda s: _max_pool_bwd_disjoint(dout[s], argmax[s], ph, pw, sh, sw, dxp[s]))
+    over_batch(len(dxp), dxp.size, lambda s: _max_pool_bwd_disjoint(dout[s], argmax[s], ph, pw, sh, sw, zero,
+                                                                     dxp[s]))
     return dxp
 
 
 @register("max_unpool2d_backward", "numba", fastest=True)
 def max_unpool2d_backward_numba(dyp, argmax, pool, stride):
     """Compiled gather of ``dyp`` at the stored argmax positions."""
-    dx = np.empty(argmax.shape, dtype=dyp.dtype)
-    over_batch(len(dx), dyp.size, lambda s: _max_unpool_bwd(dyp[s], argmax[s], pool[1], stride[0], stride[1], dx[s]))
+    dx = np.zeros(argmax.shape, dtype=dyp.dtype)
+    zero = dyp.dtype.type(0)
+    over_batch(len(dx), dyp.size, lambda s: _max_unpool_bwd(dyp[s], argmax[s], pool[0], pool[1], stride[0],
+                                                            stride[1], zero, dx[s]))
     return dx
 
 
@@ -414,5 +352,6 @@ def avg_pool2d_backward_numba(dout, xp_shape, pool, stride):
     """Compiled scatter of ``dout / (PH * PW)`` over each window."""
     dxp = np.zeros(xp_shape, dtype=dout.dtype)
     scale = dout.dtype.type(1.0 / (pool[0] * pool[1]))
-    over_batch(len(dxp), dxp.size, lambda s: _avg_pool_bwd(dout[s], pool[0], pool[1], stride[0], stride[1], scale, dxp[s]))
+    over_batch(len(dxp), dxp.size,
+               lambda s: _avg_pool_bwd(dout[s], pool[0], pool[1], stride[0], stride[1], scale, dxp[s]))
     return dxp

@@ -30,6 +30,9 @@ The weight gradient is the same identity run backwards. ``Y`` is linear in
 
     dU[k] (C, F) = sum over tiles V[k]^T @ dM[k]       dg = G^T dU G
 
+In the code, ``V`` is ``tiles``, ``U`` ``weight_tiles``, ``M`` ``products``, ``dM`` ``dtiles`` and
+``dU`` ``dweight_tiles``; ``rows`` holds the row transforms of one tile row (``B^T d``, ``A dY``).
+
 and the input gradient is a 3x3 stride-1 convolution too (``dout`` padded by
 2 - pad, with the kernel flipped in space and its channel axes swapped), so
 it reuses the forward.
@@ -52,7 +55,8 @@ import numpy as np
 from ._jit import njit
 from .blas import run_on_threads, scratch
 
-__all__ = ["conv3x3_forward", "conv3x3_backward_params", "weight_transform"]
+__all__ = ["conv_forward", "input_grad", "weight_grad", "conv3x3_forward", "conv3x3_backward_params",
+           "weight_transform"]
 
 #: tiles per block: V and M of a 64-channel block (2 x 16 x 128 x 64 float32) take 1 MiB, in L2.
 TILES_PER_BLOCK = 128
@@ -68,8 +72,8 @@ def weight_transform(w: np.ndarray) -> np.ndarray:
     C, F = w.shape[2:]
     G = _G.astype(w.dtype)
     Gg = np.matmul(G, w.reshape(3, 3, C * F).transpose(1, 0, 2))     # (3 kw, 4 a, C F): G g, column by column
-    U = np.matmul(G, Gg.transpose(1, 0, 2))                          # (4 a, 4 b, C F): (G g) G^T
-    return U.reshape(16, C, F)
+    weight_tiles = np.matmul(G, Gg.transpose(1, 0, 2))               # (4 a, 4 b, C F): (G g) G^T
+    return weight_tiles.reshape(16, C, F)
 
 
 def _weight_gradient(dU: np.ndarray) -> np.ndarray:
@@ -87,11 +91,11 @@ def _weight_gradient(dU: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 @njit(nogil=True)
-def _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, Z, V):
-    """V[k, t, c] = (B^T d B)[k] for the tiles t of tile rows g0 .. g1-1.
+def _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, rows, tiles):
+    """tiles[k, t, c] = (B^T d B)[k] for the tiles t of tile rows g0 .. g1-1.
 
-    xr: x seen as (N, H, W C); zero: W C zeros (a row of padding). Z: scratch
-    (4, (2 TW + 2) C) over the padded columns. For each tile row, Z gets the
+    xr: x seen as (N, H, W C); zero: W C zeros (a row of padding). rows: scratch
+    (4, (2 TW + 2) C) over the padded columns. For each tile row, rows gets the
     row combinations B^T d of its four input rows, whole rows at once (padding
     columns stay zero); then each tile's four columns are combined (. B).
     """
@@ -100,9 +104,9 @@ def _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, Z, V):
     lo = min(max(0, left), 2 * TW + 2) * C                       # padded columns lo//C .. hi//C-1 hold x
     hi = max(min(2 * TW + 2, left + W), 0) * C
     hi = max(hi, lo)
-    Z[:, :lo] = 0
-    Z[:, hi:] = 0
-    z0, z1, z2, z3 = Z[0], Z[1], Z[2], Z[3]
+    rows[:, :lo] = 0
+    rows[:, hi:] = 0
+    z0, z1, z2, z3 = rows[0], rows[1], rows[2], rows[3]
     s = lo - left * C                                            # x's column (times C) at padded column lo
     for g in range(g0, g1):
         n, ty = g // TH, g % TH
@@ -122,8 +126,8 @@ def _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, Z, V):
             o = 2 * tx * C
             t = t0 + tx
             for a in range(4):
-                z = Z[a]
-                v0, v1, v2, v3 = V[4 * a, t], V[4 * a + 1, t], V[4 * a + 2, t], V[4 * a + 3, t]
+                z = rows[a]
+                v0, v1, v2, v3 = tiles[4 * a, t], tiles[4 * a + 1, t], tiles[4 * a + 2, t], tiles[4 * a + 3, t]
                 for c in range(C):
                     d0, d1, d2, d3 = z[o + c], z[o + C + c], z[o + 2 * C + c], z[o + 3 * C + c]
                     v0[c] = d0 - d2
@@ -133,8 +137,13 @@ def _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, Z, V):
 
 
 @njit(nogil=True)
-def _output_tiles(M, bias, g0, g1, TH, TW, out):
-    """out[n, 2ty .. 2ty+1, 2tx .. 2tx+1] = A^T M A + bias for the tiles of tile rows g0 .. g1-1 (cut at Ho, Wo)."""
+def _output_tiles(products, bias, g0, g1, TH, TW, spare, out):
+    """out[n, 2ty .. 2ty+1, 2tx .. 2tx+1] = A^T products A + bias for the tiles of tile rows g0 .. g1-1 (cut at Ho, Wo).
+
+    A tile at the bottom or right edge may stick out of ``out`` by a row or a column: those
+    outputs go to ``spare`` (3, F) and are thrown away, so that the loop over the filters
+    stores all four outputs without a condition (a conditional store vectorizes only with
+    AVX-512's masked stores)."""
     Ho, Wo, F = out.shape[1], out.shape[2], out.shape[3]
     for g in range(g0, g1):
         n, ty = g // TH, g % TH
@@ -142,31 +151,32 @@ def _output_tiles(M, bias, g0, g1, TH, TW, out):
         for tx in range(TW):
             t = (g - g0) * TW + tx
             x = 2 * tx
+            o00 = out[n, y, x]                                   # (F,) each
+            o01 = out[n, y, x + 1] if x + 1 < Wo else spare[0]
+            o10 = out[n, y + 1, x] if y + 1 < Ho else spare[1]
+            o11 = out[n, y + 1, x + 1] if x + 1 < Wo and y + 1 < Ho else spare[2]
             for f in range(F):
-                # A^T M: row 0 = M0 + M1 + M2, row 1 = M1 - M2 - M3 (Mi: row i of the 4x4 tile)
-                p0 = M[0, t, f] + M[4, t, f] + M[8, t, f]
-                p1 = M[1, t, f] + M[5, t, f] + M[9, t, f]
-                p2 = M[2, t, f] + M[6, t, f] + M[10, t, f]
-                p3 = M[3, t, f] + M[7, t, f] + M[11, t, f]
-                q0 = M[4, t, f] - M[8, t, f] - M[12, t, f]
-                q1 = M[5, t, f] - M[9, t, f] - M[13, t, f]
-                q2 = M[6, t, f] - M[10, t, f] - M[14, t, f]
-                q3 = M[7, t, f] - M[11, t, f] - M[15, t, f]
+                # A^T products: row 0 = M0 + M1 + M2, row 1 = M1 - M2 - M3 (Mi: row i of the 4x4 tile)
+                p0 = products[0, t, f] + products[4, t, f] + products[8, t, f]
+                p1 = products[1, t, f] + products[5, t, f] + products[9, t, f]
+                p2 = products[2, t, f] + products[6, t, f] + products[10, t, f]
+                p3 = products[3, t, f] + products[7, t, f] + products[11, t, f]
+                q0 = products[4, t, f] - products[8, t, f] - products[12, t, f]
+                q1 = products[5, t, f] - products[9, t, f] - products[13, t, f]
+                q2 = products[6, t, f] - products[10, t, f] - products[14, t, f]
+                q3 = products[7, t, f] - products[11, t, f] - products[15, t, f]
                 b = bias[f]
-                out[n, y, x, f] = p0 + p1 + p2 + b               # (.) A: the same on columns
-                if x + 1 < Wo:
-                    out[n, y, x + 1, f] = p1 - p2 - p3 + b
-                if y + 1 < Ho:
-                    out[n, y + 1, x, f] = q0 + q1 + q2 + b
-                    if x + 1 < Wo:
-                        out[n, y + 1, x + 1, f] = q1 - q2 - q3 + b
+                o00[f] = p0 + p1 + p2 + b                       # (.) A: the same on columns
+                o01[f] = p1 - p2 - p3 + b
+                o10[f] = q0 + q1 + q2 + b
+                o11[f] = q1 - q2 - q3 + b
 
 
 @njit(nogil=True)
-def _gradient_tiles(dr, F, g0, g1, TH, TW, zero, Z, dM, sums):
-    """dM[k, t, f] = (A dY A^T)[k]: each tile's 2x2 output gradient dY spread onto 4x4.
+def _gradient_tiles(dr, F, g0, g1, TH, TW, zero, rows, dtiles, sums):
+    """dtiles[k, t, f] = (A dY A^T)[k]: each tile's 2x2 output gradient dY spread onto 4x4.
 
-    dr: dout seen as (N, Ho, Wo F); zero: Wo F zeros. Z: scratch (4, 2 TW F).
+    dr: dout seen as (N, Ho, Wo F); zero: Wo F zeros. rows: scratch (4, 2 TW F).
     As in :func:`_input_tiles`, rows first: A dY has the rows
     (dY0, dY0 + dY1, dY0 - dY1, -dY1), made for a whole tile row at once (a
     missing last row or column is zero); then each row pair (u0, u1) of a tile
@@ -174,9 +184,9 @@ def _gradient_tiles(dr, F, g0, g1, TH, TW, zero, Z, dM, sums):
     accumulates the rows of dout on the way (the bias gradient, once summed over Wo).
     """
     Ho = dr.shape[1]
-    L = dr.shape[2]                                              # Wo F; Z's last F columns stay zero if Wo is odd
-    Z[:, L:] = 0
-    z0, z1, z2, z3 = Z[0], Z[1], Z[2], Z[3]
+    L = dr.shape[2]                                              # Wo F; rows's last F columns stay zero if Wo is odd
+    rows[:, L:] = 0
+    z0, z1, z2, z3 = rows[0], rows[1], rows[2], rows[3]
     for g in range(g0, g1):
         n, ty = g // TH, g % TH
         y = 2 * ty
@@ -193,8 +203,8 @@ def _gradient_tiles(dr, F, g0, g1, TH, TW, zero, Z, dM, sums):
             o = 2 * tx * F
             t = t0 + tx
             for a in range(4):
-                z = Z[a]
-                v0, v1, v2, v3 = dM[4 * a, t], dM[4 * a + 1, t], dM[4 * a + 2, t], dM[4 * a + 3, t]
+                z = rows[a]
+                v0, v1, v2, v3 = dtiles[4 * a, t], dtiles[4 * a + 1, t], dtiles[4 * a + 2, t], dtiles[4 * a + 3, t]
                 for f in range(F):
                     u0, u1 = z[o + f], z[o + F + f]
                     v0[f] = u0
@@ -227,7 +237,7 @@ def conv3x3_forward(x, w, top, left, Ho, Wo, out=None, bias=None):
     N, H, W, C = x.shape
     F = w.shape[3]
     TH, TW = -(-Ho // 2), -(-Wo // 2)
-    U = weight_transform(w)                                      # (16, C, F)
+    weight_tiles = weight_transform(w)                                      # (16, C, F)
     if out is None:
         out = np.empty((N, Ho, Wo, F), dtype=x.dtype)
     bias = np.zeros(F, dtype=x.dtype) if bias is None else np.asarray(bias, dtype=x.dtype)
@@ -237,20 +247,21 @@ def conv3x3_forward(x, w, top, left, Ho, Wo, out=None, bias=None):
 
     def work(share):
         zero = np.zeros(W * C, dtype=x.dtype)
-        Z, V, M = _workspace(x.dtype, (4, (2 * TW + 2) * C), (16, T, C), (16, T, F))
+        spare = np.empty((3, F), dtype=x.dtype)                  # outputs of edge tiles past Ho or Wo
+        rows, tiles, products = _workspace(x.dtype, (4, (2 * TW + 2) * C), (16, T, C), (16, T, F))
         for g0, g1 in share:
             t = (g1 - g0) * TW
-            _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, Z, V)
-            np.matmul(V[:, :t], U, out=M[:, :t])                 # 16 products (t, C) @ (C, F)
-            _output_tiles(M, bias, g0, g1, TH, TW, out)
+            _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, rows, tiles)
+            np.matmul(tiles[:, :t], weight_tiles, out=products[:, :t])                 # 16 products (t, C) @ (C, F)
+            _output_tiles(products, bias, g0, g1, TH, TW, spare, out)
 
     run_on_threads(work, blocks)
     return out
 
 
 def conv3x3_backward_params(dout, x, top, left):
-    """(dw (3, 3, C, F), db (F,)) of :func:`conv3x3_forward`: ``dU[k] = sum_t V[k]^T dM[k]``,
-    then ``dw = G^T dU G``; ``db`` sums dout's rows as the gradient tiles read them."""
+    """(dw (3, 3, C, F), db (F,)) of :func:`conv3x3_forward`: ``dweight_tiles[k] = sum_t tiles[k]^T dtiles[k]``,
+    then ``dw = G^T dweight_tiles G``; ``db`` sums dout's rows as the gradient tiles read them."""
     N, H, W, C = x.shape
     _, Ho, Wo, F = dout.shape
     TH, TW = -(-Ho // 2), -(-Wo // 2)
@@ -261,18 +272,43 @@ def conv3x3_backward_params(dout, x, top, left):
 
     def work(share):
         zero, zero_g = np.zeros(W * C, dtype=x.dtype), np.zeros(Wo * F, dtype=x.dtype)
-        Z, V, dM, Zg = _workspace(x.dtype, (4, (2 * TW + 2) * C), (16, T, C), (16, T, F), (4, 2 * TW * F))
-        dU = np.zeros((16, C, F), dtype=x.dtype)
-        part = np.empty_like(dU)
+        rows, tiles, dtiles, grad_rows = _workspace(x.dtype, (4, (2 * TW + 2) * C), (16, T, C), (16, T, F),
+                                                    (4, 2 * TW * F))
+        dweight_tiles = np.zeros((16, C, F), dtype=x.dtype)
+        part = np.empty_like(dweight_tiles)
         sums = np.zeros(Wo * F, dtype=x.dtype)                   # dout summed over rows, per (column, f)
         for g0, g1 in share:
             t = (g1 - g0) * TW
-            _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, Z, V)
-            _gradient_tiles(dr, F, g0, g1, TH, TW, zero_g, Zg, dM, sums)
-            np.matmul(V[:, :t].transpose(0, 2, 1), dM[:, :t], out=part)  # 16 products (C, t) @ (t, F)
-            dU += part
-        return dU, sums
+            _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, rows, tiles)
+            _gradient_tiles(dr, F, g0, g1, TH, TW, zero_g, grad_rows, dtiles, sums)
+            np.matmul(tiles[:, :t].transpose(0, 2, 1), dtiles[:, :t], out=part)  # 16 products (C, t) @ (t, F)
+            dweight_tiles += part
+        return dweight_tiles, sums
 
     parts = run_on_threads(work, blocks)
     db = sum(p[1] for p in parts).reshape(Wo, F).sum(axis=0)   # (F,)
     return _weight_gradient(sum(p[0] for p in parts)), db
+
+
+# ---------------------------------------------------------------------------
+# the three passes of a 3x3 stride-1 convolution, with the arguments every conv algorithm takes
+# ---------------------------------------------------------------------------
+
+def conv_forward(x, w, b, win):
+    """out (N, Ho, Wo, F): the 3x3 stride-1 convolution of ``x`` padded as ``win`` says, plus ``b``."""
+    Ho, Wo = win.out_hw(x.shape[1:3], (3, 3))
+    return conv3x3_forward(x, w, win.pads[0][0], win.pads[1][0], Ho, Wo, bias=b)
+
+
+def input_grad(dout, w, x_shape, win, b=None):
+    """dx (N, H, W, C) (plus ``b`` if given): the forward run on ``dout`` with the kernel flipped in
+    space and its channel axes swapped; ``dx[r, q] = sum doutp[r + kh, q + kw] . w_flip[kh, kw]``
+    with ``doutp[R] = dout[R - (2 - top)]``."""
+    (t, _), (l, _) = win.pads
+    w_flip = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))      # (3, 3, F, C)
+    return conv3x3_forward(dout, w_flip, 2 - t, 2 - l, x_shape[1], x_shape[2], bias=b)
+
+
+def weight_grad(dout, x, w_shape, win):
+    """(dw (3, 3, C, F), db (F,)) of :func:`conv_forward`."""
+    return conv3x3_backward_params(dout, x, win.pads[0][0], win.pads[1][0])

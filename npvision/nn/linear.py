@@ -44,8 +44,14 @@ class Linear(Module):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """``dy (N, D_out) -> dx (N, D_in)``; ``dW = x^T dy`` and ``db = sum_n dy`` are accumulated."""
-        dx, dw, db = F.linear_backward(dy, cache_of(self))
-        accumulate(self.weight, dw)
+        cache = cache_of(self)
+        grad = self.weight.grad
+        if isinstance(dy, np.ndarray) and grad.dtype == dy.dtype and grad.flags.c_contiguous:
+            # dW = x^T dy added straight into the gradient (one pass over it, no new array)
+            dx, _, db = F.linear_backward(dy, cache, dw_into=grad)
+        else:
+            dx, dw, db = F.linear_backward(dy, cache)
+            accumulate(self.weight, dw)
         accumulate(self.bias, db)
         return dx
 

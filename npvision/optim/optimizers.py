@@ -33,6 +33,7 @@ import numbers
 
 import numpy as np
 
+from .. import kernels
 from ..nn.module import Module, Parameter
 
 __all__ = ["Optimizer", "SGD", "RMSProp", "Adam", "AdamW"]
@@ -184,6 +185,12 @@ class Optimizer:
         return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr!r}, {hyper})"
 
 
+def _one_pass_ok(w: np.ndarray, g: np.ndarray) -> bool:
+    """The compiled one-pass update applies: C-contiguous float32/float64 arrays of one dtype."""
+    return (w.dtype == g.dtype and w.dtype in (np.float32, np.float64) and w.flags.c_contiguous
+            and g.flags.c_contiguous and w.flags.writeable)
+
+
 def _squared(g: np.ndarray) -> np.ndarray:
     """``g * g`` for the second-moment optimizers, refusing a square that is not finite.
 
@@ -248,6 +255,10 @@ class SGD(Optimizer):
     def _update(self, p, g, state):
         if self.weight_decay:
             g = g + self.weight_decay * p.data
+        if self.momentum and not self.nesterov and _one_pass_ok(p.data, g):
+            # v <- beta v + g;  W <- W - alpha v, in one pass over memory, in place
+            kernels.get("sgd_momentum_")(p.data, self._zeros(state, "v", p), g, self.lr, self.momentum)
+            return
         if self.momentum:
             v = self._zeros(state, "v", p)
             v *= self.momentum

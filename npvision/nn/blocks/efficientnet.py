@@ -114,7 +114,7 @@ class MBConv(Module):
             out = self.drop_path.forward(out)  # some samples' branches zeroed while training
 
         if self.use_residual:
-            out = out + identity
+            out += identity                      # out is the projection's new array
         return out
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -132,10 +132,8 @@ class MBConv(Module):
 
         if self.use_residual:
             d_identity = dy
-            dx = d_branch + d_identity
-        else:
-            dx = d_branch
-        return dx
+            d_branch += d_identity               # dx = d_branch + d_identity, in the branch's new array
+        return d_branch
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -111,7 +111,7 @@ class InvertedResidual(Module):
         out = self.project.forward(out)      # (N, H/s, W/s, C_out), linear
 
         if self.use_residual:
-            out = out + identity
+            out += identity                      # out is the projection's new array
         return out
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -125,10 +125,8 @@ class InvertedResidual(Module):
 
         if self.use_residual:
             d_identity = dy
-            dx = d_branch + d_identity
-        else:
-            dx = d_branch
-        return dx
+            d_branch += d_identity               # dx = d_branch + d_identity, in the branch's new array
+        return d_branch
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, stride={self.stride}, "

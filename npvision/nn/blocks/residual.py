@@ -87,7 +87,7 @@ class BasicBlock(Module):
         if self.downsample is not None:
             identity = self.downsample.forward(x)
 
-        out = out + identity
+        out += identity                          # out is bn2's new array: the sum needs no other
         return self.relu2.forward(out)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -105,8 +105,8 @@ class BasicBlock(Module):
         d_out = self.bn1.backward(d_out)
         d_branch = self.conv1.backward(d_out)
 
-        dx = d_branch + d_identity
-        return dx
+        d_branch += d_identity                   # dx = d_branch + d_identity, in conv1's new array
+        return d_branch
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
@@ -162,7 +162,7 @@ class Bottleneck(Module):
         if self.downsample is not None:
             identity = self.downsample.forward(x)
 
-        out = out + identity
+        out += identity                          # out is bn3's new array: the sum needs no other
         return self.relu3.forward(out)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -183,8 +183,8 @@ class Bottleneck(Module):
         d_out = self.bn1.backward(d_out)
         d_branch = self.conv1.backward(d_out)
 
-        dx = d_branch + d_identity
-        return dx
+        d_branch += d_identity                   # dx = d_branch + d_identity, in conv1's new array
+        return d_branch
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, width={self.width}, stride={self.stride}, "

@@ -1,0 +1,148 @@
+"""Elementwise kernels of the training step: activation gradients and the SGD update.
+
+Each is one line of NumPy (the ``naive`` and ``numpy`` backends, written as the formula) that NumPy runs
+as several passes over memory with a temporary array per term; the ``numba`` backend makes
+it one pass, in place where the formula allows, the array cut into one band per thread.
+The arrays are flat (any C-contiguous array, ``reshape(-1)``) and of one float dtype.
+
+===========================================  ==================================================
+op                                           formula
+===========================================  ==================================================
+``relu_backward(dout, x)``                   ``dx = dout`` where ``x > 0``, else 0 (also for a
+                                             NaN or infinite ``dout``, as PyTorch's)
+``relu6_backward(dout, x)``                  ``dx = dout`` where ``0 < x < 6``, else 0
+``silu_backward(dout, x, s)``                ``dx = dout s (1 + x (1 - s))``, ``s = sigmoid(x)``
+``sgd_momentum_(w, v, g, lr, momentum)``     ``v <- momentum v + g;  w <- w - lr v`` (in place)
+===========================================  ==================================================
+
+The selects (``dout if x > 0 else 0``) store on every element, so the loops vectorize on
+AVX2 as on AVX-512 (``benchmarks/vector_report.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import register
+from ._jit import njit
+from .blas import PARALLEL_SIZE, run_on_threads, threads
+
+__all__: list[str] = []
+
+
+def _bands(size: int) -> list:
+    """[start, stop) of one contiguous band per thread (one band for small arrays)."""
+    n = threads() if size >= PARALLEL_SIZE else 1
+    return [(size * i // n, size * (i + 1) // n) for i in range(n)]
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous array seen as 1-D, without copying."""
+    assert a.flags.c_contiguous, "elementwise kernels take C-contiguous arrays"
+    return a.reshape(-1)
+
+
+# ---------------------------------------------------------------------------
+# naive: the formulas
+# ---------------------------------------------------------------------------
+
+@register("relu_backward", "naive")
+@register("relu_backward", "numpy")
+def relu_backward_naive(dout, x):
+    return np.where(x > 0, dout, dout.dtype.type(0))
+
+
+@register("relu6_backward", "naive")
+@register("relu6_backward", "numpy")
+def relu6_backward_naive(dout, x):
+    return np.where((x > 0) & (x < 6), dout, dout.dtype.type(0))
+
+
+@register("silu_backward", "naive")
+@register("silu_backward", "numpy")
+def silu_backward_naive(dout, x, s):
+    return dout * s * (1 + x * (1 - s))
+
+
+@register("sgd_momentum_", "naive")
+@register("sgd_momentum_", "numpy")
+def sgd_momentum_naive(w, v, g, lr, momentum):
+    v *= momentum
+    v += g
+    w -= lr * v
+
+
+# ---------------------------------------------------------------------------
+# numba: one pass each
+# ---------------------------------------------------------------------------
+
+# Each loop runs over a band's own slices, from index 0: an index that starts at a run-time
+# value might be negative for all numba knows, and its wrap-around test made the compiler
+# gather and scatter element by element.
+
+@njit(nogil=True)
+def _relu_band(dout, x, zero, dx):
+    """dx = dout where x > 0, else 0 (``zero``: a 0 of the arrays' dtype)."""
+    for i in range(dx.size):
+        d = dout[i]
+        dx[i] = d if x[i] > zero else zero
+
+
+@njit(nogil=True)
+def _relu6_band(dout, x, zero, six, dx):
+    """dx = dout where 0 < x < 6, else 0."""
+    for i in range(dx.size):
+        xi, d = x[i], dout[i]
+        dx[i] = d if (xi > zero) & (xi < six) else zero
+
+
+@njit(nogil=True)
+def _silu_band(dout, x, s, dx):
+    """dx = dout s (1 + x (1 - s))."""
+    for i in range(dx.size):
+        si = s[i]
+        dx[i] = dout[i] * si * (1 + x[i] * (1 - si))
+
+
+@njit(nogil=True)
+def _sgd_band(w, v, g, lr, momentum):
+    """v <- momentum v + g; w <- w - lr v, in place."""
+    for i in range(w.size):
+        vi = momentum * v[i] + g[i]
+        v[i] = vi
+        w[i] -= lr * vi
+
+
+@register("relu_backward", "numba", fastest=True)
+def relu_backward_numba(dout, x):
+    dx = np.empty_like(dout)
+    d, xf, out, zero = _flat(dout), _flat(x), _flat(dx), x.dtype.type(0)
+    run_on_threads(lambda share: [_relu_band(d[i0:i1], xf[i0:i1], zero, out[i0:i1]) for i0, i1 in share],
+                   _bands(d.size))
+    return dx
+
+
+@register("relu6_backward", "numba", fastest=True)
+def relu6_backward_numba(dout, x):
+    dx = np.empty_like(dout)
+    d, xf, out, zero, six = _flat(dout), _flat(x), _flat(dx), x.dtype.type(0), x.dtype.type(6)
+    run_on_threads(lambda share: [_relu6_band(d[i0:i1], xf[i0:i1], zero, six, out[i0:i1]) for i0, i1 in share],
+                   _bands(d.size))
+    return dx
+
+
+@register("silu_backward", "numba", fastest=True)
+def silu_backward_numba(dout, x, s):
+    dx = np.empty_like(dout)
+    d, xf, sf, out = _flat(dout), _flat(x), _flat(s), _flat(dx)
+    run_on_threads(lambda share: [_silu_band(d[i0:i1], xf[i0:i1], sf[i0:i1], out[i0:i1]) for i0, i1 in share],
+                   _bands(d.size))
+    return dx
+
+
+@register("sgd_momentum_", "numba", fastest=True)
+def sgd_momentum_numba(w, v, g, lr, momentum):
+    wf, vf, gf = _flat(w), _flat(v), _flat(g)
+    lr, momentum = w.dtype.type(lr), w.dtype.type(momentum)
+    run_on_threads(lambda share: [_sgd_band(wf[i0:i1], vf[i0:i1], gf[i0:i1], lr, momentum) for i0, i1 in share],
+                   _bands(wf.size))

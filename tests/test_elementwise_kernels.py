@@ -1,0 +1,61 @@
+"""npvision.kernels.elementwise: the one-pass activation gradients and SGD update equal their formulas."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from npvision import kernels
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-6), (np.float64, 1e-14)])
+def test_numba_equals_naive(dtype, tol, split, monkeypatch):
+    """1003 elements (vector body and tail), values at and around the kinks 0 and 6, inf and NaN."""
+    if split:
+        import npvision.kernels.elementwise as KE
+        monkeypatch.setattr(KE, "PARALLEL_SIZE", 1)
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(1003) * 5).astype(dtype)
+    x[:6] = [0.0, 6.0, -0.0, np.inf, -np.inf, 5.999]
+    dout = rng.standard_normal(1003).astype(dtype)
+    dout[10] = np.nan                                    # where x > 0: passed on
+    s = (1 / (1 + np.exp(-x.astype(np.float64)))).astype(dtype)
+    for op, args in [("relu_backward", (dout, x)), ("relu6_backward", (dout, x)),
+                     ("silu_backward", (dout[6:], x[6:], s[6:]))]:
+        got, want = kernels.get(op, "numba")(*args), kernels.get(op, "naive")(*args)
+        assert got.dtype == dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=op)
+    w, v, g = [rng.standard_normal((7, 143)).astype(dtype) for _ in range(3)]
+    w2, v2 = w.copy(), v.copy()
+    kernels.get("sgd_momentum_", "numba")(w, v, g, 0.05, 0.9)
+    kernels.get("sgd_momentum_", "naive")(w2, v2, g, 0.05, 0.9)
+    np.testing.assert_array_equal(v, v2)                 # the same operations in the same order
+    np.testing.assert_array_equal(w, w2)
+
+
+def test_relu_gradient_at_the_kinks_is_zero():
+    x = np.array([0.0, -0.0, 6.0, 1e-30, -1e-30, 7.0], np.float32)
+    d = np.ones_like(x)
+    np.testing.assert_array_equal(kernels.get("relu_backward", "numba")(d, x), [0, 0, 1, 1, 0, 1])
+    np.testing.assert_array_equal(kernels.get("relu6_backward", "numba")(d, x), [0, 0, 0, 1, 0, 0])
+
+
+def test_kernels_run_without_jit():
+    code = textwrap.dedent("""
+        import numpy as np
+        from npvision import kernels
+        import npvision.kernels.elementwise as KE
+        x = np.linspace(-8, 8, 50)
+        d = np.cos(x)
+        assert np.allclose(kernels.get("relu6_backward", "numba")(d, x), kernels.get("relu6_backward", "naive")(d, x))
+        assert type(KE._relu6_band).__name__ == "function"
+        print("ok")
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    res = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=root),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "ok" in res.stdout, res.stderr
