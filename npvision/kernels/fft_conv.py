@@ -47,6 +47,7 @@ import numpy as np
 from . import get, register
 from ._jit import njit
 from .blas import run_on_threads
+from .window import Window
 
 __all__: list[str] = []
 
@@ -81,18 +82,16 @@ def weight_spectrum(w: np.ndarray, P: int, Q: int) -> np.ndarray:
 # ---------------------------------------------------------------------------
 @register("conv2d_fft_forward", "naive")
 def conv2d_fft_forward_naive(x, w, pads, bias=None, spectrum=None):
-    return get("conv2d_forward", "naive")(x, w, (1, 1), (1, 1), pads, bias)
+    """The ordinary convolution's naive loops (stride 1, no dilation): the FFT's twin."""
+    return get("conv2d_forward", "naive")(x, w, bias, Window((1, 1), (1, 1), pads))
 
 
 @register("conv2d_fft_backward", "naive")
 def conv2d_fft_backward_naive(dout, x, w, pads, need_input_grad=True, need_weight_grad=True,
                               spectrum=None):
-    xp_shape = (x.shape[0], x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), x.shape[3])
-    dx = get("conv2d_backward_input", "naive")(dout, w, xp_shape, (1, 1), (1, 1), pads) \
-        if need_input_grad else None
-    dw, db = get("conv2d_backward_params", "naive")(dout, x, w.shape, (1, 1), (1, 1), pads) \
-        if need_weight_grad else (None, dout.sum(axis=(0, 1, 2)))
-    return dx, dw, db
+    """The ordinary convolution's naive backward loops; ``dw`` is None when not needed."""
+    dx, dw, db = get("conv2d_backward", "naive")(dout, x, w, Window((1, 1), (1, 1), pads), need_input_grad)
+    return dx, (dw if need_weight_grad else None), db
 
 
 # ---------------------------------------------------------------------------
