@@ -81,7 +81,8 @@ TARGETS = C.CPU_TARGETS
 
 #: kernel modules whose loops are not dense arithmetic (a union-find, a greedy box
 #: suppression): reported, but not expected to vectorize as a whole.
-IRREGULAR = ("npvision.kernels.felzenszwalb", "npvision.kernels.nms")
+IRREGULAR = ("npvision.kernels.felzenszwalb", "npvision.kernels.nms", "npvision.kernels.roi",
+             "npvision.kernels.linear_svm")
 
 
 def target_env(target: str, cache_dir: str) -> dict[str, str]:
@@ -360,8 +361,22 @@ def workloads(only: list[str] | None = None):
         nms(np.concatenate([corners, corners + 5 + np.abs(a(64, 2)) * 10], axis=1), a(64), 0.5)
         felzenszwalb(np.abs(a(12, 12, 3)), k=50.0, sigma=0.5, min_size=4)
 
+    def region_group():                                  # RoI bins gather/scatter, the SVM is sequential
+        from npvision.detection.linear_svm import train_linear_svm
+        x, rois = a(2, 12, 12, 16), np.array([[0, 1, 1, 9, 7], [1, 0.5, 2, 11, 11]], np.float32)
+        out, cache = F.roi_pool_forward(x, rois, (3, 3), 1.0)
+        F.roi_pool_backward(a(*out.shape), cache)
+        out, cache = F.roi_align_forward(x, rois, (3, 3), 1.0, 2, True)
+        F.roi_align_backward(a(*out.shape), cache)
+        train_linear_svm(a(40, 8).astype(np.float64), np.where(a(40) > 0, 1.0, -1.0))
+
+    def fft_group():
+        out, cache = F.conv2d_fft_forward(a(2, 12, 12, 3), a(7, 7, 3, 4), a(4), padding=3)
+        F.conv2d_fft_backward(a(*out.shape), cache)
+
     groups = {"conv direct winograd": conv_group, "depthwise": depthwise_group, "pool": pool_group,
-              "batchnorm elementwise linear": norm_group, "nms felzenszwalb": irregular_group}
+              "batchnorm elementwise linear": norm_group, "nms felzenszwalb": irregular_group,
+              "roi linear_svm": region_group, "fft_conv": fft_group}
     for names, run in groups.items():
         if not only or any(s in names or any(n in s for n in names.split()) for s in only):
             run()
