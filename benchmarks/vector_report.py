@@ -376,7 +376,7 @@ def workloads(only: list[str] | None = None):
 
     groups = {"conv direct winograd": conv_group, "depthwise": depthwise_group, "pool": pool_group,
               "batchnorm elementwise linear": norm_group, "nms felzenszwalb": irregular_group,
-              "roi linear_svm": region_group, "fft_conv": fft_group}
+              "roi_pool roi_align linear_svm": region_group, "fft_conv": fft_group}
     for names, run in groups.items():
         if not only or any(s in names or any(n in s for n in names.split()) for s in only):
             run()
