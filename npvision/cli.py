@@ -400,7 +400,7 @@ def _run_proposals(args: argparse.Namespace) -> int:
     from .detection.selective_search import selective_search
 
     if args.top < 1:
-        raise ValueError(f"--top: expected an integer >= 1, received {args.top}")
+        raise UsageError(f"--top: expected an integer >= 1, received {args.top}")
     if not os.path.isfile(args.image):
         raise ValueError(f"no such image file: {args.image!r}")
     if os.path.getsize(args.image) == 0:

@@ -75,19 +75,19 @@ def test_command_prints_a_table(tmp_path, scene, capsys):
     assert [ln.split()[0] for ln in lines[1:]] == ["#1", "#2", "#3"]
 
 
-@pytest.mark.parametrize("make,args,message", [
-    (None, [], "no such image file"),
-    (b"", [], "is empty (0 bytes)"),
-    (b"this is not a picture", [], "could not read image file"),
-    ("scene", ["--top", "0"], "--top: expected an integer >= 1"),
+@pytest.mark.parametrize("make,args,message,status", [
+    (None, [], "no such image file", 1),
+    (b"", [], "is empty (0 bytes)", 1),
+    (b"this is not a picture", [], "could not read image file", 1),
+    ("scene", ["--top", "0"], "--top: expected an integer >= 1", 2),      # a usage error, like argparse's
 ])
-def test_command_errors_are_clear(tmp_path, scene, capsys, make, args, message):
+def test_command_errors_are_clear(tmp_path, scene, capsys, make, args, message, status):
     path = tmp_path / "input.png"
     if make == "scene":
         path = _write_scene(tmp_path, scene[0])
     elif make is not None:
         path.write_bytes(make)
-    assert cli.main(["proposals", str(path), "--out", str(tmp_path / "p.png"), *args]) == 1
+    assert cli.main(["proposals", str(path), "--out", str(tmp_path / "p.png"), *args]) == status
     err = capsys.readouterr().err
     assert err.startswith("npvision proposals: error:") and message in err
     assert "Traceback" not in err
