@@ -68,3 +68,15 @@ def test_segment_command_draws_instances_and_keeps_the_unet_path(quick_run, tmp_
     save_segmenter(build_segmenter(config, rng=0), config, unet_dir / "weights.npz")
     assert cli.main(["segment", str(path), "--model", str(unet_dir), "--out", str(tmp_path / "sem.png")]) == 0
     assert np.load(tmp_path / "sem.npy").shape == (80, 96)
+
+
+def test_picture_threshold_draws_the_best_boxes_when_none_is_confident():
+    from npvision.tasks.mask_rcnn import picture_threshold
+
+    confident = [{"scores": np.array([0.9, 0.2])}, {"scores": np.array([0.4])}]
+    assert picture_threshold(confident, 3, 0.5) == (0.5, "")
+    timid = [{"scores": np.array([0.3, 0.05])}, {"scores": np.array([0.2, 0.1])}, {"scores": np.zeros(0)}]
+    threshold, note = picture_threshold(timid, 3, 0.5)
+    assert threshold == 0.1 and "none reached 0.5" in note          # the 3 best: 0.3, 0.2, 0.1
+    assert picture_threshold(timid, 10, 0.5)[0] == 0.05               # fewer detections than objects
+    assert picture_threshold([{"scores": np.zeros(0)}], 2, 0.5) == (0.5, "")

@@ -202,13 +202,30 @@ def _write_outputs(out, model, class_names, history, test, detections, metrics, 
     # the held-out scenes with the most objects: overlaps
     busiest = np.argsort([-len(c) for c in test.classes], kind="stable")[:8]
     truth = test.instance_targets()
-    plot_instances(test.images[busiest], [detections[i] for i in busiest], [truth[i] for i in busiest],
-                   class_names,
-                   os.path.join(out, "predictions.png"), score_threshold=config["score_threshold"],
-                   title=f"held-out scenes (score >= {config['score_threshold']}); mask AP@0.5 "
+    shown = [detections[i] for i in busiest]
+    threshold, note = picture_threshold(shown, sum(len(test.classes[i]) for i in busiest), config["score_threshold"])
+    plot_instances(test.images[busiest], shown, [truth[i] for i in busiest], class_names,
+                   os.path.join(out, "predictions.png"), score_threshold=threshold,
+                   title=f"held-out scenes (score >= {threshold:.2f}{note}); mask AP@0.5 "
                          f"{metrics['mask_map50']:.3f}, box AP@0.5 {metrics['box_map50']:.3f}")
     with open(os.path.join(out, "history.json"), "w") as fh:
         json.dump(history.to_dict(), fh, indent=1)
+
+
+def picture_threshold(detections, n_objects: int, threshold: float) -> tuple[float, str]:
+    """The score threshold to draw ``detections`` at, and a note for the title.
+
+    ``threshold`` when some detection reaches it. A short (quick) run is not that
+    confident yet, and a picture of nothing teaches nothing: then the threshold is the
+    score of the ``n_objects``-th best detection, so about as many boxes as there are
+    objects are drawn, and the note says so.
+    """
+    scores = np.sort(np.concatenate([np.asarray(d["scores"], dtype=np.float64).ravel() for d in detections]
+                                    + [np.zeros(0)]))[::-1]
+    if scores.size == 0 or scores[0] >= threshold:
+        return float(threshold), ""
+    nth = float(scores[min(max(n_objects, 1), scores.size) - 1])
+    return nth, f": none reached {threshold}, the best {min(max(n_objects, 1), scores.size)} drawn"
 
 
 def segment_instances(image_path, model_dir, out_path, score_threshold=None) -> dict:
