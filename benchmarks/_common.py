@@ -18,6 +18,7 @@ Timing rules used everywhere (see ``benchmarks/README.md``):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -45,6 +46,32 @@ use_this_checkout()
 
 
 # -- statistics and timing -------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def constant_network():
+    """Every Conv2D, DepthwiseConv2D, ConvTranspose2D and Linear sees zeros in eval mode.
+
+    A model's prediction then no longer depends on its input (each such layer outputs its
+    bias): the baseline a quick task's floor must clear (``tests/test_task_floors.py``,
+    ``region_quick_floors.py``, ``mutation_run.py --constant-model``).
+    """
+    from npvision import nn
+
+    saved = {cls: cls.forward for cls in (nn.Conv2D, nn.DepthwiseConv2D, nn.ConvTranspose2D, nn.Linear)}
+
+    def wrap(original):
+        def forward(self, x, *args, **kwargs):
+            return original(self, x if self.training else np.zeros_like(x), *args, **kwargs)
+        return forward
+
+    for cls, original in saved.items():
+        cls.forward = wrap(original)
+    try:
+        yield
+    finally:
+        for cls, original in saved.items():
+            cls.forward = original
+
 
 def median(xs: Sequence[float]) -> float:
     """Median of a non-empty sequence (mean of the two middle values when even)."""

@@ -109,14 +109,14 @@ MUTANTS = [
 ]
 
 CONSTANT_MODEL_PLUGIN = '''\
-"""pytest plugin: every weighted layer sees zeros at evaluation time, so the model predicts a constant."""
-import numpy as np
-import npvision.nn as nn
+"""pytest plugin: the model predicts a constant for the whole session (benchmarks/_common.constant_network)."""
+import sys
 
-for cls in (nn.Conv2D, nn.Linear, nn.DepthwiseConv2D, nn.ConvTranspose2D):
-    def forward(self, x, _original=cls.forward):
-        return _original(self, x if self.training else np.zeros_like(x))
-    cls.forward = forward
+sys.path.insert(0, "benchmarks")
+from _common import constant_network  # noqa: E402
+
+_ACTIVE = constant_network()      # kept referenced: a collected generator would undo the patch
+_ACTIVE.__enter__()
 '''
 
 

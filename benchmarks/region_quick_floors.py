@@ -6,12 +6,12 @@
 For each task, in quick mode (the settings the test runs):
 
 * ``trained``: the held-out mAP@0.5 after the quick training, for each seed;
-* ``constant``: the same run (seed 0) with every Conv2D, DepthwiseConv2D and Linear layer fed
-  zeros whenever the model is in evaluation mode, so that what it predicts no longer depends on
-  the image (as ``tests/test_task_floors.py`` measures its baselines). A two-stage detector
-  whose network is constant still outputs boxes: every proposal (selective search's, ranked
-  best first, or the RPN's anchors) with the same class scores; that is the score a floor
-  must clear, not zero.
+* ``constant``: the same run (seed 0) with every Conv2D, DepthwiseConv2D, ConvTranspose2D and
+  Linear layer fed zeros whenever the model is in evaluation mode (``_common.constant_network``),
+  so that what it predicts no longer depends on the image (as ``tests/test_task_floors.py``
+  measures its baselines). A two-stage detector whose network is constant still outputs
+  boxes: every proposal (selective search's, ranked best first, or the RPN's anchors) with
+  the same class scores; that is the score a floor must clear, not zero.
 
 A floor sits between the constant score and the lowest trained one.
 """
@@ -19,40 +19,13 @@ A floor sits between the constant score and the lowest trained one.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
 
-from _common import use_this_checkout
+from _common import constant_network, use_this_checkout
 
 use_this_checkout()
-
-
-@contextlib.contextmanager
-def constant_network():
-    """Every Conv2D / DepthwiseConv2D / Linear sees zeros in eval mode (its output: the bias)."""
-    import numpy as np
-
-    from npvision.nn.conv import Conv2D, DepthwiseConv2D
-    from npvision.nn.linear import Linear
-
-    saved = {cls: cls.forward for cls in (Conv2D, DepthwiseConv2D, Linear)}
-
-    def wrap(original):
-        def forward(self, x, *args, **kwargs):
-            if not self.training:
-                x = np.zeros_like(x)
-            return original(self, x, *args, **kwargs)
-        return forward
-
-    for cls, original in saved.items():
-        cls.forward = wrap(original)
-    try:
-        yield
-    finally:
-        for cls, original in saved.items():
-            cls.forward = original
 
 
 def main(argv=None) -> int:
