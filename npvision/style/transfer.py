@@ -435,7 +435,7 @@ def _synthesize(content, style, *, network, extractor, weights, pooling, content
     snap_steps = {int(round(v)) for v in np.linspace(0, total_steps, n_snapshots + 1)[1:]}
     record = _Recorder()
     x = None
-    from tqdm.auto import tqdm
+    from tqdm import tqdm        # the text bar everywhere (tqdm.auto wants ipywidgets in a notebook)
 
     with tqdm(total=total_steps, desc=kind, disable=not progress, leave=False) as bar:
         for level, (scale, n_steps) in enumerate(zip(scales, per_level)):
