@@ -37,6 +37,27 @@ def test_numba_equals_naive(dtype, tol, split, monkeypatch):
     np.testing.assert_array_equal(w, w2)
 
 
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_over_many_parameters_equals_one_by_one(dtype, split, monkeypatch):
+    """Arrays of 1 to 3 pieces (PIECE made small), shapes with tails, both threads' shares."""
+    import npvision.kernels.elementwise as KE
+    monkeypatch.setattr(KE, "PIECE", 100)
+    if split:
+        monkeypatch.setattr(KE, "PARALLEL_SIZE", 1)
+    rng = np.random.default_rng(3)
+    shapes = [(3,), (7, 43), (100,), (1,), (5, 5, 9), (250,)]
+    triples = [[rng.standard_normal(s).astype(dtype) for _ in range(3)] for s in shapes]
+    one_by_one = [(w.copy(), v.copy(), g) for w, v, g in triples]
+    kernels.get("sgd_momentum_many_", "numba")(triples, 0.05, 0.9)
+    for w, v, g in one_by_one:
+        kernels.get("sgd_momentum_", "naive")(w, v, g, 0.05, 0.9)
+    for (w, v, _), (w2, v2, _) in zip(triples, one_by_one):
+        assert w.dtype == dtype
+        np.testing.assert_array_equal(v, v2)
+        np.testing.assert_array_equal(w, w2)
+
+
 def test_relu_gradient_at_the_kinks_is_zero():
     x = np.array([0.0, -0.0, 6.0, 1e-30, -1e-30, 7.0], np.float32)
     d = np.ones_like(x)
@@ -53,6 +74,9 @@ def test_kernels_run_without_jit():
         d = np.cos(x)
         assert np.allclose(kernels.get("relu6_backward", "numba")(d, x), kernels.get("relu6_backward", "naive")(d, x))
         assert type(KE._relu6_band).__name__ == "function"
+        w, v, g = np.ones(300), np.zeros(300), np.full(300, 2.0)
+        kernels.get("sgd_momentum_many_", "numba")([(w, v, g)], 0.5, 0.9)
+        assert np.all(v == 2) and np.all(w == 0)
         print("ok")
     """)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

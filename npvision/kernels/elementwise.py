@@ -13,6 +13,8 @@ op                                           formula
 ``relu6_backward(dout, x)``                  ``dx = dout`` where ``0 < x < 6``, else 0
 ``silu_backward(dout, x, s)``                ``dx = dout s (1 + x (1 - s))``, ``s = sigmoid(x)``
 ``sgd_momentum_(w, v, g, lr, momentum)``     ``v <- momentum v + g;  w <- w - lr v`` (in place)
+``sgd_momentum_many_(triples, lr, momentum)``  the same for every ``(w, v, g)`` of a list: one
+                                             call for a whole model (multi-tensor)
 ===========================================  ==================================================
 
 The selects (``dout if x > 0 else 0``) store on every element, so the loops vectorize on
@@ -70,6 +72,13 @@ def sgd_momentum_naive(w, v, g, lr, momentum):
     v *= momentum
     v += g
     w -= lr * v
+
+
+@register("sgd_momentum_many_", "naive")
+@register("sgd_momentum_many_", "numpy")
+def sgd_momentum_many_naive(triples, lr, momentum):
+    for w, v, g in triples:
+        sgd_momentum_naive(w, v, g, lr, momentum)
 
 
 # ---------------------------------------------------------------------------
@@ -146,3 +155,35 @@ def sgd_momentum_numba(w, v, g, lr, momentum):
     lr, momentum = w.dtype.type(lr), w.dtype.type(momentum)
     run_on_threads(lambda share: [_sgd_band(wf[i0:i1], vf[i0:i1], gf[i0:i1], lr, momentum) for i0, i1 in share],
                    _bands(wf.size))
+
+
+#: pieces of at most this many numbers: a large parameter is cut so the threads' shares balance
+PIECE = 1 << 16
+
+
+@register("sgd_momentum_many_", "numba", fastest=True)
+def sgd_momentum_many_numba(triples, lr, momentum):
+    """Every parameter of a model in one call: the arrays cut into pieces of at most
+    :data:`PIECE` numbers, the pieces dealt into one share per thread of nearly equal size
+    (about 0.1 ms of Python per parameter saved against one threaded call each: EfficientNet-B0
+    has 213 parameters, most of them batch norms' short vectors)."""
+    pieces, total = [], 0
+    for w, v, g in triples:
+        wf, vf, gf = _flat(w), _flat(v), _flat(g)
+        lr_, m_ = w.dtype.type(lr), w.dtype.type(momentum)
+        for i0 in range(0, wf.size, PIECE):
+            i1 = min(wf.size, i0 + PIECE)
+            pieces.append((wf[i0:i1], vf[i0:i1], gf[i0:i1], lr_, m_))
+            total += i1 - i0
+    n = threads() if total >= PARALLEL_SIZE else 1
+    shares, done = [[] for _ in range(n)], 0
+    for piece in pieces:                          # contiguous runs of pieces, by the numbers before them
+        shares[min(n - 1, done * n // max(total, 1))].append(piece)
+        done += piece[0].size
+
+    def work(items):
+        for share in items:
+            for wf, vf, gf, lr_, m_ in share:
+                _sgd_band(wf, vf, gf, lr_, m_)
+
+    run_on_threads(work, shares)
