@@ -15,6 +15,8 @@ op                                           formula
 ``sgd_momentum_(w, v, g, lr, momentum)``     ``v <- momentum v + g;  w <- w - lr v`` (in place)
 ``sgd_momentum_many_(triples, lr, momentum)``  the same for every ``(w, v, g)`` of a list: one
                                              call for a whole model (multi-tensor)
+``channel_scale_backward(dy, x, g)``         ``y = x g`` with ``x, y (N, H, W, C)``, ``g (N, C)``:
+                                             ``dx = dy g``, ``dg = sum_{h,w} dy x`` (one pass)
 ===========================================  ==================================================
 
 The selects (``dout if x > 0 else 0``) store on every element, so the loops vectorize on
@@ -27,7 +29,7 @@ import numpy as np
 
 from . import register
 from ._jit import njit
-from .blas import PARALLEL_SIZE, run_on_threads, threads
+from .blas import PARALLEL_SIZE, over_batch, run_on_threads, threads
 
 __all__: list[str] = []
 
@@ -72,6 +74,13 @@ def sgd_momentum_naive(w, v, g, lr, momentum):
     v *= momentum
     v += g
     w -= lr * v
+
+
+@register("channel_scale_backward", "naive")
+@register("channel_scale_backward", "numpy")
+def channel_scale_backward_naive(dy, x, g):
+    """(dy g, sum over the image of dy x): ``(N, H, W, C)`` and ``(N, C)``."""
+    return dy * g[:, None, None, :], np.sum(dy * x, axis=(1, 2))
 
 
 @register("sgd_momentum_many_", "naive")
@@ -187,3 +196,47 @@ def sgd_momentum_many_numba(triples, lr, momentum):
                 _sgd_band(wf, vf, gf, lr_, m_)
 
     run_on_threads(work, shares)
+
+
+#: rows (pixels) per partial sum of ``dy x``: summed in the arrays' dtype, then added in float64
+ROWS_PER_PARTIAL = 256
+
+
+@njit(nogil=True)
+def _channel_scale_bwd(dy, x, g, block, part, total, dx, dg):
+    """For each image n: dx = dy g[n] and dg[n] = sum of dy x over its pixels (blocks of pixels
+    summed in ``part`` in the arrays' dtype, then into the float64 ``total``); ``dy``, ``x``,
+    ``dx`` as (N, H W, C)."""
+    n_b, n_p, n_c = dy.shape
+    for n in range(n_b):
+        gn = g[n]
+        for c in range(n_c):
+            total[c] = 0.0
+        for p0 in range(0, n_p, block):
+            for c in range(n_c):
+                part[c] = 0
+            for p in range(p0, min(n_p, p0 + block)):
+                d, xr, out = dy[n, p], x[n, p], dx[n, p]
+                for c in range(n_c):
+                    out[c] = d[c] * gn[c]
+                    part[c] += d[c] * xr[c]
+            for c in range(n_c):
+                total[c] += part[c]
+        for c in range(n_c):
+            dg[n, c] = total[c]
+
+
+@register("channel_scale_backward", "numba", fastest=True)
+def channel_scale_backward_numba(dy, x, g):
+    """dx and dg in one pass over dy and x, the batch shared out among the threads."""
+    n, h, w, c = dy.shape
+    dy3, x3 = dy.reshape(n, h * w, c), x.reshape(n, h * w, c)          # (N, H W, C)
+    dx, dg = np.empty_like(dy), np.empty((n, c), dtype=dy.dtype)
+    dx3, g = dx.reshape(n, h * w, c), np.ascontiguousarray(g, dtype=dy.dtype)
+
+    def run(s):
+        part, total = np.empty(c, dtype=dy.dtype), np.empty(c)
+        _channel_scale_bwd(dy3[s], x3[s], g[s], ROWS_PER_PARTIAL, part, total, dx3[s], dg[s])
+
+    over_batch(n, dy.size, run)
+    return dx, dg

@@ -6,6 +6,10 @@ same arguments, an already padded, C-contiguous input ``xp`` ``(N, Hp, Wp, C)`` 
 ``pool = (PH, PW)`` and ``stride = (SH, SW)`` pairs, and returns the same arrays. Max pooling
 returns ``(out, argmax)``, ``argmax`` the flat offset ``kh PW + kw`` of each window's first
 maximum (:func:`argmax_dtype`: ``uint8`` for pools of up to 256 elements).
+
+``global_avg_pool2d_forward(x)``: ``(N, H, W, C) -> (N, C)``, the mean over each image
+(``naive``: NumPy's ``x.mean(axis=(1, 2))``; ``numba``: one pass over the pixels, channels
+innermost, blocks of pixels summed in the input's dtype and then added in float64).
 """
 
 from __future__ import annotations
@@ -33,6 +37,13 @@ def _out_hw(xp_shape, pool, stride) -> tuple[int, int]:
 for _op in ("max_pool2d_forward", "max_pool2d_backward", "max_unpool2d_backward", "avg_pool2d_forward",
             "avg_pool2d_backward"):
     register(_op, "naive")(getattr(reference, _op))
+
+
+@register("global_avg_pool2d_forward", "naive")
+@register("global_avg_pool2d_forward", "numpy")
+def global_avg_pool2d_forward_naive(x):
+    """``out[n, c] = sum_{h, w} x[n, h, w, c] / (H W)``."""
+    return x.mean(axis=(1, 2))
 
 
 # ---------------------------------------------------------------------------
@@ -355,3 +366,43 @@ def avg_pool2d_backward_numba(dout, xp_shape, pool, stride):
     over_batch(len(dxp), dxp.size,
                lambda s: _avg_pool_bwd(dout[s], pool[0], pool[1], stride[0], stride[1], scale, dxp[s]))
     return dxp
+
+
+#: pixels per partial sum of the global average: summed in the input's dtype, then in float64
+PIXELS_PER_PARTIAL = 256
+
+
+@njit(nogil=True)
+def _global_avg_pool_fwd(x3, block, part, total, out):
+    """out[n] = mean of the rows of x3[n] ``(H W, C)``; blocks of rows summed in ``part`` (the
+    input's dtype), then into ``total`` (float64)."""
+    n_b, n_p, n_c = x3.shape
+    for n in range(n_b):
+        for c in range(n_c):
+            total[c] = 0.0
+        for p0 in range(0, n_p, block):
+            for c in range(n_c):
+                part[c] = 0
+            for p in range(p0, min(n_p, p0 + block)):
+                row = x3[n, p]
+                for c in range(n_c):
+                    part[c] += row[c]
+            for c in range(n_c):
+                total[c] += part[c]
+        for c in range(n_c):
+            out[n, c] = total[c] / n_p
+
+
+@register("global_avg_pool2d_forward", "numba", fastest=True)
+def global_avg_pool2d_forward_numba(x):
+    """One pass over the pixels of each image, the batch shared out among the threads."""
+    n, h, w, c = x.shape
+    x3 = x.reshape(n, h * w, c)                                          # (N, H W, C)
+    out = np.empty((n, c), dtype=x.dtype)
+
+    def run(s):
+        part, total = np.empty(c, dtype=x.dtype), np.empty(c)
+        _global_avg_pool_fwd(x3[s], PIXELS_PER_PARTIAL, part, total, out[s])
+
+    over_batch(n, x.size, run)
+    return out
