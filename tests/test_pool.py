@@ -127,6 +127,7 @@ KERNEL_CASES = [  # (xp shape, pool, stride)
     ((2, 7, 9, 3), (2, 2), (2, 2)),     # disjoint windows, last row and columns uncovered
     ((2, 8, 9, 3), (2, 3), (3, 4)),     # disjoint windows with gaps between them
     ((1, 5, 3, 2), (5, 1), (1, 1)),
+    ((2, 9, 8, 3), (3, 3), (2, 2)),     # ResNet's stem pool (its own kernel); last column uncovered
 ]
 
 
@@ -249,6 +250,9 @@ def test_numba_kernels_run_without_jit():
         assert np.allclose(a, kernels.get("avg_pool2d_forward", "naive")(x, (2, 2), (1, 2)))
         b = kernels.get("avg_pool2d_backward", "numba")(a, x.shape, (2, 2), (1, 2))
         assert np.allclose(b, kernels.get("avg_pool2d_backward", "naive")(a, x.shape, (2, 2), (1, 2)))
+        o5, a5 = kernels.get("max_pool2d_forward", "numba")(x, (3, 3), (2, 2))      # the 3x3 stride-2 kernel
+        o6, a6 = kernels.get("max_pool2d_forward", "naive")(x, (3, 3), (2, 2))
+        assert np.array_equal(o5, o6) and np.array_equal(a5, a6)
         m = kernels.get("global_avg_pool2d_forward", "numba")(x)
         assert np.allclose(m, kernels.get("global_avg_pool2d_forward", "naive")(x))
         print("ok")

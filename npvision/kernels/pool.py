@@ -208,6 +208,28 @@ def _max_pool_fwd_2x2(xp, out, argmax):
 
 
 @njit(nogil=True)
+def _max_pool_fwd_3x3_s2(xp, out, argmax):
+    """:func:`_max_pool_fwd` for ResNet's stem pool, 3x3 windows at stride 2: the nine taps of a
+    channel compared in registers, in row-major order, with the same branch-free select."""
+    n_b, n_h, n_w, n_c = out.shape
+    for n in range(n_b):
+        for i in range(n_h):
+            r0, r1, r2 = xp[n, 2 * i], xp[n, 2 * i + 1], xp[n, 2 * i + 2]    # (Wp, C) each
+            o, a = out[n, i], argmax[n, i]                                  # (Wo, C)
+            for j in range(n_w):
+                j0 = 2 * j
+                for c in range(n_c):
+                    best, where = r0[j0, c], 0                             # tap k = kh * 3 + kw
+                    for k in range(1, 9):                                  # unrolled: constant trip count
+                        row = r0 if k < 3 else (r1 if k < 6 else r2)
+                        v = row[j0 + k % 3, c]
+                        take = (v > best) | ((v != v) & (best == best))
+                        best, where = (v if take else best), (k if take else where)
+                    o[j, c] = best
+                    a[j, c] = where
+
+
+@njit(nogil=True)
 def _max_pool_bwd(dout, argmax, ph, pw, sh, sw, zero, dxp):
     """Overlapping windows (stride < pool): every tap adds its share into ``dxp`` (zeros first)."""
     n_b, n_h, n_w, n_c = dout.shape
@@ -307,6 +329,9 @@ def max_pool2d_forward_numba(xp, pool, stride):
     def run(s):
         if tuple(pool) == tuple(stride) == (2, 2):               # the usual case: taps in registers
             _max_pool_fwd_2x2(xp[s], out[s], argmax[s])
+            return
+        if tuple(pool) == (3, 3) and tuple(stride) == (2, 2):   # ResNet's stem pool, likewise
+            _max_pool_fwd_3x3_s2(xp[s], out[s], argmax[s])
             return
         spare, spare_arg = np.empty(out.shape[3], dtype=out.dtype), np.empty(out.shape[3], dtype=argmax.dtype)
         _max_pool_fwd(xp[s], pool[0], pool[1], stride[0], stride[1], spare, spare_arg, out[s], argmax[s])
