@@ -73,7 +73,7 @@ class BasicBlock(Module):
         self.relu1 = ReLU()
         self.conv2 = Conv2D(out_channels, out_channels, 3, padding=1, bias=False, rng=rng, dtype=dtype)
         self.bn2 = BatchNorm2D(out_channels, dtype=dtype)
-        self.relu2 = ReLU()
+        self.relu2 = ReLU(inplace=True)          # over the sum, a new array nothing else keeps
         if stride != 1 or in_channels != out_channels:
             self.downsample = _projection(in_channels, out_channels, stride, rng, dtype)
         else:
@@ -148,7 +148,7 @@ class Bottleneck(Module):
         self.relu2 = ReLU()
         self.conv3 = Conv2D(width, self.out_channels, 1, bias=False, rng=rng, dtype=dtype)
         self.bn3 = BatchNorm2D(self.out_channels, dtype=dtype)
-        self.relu3 = ReLU()
+        self.relu3 = ReLU(inplace=True)          # over the sum, a new array nothing else keeps
         if stride != 1 or in_channels != self.out_channels:
             self.downsample = _projection(in_channels, self.out_channels, stride, rng, dtype)
         else:
