@@ -70,6 +70,13 @@ class Parameter:
         """The gradient is zero from now on (written on its next use, see the class docstring)."""
         self._zero_pending = True
 
+    def gradient_target(self) -> tuple[np.ndarray, bool]:
+        """``(array, fresh)`` for a layer that computes its gradient straight into the gradient's
+        array: ``fresh`` says the gradient is zero, so the layer must *write* the whole array
+        (not add to it). Either way the array holds the gradient afterwards."""
+        fresh, self._zero_pending = self._zero_pending, False
+        return self._grad, fresh
+
     def accumulate_grad(self, g) -> None:
         """``grad += g`` (``g`` broadcastable to ``grad``); right after ``zero_grad()`` a copy."""
         if self._zero_pending:
