@@ -253,6 +253,10 @@ def test_numba_kernels_run_without_jit():
         o5, a5 = kernels.get("max_pool2d_forward", "numba")(x, (3, 3), (2, 2))      # the 3x3 stride-2 kernel
         o6, a6 = kernels.get("max_pool2d_forward", "naive")(x, (3, 3), (2, 2))
         assert np.array_equal(o5, o6) and np.array_equal(a5, a6)
+        a2 = kernels.get("avg_pool2d_forward", "numba")(x, (2, 2), (2, 2))          # the 2x2 kernels
+        assert np.allclose(a2, kernels.get("avg_pool2d_forward", "naive")(x, (2, 2), (2, 2)))
+        b2 = kernels.get("avg_pool2d_backward", "numba")(a2, x.shape, (2, 2), (2, 2))
+        assert np.allclose(b2, kernels.get("avg_pool2d_backward", "naive")(a2, x.shape, (2, 2), (2, 2)))
         m = kernels.get("global_avg_pool2d_forward", "numba")(x)
         assert np.allclose(m, kernels.get("global_avg_pool2d_forward", "naive")(x))
         print("ok")

@@ -306,6 +306,37 @@ def _avg_pool_fwd(xp, ph, pw, sh, sw, scale, out):
 
 
 @njit(nogil=True)
+def _avg_pool_fwd_2x2(xp, scale, out):
+    """:func:`_avg_pool_fwd` for 2x2 windows at stride 2: the four taps summed in registers,
+    one store per output (the general loop adds into the output once per tap)."""
+    n_b, n_h, n_w, n_c = out.shape
+    for n in range(n_b):
+        for i in range(n_h):
+            top, bottom = xp[n, 2 * i], xp[n, 2 * i + 1]           # (W, C)
+            o = out[n, i]                                           # (Wo, C)
+            for j in range(n_w):
+                for c in range(n_c):
+                    o[j, c] = ((top[2 * j, c] + top[2 * j + 1, c])
+                               + (bottom[2 * j, c] + bottom[2 * j + 1, c])) * scale
+
+
+@njit(nogil=True)
+def _avg_pool_bwd_disjoint(dout, ph, pw, sh, sw, scale, dxp):
+    """Windows that never overlap (stride >= pool): each covered element written once, no zeros
+    first and no read-modify-write (the caller zeroes what no window covers)."""
+    n_b, n_h, n_w, n_c = dout.shape
+    for n in range(n_b):
+        for i in range(n_h):
+            for j in range(n_w):
+                g = dout[n, i, j]
+                for kh in range(ph):
+                    for kw in range(pw):
+                        dx = dxp[n, i * sh + kh, j * sw + kw]
+                        for c in range(n_c):
+                            dx[c] = g[c] * scale
+
+
+@njit(nogil=True)
 def _avg_pool_bwd(dout, ph, pw, sh, sw, scale, dxp):
     n_b, n_h, n_w, n_c = dout.shape
     for n in range(n_b):
@@ -379,6 +410,9 @@ def avg_pool2d_forward_numba(xp, pool, stride):
     ho, wo = _out_hw(xp.shape, pool, stride)
     out = np.empty((xp.shape[0], ho, wo, xp.shape[3]), dtype=xp.dtype)
     scale = xp.dtype.type(1.0 / (pool[0] * pool[1]))    # in the array's dtype: float32 math stays float32
+    if tuple(pool) == tuple(stride) == (2, 2):             # the usual case: taps in registers
+        over_batch(len(xp), xp.size, lambda s: _avg_pool_fwd_2x2(xp[s], scale, out[s]))
+        return out
     over_batch(len(xp), xp.size, lambda s: _avg_pool_fwd(xp[s], pool[0], pool[1], stride[0], stride[1], scale, out[s]))
     return out
 
@@ -386,10 +420,20 @@ def avg_pool2d_forward_numba(xp, pool, stride):
 @register("avg_pool2d_backward", "numba", fastest=True)
 def avg_pool2d_backward_numba(dout, xp_shape, pool, stride):
     """Compiled scatter of ``dout / (PH * PW)`` over each window."""
-    dxp = np.zeros(xp_shape, dtype=dout.dtype)
-    scale = dout.dtype.type(1.0 / (pool[0] * pool[1]))
-    over_batch(len(dxp), dxp.size,
-               lambda s: _avg_pool_bwd(dout[s], pool[0], pool[1], stride[0], stride[1], scale, dxp[s]))
+    (ph, pw), (sh, sw) = pool, stride
+    scale = dout.dtype.type(1.0 / (ph * pw))
+    if sh < ph or sw < pw:                     # overlapping windows: accumulate over zeros
+        dxp = np.zeros(xp_shape, dtype=dout.dtype)
+        over_batch(len(dxp), dxp.size, lambda s: _avg_pool_bwd(dout[s], ph, pw, sh, sw, scale, dxp[s]))
+        return dxp
+    ho, wo = dout.shape[1:3]
+    if (sh, sw) == (ph, pw):                   # windows tile the input: zeros only past the last ones
+        dxp = np.empty(xp_shape, dtype=dout.dtype)
+        dxp[:, ho * sh:] = 0
+        dxp[:, :, wo * sw:] = 0
+    else:
+        dxp = np.zeros(xp_shape, dtype=dout.dtype)   # gaps between windows
+    over_batch(len(dxp), dxp.size, lambda s: _avg_pool_bwd_disjoint(dout[s], ph, pw, sh, sw, scale, dxp[s]))
     return dxp
 
 
