@@ -40,6 +40,12 @@ def _bands(size: int) -> list:
     return [(size * i // n, size * (i + 1) // n) for i in range(n)]
 
 
+def _on_threads(work, shares: list) -> list:
+    """``run_on_threads(work, shares)``; a single share runs here directly (a few microseconds of
+    thread bookkeeping saved on each small array)."""
+    return [work(shares)] if len(shares) == 1 else run_on_threads(work, shares)
+
+
 def _flat(a: np.ndarray) -> np.ndarray:
     """A C-contiguous array seen as 1-D, without copying."""
     assert a.flags.c_contiguous, "elementwise kernels take C-contiguous arrays"
@@ -135,7 +141,7 @@ def _sgd_band(w, v, g, lr, momentum):
 def relu_backward_numba(dout, x):
     dx = np.empty_like(dout)
     d, xf, out, zero = _flat(dout), _flat(x), _flat(dx), x.dtype.type(0)
-    run_on_threads(lambda share: [_relu_band(d[i0:i1], xf[i0:i1], zero, out[i0:i1]) for i0, i1 in share],
+    _on_threads(lambda share: [_relu_band(d[i0:i1], xf[i0:i1], zero, out[i0:i1]) for i0, i1 in share],
                    _bands(d.size))
     return dx
 
@@ -144,7 +150,7 @@ def relu_backward_numba(dout, x):
 def relu6_backward_numba(dout, x):
     dx = np.empty_like(dout)
     d, xf, out, zero, six = _flat(dout), _flat(x), _flat(dx), x.dtype.type(0), x.dtype.type(6)
-    run_on_threads(lambda share: [_relu6_band(d[i0:i1], xf[i0:i1], zero, six, out[i0:i1]) for i0, i1 in share],
+    _on_threads(lambda share: [_relu6_band(d[i0:i1], xf[i0:i1], zero, six, out[i0:i1]) for i0, i1 in share],
                    _bands(d.size))
     return dx
 
@@ -153,7 +159,7 @@ def relu6_backward_numba(dout, x):
 def silu_backward_numba(dout, x, s):
     dx = np.empty_like(dout)
     d, xf, sf, out = _flat(dout), _flat(x), _flat(s), _flat(dx)
-    run_on_threads(lambda share: [_silu_band(d[i0:i1], xf[i0:i1], sf[i0:i1], out[i0:i1]) for i0, i1 in share],
+    _on_threads(lambda share: [_silu_band(d[i0:i1], xf[i0:i1], sf[i0:i1], out[i0:i1]) for i0, i1 in share],
                    _bands(d.size))
     return dx
 
@@ -162,7 +168,7 @@ def silu_backward_numba(dout, x, s):
 def sgd_momentum_numba(w, v, g, lr, momentum):
     wf, vf, gf = _flat(w), _flat(v), _flat(g)
     lr, momentum = w.dtype.type(lr), w.dtype.type(momentum)
-    run_on_threads(lambda share: [_sgd_band(wf[i0:i1], vf[i0:i1], gf[i0:i1], lr, momentum) for i0, i1 in share],
+    _on_threads(lambda share: [_sgd_band(wf[i0:i1], vf[i0:i1], gf[i0:i1], lr, momentum) for i0, i1 in share],
                    _bands(wf.size))
 
 
@@ -195,7 +201,7 @@ def sgd_momentum_many_numba(triples, lr, momentum):
             for wf, vf, gf, lr_, m_ in share:
                 _sgd_band(wf, vf, gf, lr_, m_)
 
-    run_on_threads(work, shares)
+    _on_threads(work, shares)
 
 
 #: rows (pixels) per partial sum of ``dy x``: summed in the arrays' dtype, then added in float64
