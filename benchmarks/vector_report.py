@@ -331,6 +331,7 @@ def workloads(only: list[str] | None = None):
     def pool_group():
         for fwd, bwd, kw in ((F.max_pool2d_forward, F.max_pool2d_backward, dict(pool_size=2)),
                              (F.max_pool2d_forward, F.max_pool2d_backward, dict(pool_size=3, stride=2, padding=1)),
+                             (F.max_pool2d_forward, F.max_pool2d_backward, dict(pool_size=3, stride=1)),
                              (F.avg_pool2d_forward, F.avg_pool2d_backward, dict(pool_size=2)),
                              (F.avg_pool2d_forward, F.avg_pool2d_backward, dict(pool_size=3, stride=1))):
             out, cache = fwd(a(2, 9, 9, 16), **kw)

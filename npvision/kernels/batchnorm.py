@@ -50,7 +50,7 @@ from .blas import PARALLEL_SIZE, run_on_threads, threads
 __all__ = ["ACTIVATIONS"]
 
 #: activations the normalizing pass can apply itself, by their number in the compiled loops
-ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2, "silu": 3}
+ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2, "silu": 3}     # silu: loops of its own
 
 #: rows per partial sum of the statistics: summed in the input's dtype, then added in float64
 ROWS_PER_PARTIAL = 256
@@ -155,7 +155,7 @@ def _stats_rows(x2, first, r0, r1, block, part, part_sq, total, total_sq):
 @njit(nogil=True)
 def _apply_rows(x2, norm, act, bounds, r0, r1, y2):
     """y = act((x - mu) scale + beta) for rows r0..r1-1; ``norm`` (3, C) holds mu, scale, beta and
-    ``bounds`` the 0 and 6 of ReLU and ReLU6 (and a 1), in the arrays' dtype."""
+    ``bounds`` the 0 and 6 of ReLU and ReLU6, in the arrays' dtype."""
     C = x2.shape[1]
     mu, scale, beta = norm[0], norm[1], norm[2]
     zero, six = bounds[0], bounds[1]
@@ -171,15 +171,12 @@ def _apply_rows(x2, norm, act, bounds, r0, r1, y2):
 
 
 @njit(inline="always")
-def _gate(dy, z, s, act, zero, six, one):
-    """``dy act'(z)``: dy where ReLU (ReLU6) passes its input on, else 0; ``dy s (1 + z (1 - s))``
-    for SiLU (``s = sigmoid(z)``, read only then)."""
+def _gate(dy, z, act, zero, six):
+    """``dy act'(z)``: dy where the activation passes its input on, else 0."""
     if act == 1:
         return dy if z > zero else zero
     if act == 2:
         return dy if (z > zero) & (z < six) else zero
-    if act == 3:
-        return dy * s * (one + z * (one - s))
     return dy
 
 
@@ -194,10 +191,12 @@ def _neg_z_rows(x2, norm, r0, r1, e2):
             out[c] = -((row[c] - mu[c]) * scale[c] + beta[c])
 
 
-@njit(nogil=True)
+@njit(nogil=True, error_model="numpy")
 def _silu_rows(x2, norm, one, r0, r1, s2, y2):
     """From ``s2`` = exp(-z): s = 1 / (1 + exp(-z)) in place, and y = z s (``one``: a 1 of the
-    arrays' dtype, so that float32 stays float32)."""
+    arrays' dtype, so that float32 stays float32). ``error_model="numpy"``: numba's default
+    checks every division for a zero divisor (never the case here, 1 + e >= 1) and that exit
+    kept the loop from vectorizing."""
     C = x2.shape[1]
     mu, scale, beta = norm[0], norm[1], norm[2]
     for r in range(r0, r1):
@@ -209,12 +208,36 @@ def _silu_rows(x2, norm, one, r0, r1, s2, y2):
 
 
 @njit(nogil=True)
-def _grad_sums_rows(dy2, x2, s2, norm, act, bounds, r0, r1, block, parts, totals):
+def _grad_sums_rows(dy2, x2, norm, act, bounds, r0, r1, block, parts, totals):
     """totals[0] += sum g, totals[1] += sum g (x - mu) over rows r0..r1-1 (blocks of rows summed
     in ``parts`` (2, C) first, as in :func:`_stats_rows`)."""
     C = x2.shape[1]
     mu, scale, beta = norm[0], norm[1], norm[2]
-    zero, six, one = bounds[0], bounds[1], bounds[2]
+    zero, six = bounds[0], bounds[1]
+    part, part_x = parts[0], parts[1]
+    total, total_x = totals[0], totals[1]
+    for b0 in range(r0, r1, block):
+        for c in range(C):
+            part[c] = 0
+            part_x[c] = 0
+        for r in range(b0, min(r1, b0 + block)):
+            row, grow = x2[r], dy2[r]
+            for c in range(C):
+                xc = row[c] - mu[c]
+                g = _gate(grow[c], xc * scale[c] + beta[c], act, zero, six)
+                part[c] += g
+                part_x[c] += g * xc
+        for c in range(C):
+            total[c] += part[c]
+            total_x[c] += part_x[c]
+
+
+@njit(nogil=True)
+def _grad_sums_rows_silu(dy2, x2, s2, norm, one, r0, r1, block, parts, totals):
+    """:func:`_grad_sums_rows` through SiLU: ``g = dy s (1 + z (1 - s))``, ``s`` read from ``s2``
+    (its own loop: a SiLU branch inside the other made LLVM mask the loads on AVX2)."""
+    C = x2.shape[1]
+    mu, scale, beta = norm[0], norm[1], norm[2]
     part, part_x = parts[0], parts[1]
     total, total_x = totals[0], totals[1]
     for b0 in range(r0, r1, block):
@@ -225,7 +248,8 @@ def _grad_sums_rows(dy2, x2, s2, norm, act, bounds, r0, r1, block, parts, totals
             row, grow, srow = x2[r], dy2[r], s2[r]
             for c in range(C):
                 xc = row[c] - mu[c]
-                g = _gate(grow[c], xc * scale[c] + beta[c], srow[c], act, zero, six, one)
+                z, sc = xc * scale[c] + beta[c], srow[c]
+                g = grow[c] * sc * (one + z * (one - sc))
                 part[c] += g
                 part_x[c] += g * xc
         for c in range(C):
@@ -234,17 +258,32 @@ def _grad_sums_rows(dy2, x2, s2, norm, act, bounds, r0, r1, block, parts, totals
 
 
 @njit(nogil=True)
-def _grad_apply_rows(dy2, x2, s2, norm, coef, act, bounds, r0, r1, dx2):
+def _grad_apply_rows(dy2, x2, norm, coef, act, bounds, r0, r1, dx2):
     """dx = a g + b (x - mu) + c for rows r0..r1-1, ``coef`` (3, C) holding a, b, c."""
     C = x2.shape[1]
     mu, scale, beta = norm[0], norm[1], norm[2]
     a, b, c_ = coef[0], coef[1], coef[2]
-    zero, six, one = bounds[0], bounds[1], bounds[2]
+    zero, six = bounds[0], bounds[1]
+    for r in range(r0, r1):
+        row, grow, out = x2[r], dy2[r], dx2[r]
+        for c in range(C):
+            xc = row[c] - mu[c]
+            g = _gate(grow[c], xc * scale[c] + beta[c], act, zero, six)
+            out[c] = a[c] * g + b[c] * xc + c_[c]
+
+
+@njit(nogil=True)
+def _grad_apply_rows_silu(dy2, x2, s2, norm, coef, one, r0, r1, dx2):
+    """:func:`_grad_apply_rows` through SiLU, ``s`` read from ``s2``."""
+    C = x2.shape[1]
+    mu, scale, beta = norm[0], norm[1], norm[2]
+    a, b, c_ = coef[0], coef[1], coef[2]
     for r in range(r0, r1):
         row, grow, srow, out = x2[r], dy2[r], s2[r], dx2[r]
         for c in range(C):
             xc = row[c] - mu[c]
-            g = _gate(grow[c], xc * scale[c] + beta[c], srow[c], act, zero, six, one)
+            z, sc = xc * scale[c] + beta[c], srow[c]
+            g = grow[c] * sc * (one + z * (one - sc))
             out[c] = a[c] * g + b[c] * xc + c_[c]
 
 
@@ -263,8 +302,8 @@ def _per_channel(dtype, *vectors) -> np.ndarray:
 
 
 def _bounds(dtype) -> np.ndarray:
-    """``[0, 6, 1]`` in ``dtype``: ReLU's and ReLU6's bounds and a one, for the loops."""
-    return np.array([0, 6, 1], dtype)
+    """``[0, 6]`` in ``dtype``: ReLU's and ReLU6's bounds, for the loops."""
+    return np.array([0, 6], dtype)
 
 
 def _on_threads(work, shares: list) -> list:
@@ -322,13 +361,16 @@ def batchnorm_apply_silu_numba(x2, mu, scale, beta):
 def batchnorm_grad_sums_numba(dy2, x2, mu, scale, beta, act, s2=None):
     """(sum g, sum g (x - mu)) in float64 from one pass over dy and x (and s for SiLU)."""
     M, C = x2.shape
-    s2 = x2 if s2 is None else s2                     # read only for SiLU
     norm, bounds, code = _per_channel(x2.dtype, mu, scale, beta), _bounds(x2.dtype), ACTIVATIONS[act]
+    one = x2.dtype.type(1)
 
     def work(share):
         totals, parts = np.zeros((2, C)), np.empty((2, C), dtype=x2.dtype)
         for r0, r1 in share:
-            _grad_sums_rows(dy2, x2, s2, norm, code, bounds, r0, r1, ROWS_PER_PARTIAL, parts, totals)
+            if act == "silu":
+                _grad_sums_rows_silu(dy2, x2, s2, norm, one, r0, r1, ROWS_PER_PARTIAL, parts, totals)
+            else:
+                _grad_sums_rows(dy2, x2, norm, code, bounds, r0, r1, ROWS_PER_PARTIAL, parts, totals)
         return totals
 
     totals = sum(_on_threads(work, _row_shares(M, C)))
@@ -339,9 +381,15 @@ def batchnorm_grad_sums_numba(dy2, x2, mu, scale, beta, act, s2=None):
 def batchnorm_grad_apply_numba(dy2, x2, mu, scale, beta, a, b, c, act, s2=None):
     """dx = a g + b (x - mu) + c in one pass."""
     dx2 = np.empty_like(dy2)
-    s2 = x2 if s2 is None else s2                     # read only for SiLU
     norm, coef = _per_channel(x2.dtype, mu, scale, beta), _per_channel(x2.dtype, a, b, c)   # (3, C) each
-    bounds, code = _bounds(x2.dtype), ACTIVATIONS[act]
-    _on_threads(lambda share: [_grad_apply_rows(dy2, x2, s2, norm, coef, code, bounds, r0, r1, dx2)
-                               for r0, r1 in share], _row_shares(*x2.shape))
+    bounds, code, one = _bounds(x2.dtype), ACTIVATIONS[act], x2.dtype.type(1)
+
+    def work(share):
+        for r0, r1 in share:
+            if act == "silu":
+                _grad_apply_rows_silu(dy2, x2, s2, norm, coef, one, r0, r1, dx2)
+            else:
+                _grad_apply_rows(dy2, x2, norm, coef, code, bounds, r0, r1, dx2)
+
+    _on_threads(work, _row_shares(*x2.shape))
     return dx2
