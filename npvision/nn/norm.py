@@ -62,8 +62,10 @@ def bn_act_forward(bn: "BatchNorm2D", act, x: np.ndarray, folded: dict, key: str
     """``act(bn(x))``, the activation applied by batch norm's pass when it can be (recorded in
     ``folded[key]`` for :func:`bn_act_backward`); ``act`` may be None."""
     folded[key] = fused_activation(act)
-    out = bn.forward(x, activation=folded[key])
-    return out if act is None or folded[key] else act.forward(out)
+    if folded[key]:
+        return bn.forward(x, activation=folded[key])
+    out = bn.forward(x)                  # (one argument: a wrapped bn.forward may take no other)
+    return out if act is None else act.forward(out)
 
 
 def bn_act_backward(bn: "BatchNorm2D", act, d: np.ndarray, folded: dict, key: str) -> np.ndarray:
