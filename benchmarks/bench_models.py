@@ -31,7 +31,8 @@ layer. npvision: every module's ``forward`` and ``backward`` are wrapped in a ti
 for a few extra steps; a layer's time goes to its kind (conv, batch norm, activations,
 pooling, linear, dropout/flatten), and what a block spends outside its children (the
 residual sums, squeeze-excitation's products) is "elementwise glue"; the loss and the
-optimizer (``zero_grad`` + ``step``) are timed on their own. PyTorch: its profiler's
+optimizer (``zero_grad`` + ``step``) are timed on their own. An activation that its block
+has batch norm apply in its own pass (``nn.ConvBNAct``, ResNet's blocks) counts as batch norm. PyTorch: its profiler's
 self time per op, grouped by the op's name into the same kinds.
 """
 
@@ -151,11 +152,11 @@ def profile_npvision(model, opt, x, y, steps: int) -> dict[str, float]:
         fn = getattr(module, method)
         kind = _kind_of_module(module)
 
-        def timed(arg):
+        def timed(*args, **kwargs):
             stack.append(0.0)
             t0 = time.perf_counter()
             try:
-                return fn(arg)
+                return fn(*args, **kwargs)
             finally:
                 dt = time.perf_counter() - t0
                 inner = stack.pop()
@@ -166,8 +167,11 @@ def profile_npvision(model, opt, x, y, steps: int) -> dict[str, float]:
         object.__setattr__(module, method, timed)
         originals.append((module, method))
 
+    # an activation that its block has batch norm apply is not wrapped: wrapping it would make the
+    # block run it as a layer of its own (nn.norm.fused_activation); its time is batch norm's
+    folded = {id(a) for _, m in model.named_modules() for a in getattr(m, "fused_activations", list)()}
     for _, m in model.named_modules():
-        if m is not model:
+        if m is not model and id(m) not in folded:
             wrap(m, "forward")
             wrap(m, "backward")
     try:

@@ -331,6 +331,7 @@ def workloads(only: list[str] | None = None):
     def pool_group():
         for fwd, bwd, kw in ((F.max_pool2d_forward, F.max_pool2d_backward, dict(pool_size=2)),
                              (F.max_pool2d_forward, F.max_pool2d_backward, dict(pool_size=3, stride=2, padding=1)),
+                             (F.max_pool2d_forward, F.max_pool2d_backward, dict(pool_size=3, stride=1)),
                              (F.avg_pool2d_forward, F.avg_pool2d_backward, dict(pool_size=2)),
                              (F.avg_pool2d_forward, F.avg_pool2d_backward, dict(pool_size=3, stride=1))):
             out, cache = fwd(a(2, 9, 9, 16), **kw)
@@ -338,10 +339,14 @@ def workloads(only: list[str] | None = None):
         out, cache = F.max_pool2d_forward(a(2, 8, 8, 16), 2)
         up, ucache = F.max_unpool2d_forward(out, cache)
         F.max_unpool2d_backward(a(*up.shape), ucache)
+        out, cache = F.global_avg_pool2d_forward(a(2, 9, 9, 16))
+        F.global_avg_pool2d_backward(a(*out.shape), cache)
+        out, cache = F.channel_scale_forward(a(2, 9, 9, 16), a(2, 16))   # squeeze-excitation's product
+        F.channel_scale_backward(a(*out.shape), cache)
 
     def norm_group():
         x = a(2, 9, 9, 40)
-        for act in (None, "relu", "relu6"):
+        for act in (None, "relu", "relu6", "silu"):
             g, b = a(40), a(40)
             out, cache = F.batchnorm_forward(x, g, b, np.zeros(40, np.float32), np.ones(40, np.float32), True,
                                              activation=act)

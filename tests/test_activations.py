@@ -128,3 +128,20 @@ def test_errors():
     _, cache = F.sigmoid_forward(np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"dout: sigmoid_backward expected .*\(2, 3\), received \(3, 2\)"):
         F.sigmoid_backward(np.zeros((3, 2)), cache)
+
+
+@pytest.mark.parametrize("layer", ["ReLU", "ReLU6"])
+def test_an_inplace_relu_overwrites_its_input_and_differentiates_the_same(layer):
+    import npvision.nn as nn
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((2, 3, 4, 5)) * 5).astype(np.float32)
+    x[0, 0, 0, :3] = [0.0, 6.0, -0.0]                              # the kinks
+    plain, inplace = getattr(nn, layer)(), getattr(nn, layer)(inplace=True)
+    x2 = x.copy()
+    y = plain.forward(x)
+    y2 = inplace.forward(x2)
+    assert y2 is x2 and not np.shares_memory(y, x)
+    np.testing.assert_array_equal(y2, y)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    np.testing.assert_array_equal(inplace.backward(dy), plain.backward(dy))
+    assert repr(inplace).endswith("(inplace=True)")

@@ -116,7 +116,7 @@ def test_errors():
 # ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("training", [True, False])
-@pytest.mark.parametrize("activation", ["relu", "relu6"])
+@pytest.mark.parametrize("activation", ["relu", "relu6", "silu"])
 def test_gradcheck_with_a_fused_activation(activation, training):
     rng = np.random.default_rng(11)
     x = rng.standard_normal((3, 3, 2, 4)) * 2 + 1
@@ -127,7 +127,7 @@ def test_gradcheck_with_a_fused_activation(activation, training):
     assert set(report.errors) == {"arg0", "arg1", "arg2"}
 
 
-@pytest.mark.parametrize("activation", [None, "relu", "relu6"])
+@pytest.mark.parametrize("activation", [None, "relu", "relu6", "silu"])
 def test_a_fused_activation_equals_the_activation_after(activation):
     rng = np.random.default_rng(12)
     x = (rng.standard_normal((4, 5, 5, 6)) * 3).astype(np.float32)
@@ -135,7 +135,8 @@ def test_a_fused_activation_equals_the_activation_after(activation):
     gamma *= 4
     plain, c1 = F.batchnorm_forward(x, gamma, beta, rm.copy(), rv.copy(), True)
     fused, c2 = F.batchnorm_forward(x, gamma, beta, rm.copy(), rv.copy(), True, activation=activation)
-    act = {None: (lambda v: v), "relu": F.relu_forward, "relu6": F.relu6_forward}[activation]
+    act = {None: (lambda v: v), "relu": F.relu_forward, "relu6": F.relu6_forward,
+           "silu": F.silu_forward}[activation]
     after, ac = (plain, None) if activation is None else act(plain)
     np.testing.assert_allclose(fused, after, rtol=1e-6, atol=1e-6)
     dout = rng.standard_normal(x.shape).astype(np.float32)
@@ -145,13 +146,13 @@ def test_a_fused_activation_equals_the_activation_after(activation):
 
 
 def test_an_unknown_activation_is_refused():
-    with pytest.raises(ValueError, match="activation: expected None, 'relu' or 'relu6', received 'silu'"):
+    with pytest.raises(ValueError, match="activation: expected None, 'relu', 'relu6' or 'silu', received 'gelu'"):
         F.batchnorm_forward(np.ones((4, 3)), np.ones(3), np.zeros(3), np.zeros(3), np.ones(3), True,
-                            activation="silu")
+                            activation="gelu")
 
 
 @pytest.mark.parametrize("split", [False, True])
-@pytest.mark.parametrize("activation", [None, "relu", "relu6"])
+@pytest.mark.parametrize("activation", [None, "relu", "relu6", "silu"])
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-10)])
 def test_numba_kernels_equal_the_naive_formulas(dtype, tol, activation, split, monkeypatch):
     """67 channels (the loops' vector body and tail), 600 rows (several partial sums), channel means
@@ -170,11 +171,18 @@ def test_numba_kernels_equal_the_naive_formulas(dtype, tol, activation, split, m
     mu = x2.mean(axis=0).astype(dtype)
     scale *= 4
     naive, fast = {}, {}
+    s2 = None
+    if activation == "silu":                           # SiLU's sigmoid, as its forward pass saves it
+        s2 = kernels.get("batchnorm_apply_silu", "naive")(x2, mu, scale, beta)[1]
     for be, out in (("naive", naive), ("numba", fast)):
         out["stats"] = kernels.get("batchnorm_stats", be)(x2)
-        out["apply"] = (kernels.get("batchnorm_apply", be)(x2, mu, scale, beta, activation),)
-        out["sums"] = kernels.get("batchnorm_grad_sums", be)(dy2, x2, mu, scale, beta, activation)
-        out["dx"] = (kernels.get("batchnorm_grad_apply", be)(dy2, x2, mu, scale, beta, a, b, c, activation),)
+        if activation == "silu":
+            out["apply"] = kernels.get("batchnorm_apply_silu", be)(x2, mu, scale, beta)
+        else:
+            out["apply"] = (kernels.get("batchnorm_apply", be)(x2, mu, scale, beta, activation),)
+        out["sums"] = kernels.get("batchnorm_grad_sums", be)(dy2, x2, mu, scale, beta, activation, s2)
+        out["dx"] = (kernels.get("batchnorm_grad_apply", be)(dy2, x2, mu, scale, beta, a, b, c, activation,
+                                                              s2),)
     for key in naive:
         for got, want in zip(fast[key], naive[key]):
             assert got.shape == want.shape, key
@@ -197,6 +205,9 @@ def test_numba_kernels_run_without_jit():
         out, cache = F.batchnorm_forward(x, np.ones(5), np.zeros(5), np.zeros(5), np.ones(5), True, activation="relu")
         dx, dg, db = F.batchnorm_backward(np.ones_like(out), cache)
         assert type(KB._apply_rows).__name__ == "function" and np.all(out >= 0)
+        out, cache = F.batchnorm_forward(x, np.ones(5), np.zeros(5), np.zeros(5), np.ones(5), True, activation="silu")
+        dx, dg, db = F.batchnorm_backward(np.ones_like(out), cache)
+        assert np.all(np.isfinite(dx)) and np.all(out > -0.3)
         print("ok")
     """)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -105,4 +105,5 @@ def test_vector_report_reads_the_pooling_kernels(tmp_path):
     assert "avx2: 0 kernel(s) not reached by the workloads" in out, out     # every pooling kernel was read
     data = json.loads(path.read_text())
     names = {k["kernel"] for k in data["kernels"]}
-    assert {"_max_pool_fwd", "_max_pool_bwd_disjoint", "_avg_pool_fwd"} <= names
+    assert {"_max_pool_fwd", "_max_pool_bwd_disjoint", "_avg_pool_fwd", "_max_pool_fwd_3x3_s2",
+            "_avg_pool_fwd_2x2", "_avg_pool_bwd_disjoint", "_global_avg_pool_fwd"} <= names

@@ -23,6 +23,27 @@ def test_numba_equals_naive(rows, dtype, tol):
     kernels.get("linear_outer_add_", "numba")(g1, x, dout)
     kernels.get("linear_outer_add_", "naive")(g2, x, dout)
     np.testing.assert_allclose(g1, g2, rtol=tol, atol=tol * np.abs(g2).max())
+    g1[...] = np.nan                                               # overwrite: the old numbers never read
+    kernels.get("linear_outer_add_", "numba")(g1, x, dout, overwrite=True)
+    want = x.astype(np.float64).T @ dout
+    np.testing.assert_allclose(g1, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+def test_a_zeroed_gradient_is_written_not_added_to():
+    """After zero_grad the layer writes dW over the gradient's array (its old numbers unread);
+    a second backward adds."""
+    rng = np.random.default_rng(2)
+    layer = nn.Linear(512, 600)
+    x = rng.standard_normal((4, 512)).astype(np.float32)
+    dout = rng.standard_normal((4, 600)).astype(np.float32)
+    layer.weight.grad[...] = 7.0
+    layer.zero_grad()
+    layer.forward(x)
+    layer.backward(dout)
+    want = x.astype(np.float64).T @ dout
+    np.testing.assert_allclose(layer.weight.grad, want, rtol=1e-5, atol=1e-4)
+    layer.backward(dout)
+    np.testing.assert_allclose(layer.weight.grad, 2 * want, rtol=1e-5, atol=1e-4)
 
 
 def test_dw_into_accumulates_and_the_layer_uses_it():

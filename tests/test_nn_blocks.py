@@ -279,3 +279,48 @@ def test_block_argument_errors():
         nn.MBConv(4, 4, 3, 1, 2, se_ratio=2.0)
     with pytest.raises(ValueError, match=r"x: has 3 channels .* expects 4"):
         nn.BasicBlock(4, 4).forward(np.zeros((1, 4, 4, 3), np.float32))
+
+
+# -- batch norm applying the activation that follows it ----------------------------------------
+
+def _instrument_activations(block):
+    """Give every activation child an instance ``forward`` (as summary() and profilers do): the
+    blocks must then run it as a layer of its own, the unfused path."""
+    for _, m in block.named_modules():
+        if isinstance(m, (nn.ReLU, nn.ReLU6, nn.SiLU)):
+            object.__setattr__(m, "forward", m.forward)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("make", [
+    lambda: nn.ConvBNAct(3, 5, 3, activation=nn.ReLU, rng=0, dtype=np.float64),
+    lambda: nn.ConvBNAct(3, 5, 3, stride=2, activation=nn.ReLU6, rng=0, dtype=np.float64),
+    lambda: nn.ConvBNAct(5, 5, 3, depthwise=True, activation=nn.SiLU, rng=0, dtype=np.float64),
+    lambda: nn.BasicBlock(4, 6, stride=2, rng=0, dtype=np.float64),
+    lambda: nn.Bottleneck(6, 2, rng=0, dtype=np.float64),
+], ids=["convbn-relu", "convbn-relu6", "convbn-silu", "basic", "bottleneck"])
+def test_folding_the_activation_into_batch_norm_changes_no_number(make, training):
+    """The fused path (activation applied inside batch norm's passes) against the same block
+    with its activations run as layers: outputs, input gradients, parameter gradients and
+    running statistics agree to rounding."""
+    fused, plain = randomize_bn(make()), randomize_bn(make())
+    _instrument_activations(plain)
+    assert fused.fused_activations() and not plain.fused_activations()
+    fused.train(training)
+    plain.train(training)
+    c_in = fused.in_channels
+    x = normal(2, 6, 6, c_in) * 2
+    y_f, y_p = fused.forward(x), plain.forward(x)
+    np.testing.assert_allclose(y_f, y_p, rtol=1e-12, atol=1e-12)
+    dy = normal(*y_f.shape, seed=7)
+    np.testing.assert_allclose(fused.backward(dy), plain.backward(dy), rtol=1e-10, atol=1e-12)
+    for (name, p), (_, q) in zip(fused.named_parameters(), plain.named_parameters()):
+        np.testing.assert_allclose(p.grad, q.grad, rtol=1e-10, atol=1e-12, err_msg=name)
+    for name in fused.state_dict():
+        np.testing.assert_allclose(fused.state_dict()[name], plain.state_dict()[name], rtol=1e-12,
+                                   err_msg=name)
+
+
+def test_summary_still_sees_a_folded_activation():
+    s = nn.summary(nn.ConvBNAct(3, 4, 3, activation=nn.SiLU), (8, 8, 3))
+    assert [r.output_shape for r in s.rows if r.name == "act"] == [(None, 8, 8, 4)]

@@ -36,6 +36,50 @@ def test_sgd_momentum_two_steps():
     np.testing.assert_allclose(p.data, [1.0 - 0.05 - 0.095, -2.0 - 0.1 - 0.19], atol=1e-15)
 
 
+def test_sgd_momentum_updates_many_parameters_at_once_as_one_by_one():
+    """SGD's step hands the parameters to one multi-tensor kernel; a frozen one, a float64 one among
+    float32 ones and a non-contiguous gradient must each get exactly the one-by-one update."""
+    from npvision.nn.module import Parameter
+    rng = np.random.default_rng(5)
+    params = [Parameter(rng.standard_normal(s).astype(np.float32)) for s in [(4,), (3, 5), (70000,)]]
+    params.append(Parameter(rng.standard_normal(6)))                     # float64
+    params.append(Parameter(rng.standard_normal((4, 3)).astype(np.float32)))
+    frozen = Parameter(np.ones(3, np.float32), trainable=False)
+    params.append(frozen)
+    for p in params:
+        p.grad = rng.standard_normal(p.shape).astype(p.data.dtype)
+    params[4].grad = np.asfortranarray(params[4].grad)                  # not C-contiguous
+    want = [p.data.copy() for p in params]
+    vs = [np.zeros_like(p.data) for p in params]
+    opt = SGD(params, lr=0.1, momentum=0.9)
+    for _ in range(2):
+        opt.step()
+        for i, p in enumerate(params):
+            if p.trainable:
+                vs[i] = (0.9 * vs[i] + p.grad).astype(p.data.dtype)
+                want[i] = (want[i] - p.data.dtype.type(0.1) * vs[i]).astype(p.data.dtype)
+    for p, w in zip(params, want):
+        np.testing.assert_allclose(p.data, w, rtol=1e-6)
+    np.testing.assert_array_equal(frozen.data, 1)
+
+
+def test_zero_grad_is_written_on_first_use():
+    """zero_grad() defers its zeros: reading grad shows them, the next accumulation copies."""
+    from npvision.nn.module import Parameter
+    p = Parameter(np.ones((2, 3)))
+    p.accumulate_grad(np.full((2, 3), 2.0))
+    p.zero_grad()
+    p.accumulate_grad(np.arange(3.0))                                    # broadcast, as += does
+    np.testing.assert_array_equal(p.grad, [[0, 1, 2], [0, 1, 2]])
+    p.accumulate_grad(np.ones((2, 3)))
+    np.testing.assert_array_equal(p.grad, [[1, 2, 3], [1, 2, 3]])
+    p.zero_grad()
+    np.testing.assert_array_equal(p.grad, 0)                             # read: the zeros are there
+    p.zero_grad()
+    p.grad += 5                                                          # direct use sees zeros too
+    np.testing.assert_array_equal(p.grad, 5)
+
+
 def test_sgd_nesterov_two_steps():
     p = make_param([0.0], [1.0])
     opt = SGD([p], lr=0.1, momentum=0.9, nesterov=True)

@@ -127,6 +127,7 @@ KERNEL_CASES = [  # (xp shape, pool, stride)
     ((2, 7, 9, 3), (2, 2), (2, 2)),     # disjoint windows, last row and columns uncovered
     ((2, 8, 9, 3), (2, 3), (3, 4)),     # disjoint windows with gaps between them
     ((1, 5, 3, 2), (5, 1), (1, 1)),
+    ((2, 9, 8, 3), (3, 3), (2, 2)),     # ResNet's stem pool (its own kernel); last column uncovered
 ]
 
 
@@ -211,6 +212,24 @@ def test_argmax_dtype_grows_with_the_pool():
     assert large.argmax[0, 0, 0, 0] == np.argmax(x[0, :, :, 0])
 
 
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-10)])
+def test_global_avg_pool_numba_equals_naive(dtype, tol, split, monkeypatch):
+    """37 channels (vector body and tail), 23 x 25 pixels (several partial sums of 256), a mean far
+    from zero, images split between threads; a 1 x 1 map is its own mean."""
+    if split:
+        from npvision.kernels import blas
+        monkeypatch.setattr(blas, "PARALLEL_SIZE", 1)
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((3, 23, 25, 37)) * 3 + 100).astype(dtype)
+    got = kernels.get("global_avg_pool2d_forward", "numba")(x)
+    want = kernels.get("global_avg_pool2d_forward", "naive")(x)
+    assert got.dtype == dtype and got.shape == (3, 37)
+    np.testing.assert_allclose(got, want, rtol=tol)
+    one = x[:, :1, :1]
+    np.testing.assert_array_equal(kernels.get("global_avg_pool2d_forward", "numba")(one), one[:, 0, 0])
+
+
 def test_numba_kernels_run_without_jit():
     """NUMBA_DISABLE_JIT=1 turns the numba kernels into plain Python a student can step into."""
     code = textwrap.dedent("""
@@ -231,6 +250,15 @@ def test_numba_kernels_run_without_jit():
         assert np.allclose(a, kernels.get("avg_pool2d_forward", "naive")(x, (2, 2), (1, 2)))
         b = kernels.get("avg_pool2d_backward", "numba")(a, x.shape, (2, 2), (1, 2))
         assert np.allclose(b, kernels.get("avg_pool2d_backward", "naive")(a, x.shape, (2, 2), (1, 2)))
+        o5, a5 = kernels.get("max_pool2d_forward", "numba")(x, (3, 3), (2, 2))      # the 3x3 stride-2 kernel
+        o6, a6 = kernels.get("max_pool2d_forward", "naive")(x, (3, 3), (2, 2))
+        assert np.array_equal(o5, o6) and np.array_equal(a5, a6)
+        a2 = kernels.get("avg_pool2d_forward", "numba")(x, (2, 2), (2, 2))          # the 2x2 kernels
+        assert np.allclose(a2, kernels.get("avg_pool2d_forward", "naive")(x, (2, 2), (2, 2)))
+        b2 = kernels.get("avg_pool2d_backward", "numba")(a2, x.shape, (2, 2), (2, 2))
+        assert np.allclose(b2, kernels.get("avg_pool2d_backward", "naive")(a2, x.shape, (2, 2), (2, 2)))
+        m = kernels.get("global_avg_pool2d_forward", "numba")(x)
+        assert np.allclose(m, kernels.get("global_avg_pool2d_forward", "naive")(x))
         print("ok")
     """)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -23,3 +23,4 @@ from .dropout import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .normalize import *  # noqa: F401,F403
 from .roi import *  # noqa: F401,F403
+from .scale import *  # noqa: F401,F403

@@ -74,28 +74,32 @@ def _same_dtype(dout, x):
 
 # ---------------------------------------------------------------- ReLU family
 
-def relu_forward(x):
-    """``max(x, 0)``; cache: ``x``."""
+def relu_forward(x, out=None):
+    """``y = max(x, 0)``; cache: ``y`` (``y > 0`` exactly where ``x > 0``, so the output is the
+    mask). ``out=x`` writes ``y`` over ``x`` (an in-place ReLU: no new array)."""
     x = as_float_array(x, "x")
-    return np.maximum(x, 0), x
+    y = np.maximum(x, x.dtype.type(0), out=out)
+    return y, y
 
 
 def relu_backward(dout, cache):
-    """``dx = dout * [x > 0]``."""
+    """``dx = dout * [y > 0]`` (the same as ``[x > 0]``)."""
     x = check_cache(cache, "relu")
     dout = check_dout(dout, x.shape, "relu_backward")
     pair = _same_dtype(dout, x)
     return np.where(x > 0, dout, 0) if pair is None else kernels.get("relu_backward")(*pair)
 
 
-def relu6_forward(x):
-    """``min(max(x, 0), 6)`` (MobileNet); cache: ``x``."""
+def relu6_forward(x, out=None):
+    """``y = min(max(x, 0), 6)`` (MobileNet); cache: ``y`` (``0 < y < 6`` exactly where
+    ``0 < x < 6``). ``out=x`` writes ``y`` over ``x``."""
     x = as_float_array(x, "x")
-    return np.clip(x, 0, 6), x
+    y = np.clip(x, x.dtype.type(0), x.dtype.type(6), out=out)
+    return y, y
 
 
 def relu6_backward(dout, cache):
-    """``dx = dout * [0 < x < 6]``."""
+    """``dx = dout * [0 < y < 6]`` (the same as ``[0 < x < 6]``)."""
     x = check_cache(cache, "relu6")
     dout = check_dout(dout, x.shape, "relu6_backward")
     pair = _same_dtype(dout, x)

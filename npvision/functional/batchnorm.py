@@ -49,9 +49,11 @@ normalization makes the output insensitive to ``x``). In inference mode
 
 Fused activation
 ----------------
-``activation="relu"`` or ``"relu6"`` returns ``act(out)`` from the same pass over ``x``
-(a ConvBNAct unit's batch norm and activation at the cost of one), and the backward pass
-first multiplies ``dout`` by ``act'`` at the normalized value, recomputed from ``x``.
+``activation="relu"``, ``"relu6"`` or ``"silu"`` returns ``act(out)`` from the same pass over
+``x`` (a ConvBNAct unit's batch norm and activation at the cost of one), and the backward pass
+first multiplies ``dout`` by ``act'`` at the normalized value ``z``, recomputed from ``x``:
+``[z > 0]``, ``[0 < z < 6]``, or SiLU's ``s (1 + z (1 - s))`` with ``s = sigmoid(z)`` kept
+from the forward pass (the cache's last entry; None for the others).
 
 The passes run in :mod:`npvision.kernels.batchnorm` (ops ``batchnorm_stats``,
 ``batchnorm_apply``, ``batchnorm_grad_sums``, ``batchnorm_grad_apply``): the ``naive`` backend
@@ -105,13 +107,14 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     training : bool; batch statistics (True) or running statistics (False).
     momentum : float in [0, 1], weight of the old running value.
     eps : float > 0 added to the variance.
-    activation : None, ``"relu"`` or ``"relu6"``: applied to the output in the same pass.
+    activation : None, ``"relu"``, ``"relu6"`` or ``"silu"``: applied to the output in the same pass.
 
     Returns
     -------
     out : like ``x``, same dtype.
-    cache : ``(x, gamma, mu, inv_std, training, activation)`` for :func:`batchnorm_backward`
-        (``x`` as rows of channels ``(M, C)``; ``mu`` and ``inv_std`` (C,) in float64).
+    cache : ``(x, gamma, beta, mu, inv_std, training, activation, s)`` for
+        :func:`batchnorm_backward` (``mu`` and ``inv_std`` (C,) in float64; ``s`` the SiLU's
+        sigmoid ``(M, C)``, else None).
     """
     x = as_float_array(x, "x")
     if x.ndim < 2:
@@ -126,8 +129,8 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     momentum = _check_unit(momentum, "momentum", 0.0, 1.0, high_open=False)
     if not isinstance(eps, numbers.Real) or isinstance(eps, bool) or not eps > 0:
         raise ValueError(f"eps: expected a positive real number, received {eps!r}")
-    if activation not in (None, "relu", "relu6"):
-        raise ValueError(f"activation: expected None, 'relu' or 'relu6', received {activation!r}")
+    if activation not in (None, "relu", "relu6", "silu"):
+        raise ValueError(f"activation: expected None, 'relu', 'relu6' or 'silu', received {activation!r}")
 
     x = np.ascontiguousarray(x)
     x2 = x.reshape(-1, c)                             # (M, C): rows of channels
@@ -143,8 +146,13 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
         mu, var = running_mean.astype(np.float64), running_var.astype(np.float64)
     inv_std = 1.0 / np.sqrt(var + eps)                # (C,) float64
     scale = gamma * inv_std                           # (C,): out = (x - mu) * scale + beta
-    out = kernels.get("batchnorm_apply")(x2, *_in_dtype(x.dtype, mu, scale, beta), activation)
-    return out.reshape(x.shape), (x, gamma, beta, mu, inv_std, bool(training), activation)
+    norm = _in_dtype(x.dtype, mu, scale, beta)
+    s = None                                          # SiLU's sigmoid (M, C), for the backward pass
+    if activation == "silu":
+        out, s = kernels.get("batchnorm_apply_silu")(x2, *norm)
+    else:
+        out = kernels.get("batchnorm_apply")(x2, *norm, activation)
+    return out.reshape(x.shape), (x, gamma, beta, mu, inv_std, bool(training), activation, s)
 
 
 def _in_dtype(dtype, *vectors):
@@ -159,7 +167,7 @@ def batchnorm_backward(dout, cache):
     -------
     (dx, dgamma, dbeta) with the shapes of ``(x, gamma, beta)``.
     """
-    x, gamma, beta, mu, inv_std, training, activation = check_cache(cache, "batchnorm", 7, arrays=5)
+    x, gamma, beta, mu, inv_std, training, activation, s = check_cache(cache, "batchnorm", 8, arrays=5)
     dout = check_dout(dout, x.shape, "batchnorm_backward")
     c = x.shape[-1]
     x2 = x.reshape(-1, c)                             # (M, C)
@@ -168,12 +176,12 @@ def batchnorm_backward(dout, cache):
     scale = gamma * inv_std                           # (C,)
     norm = _in_dtype(x.dtype, mu, scale, beta)        # what the forward pass computed with
     # dbeta = sum g, dgamma = sum g x_hat, with g = dout act'(z) (dout itself without an activation)
-    dbeta, sum_gx = kernels.get("batchnorm_grad_sums")(dy2, x2, *norm, activation)
+    dbeta, sum_gx = kernels.get("batchnorm_grad_sums")(dy2, x2, *norm, activation, s)
     dgamma = sum_gx * inv_std
     # dx = a g + b (x - mu) + c: the closed form gamma inv_std / m (m g - dbeta - x_hat dgamma)
     a = scale
     b = -scale * inv_std * dgamma / m if training else np.zeros(c)
     c0 = -scale * dbeta / m if training else np.zeros(c)
-    dx2 = kernels.get("batchnorm_grad_apply")(dy2, x2, *norm, *_in_dtype(x.dtype, a, b, c0), activation)
+    dx2 = kernels.get("batchnorm_grad_apply")(dy2, x2, *norm, *_in_dtype(x.dtype, a, b, c0), activation, s)
     return (dx2.reshape(x.shape), dgamma.astype(gamma.dtype, copy=False),
             dbeta.astype(gamma.dtype, copy=False))

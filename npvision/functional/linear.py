@@ -59,7 +59,7 @@ def linear_forward(x, w, b=None):
     return out.astype(x.dtype, copy=False), (x, w, None if b is None else b.dtype)
 
 
-def linear_backward(dout, cache, dw_into=None):
+def linear_backward(dout, cache, dw_into=None, dw_overwrite=False):
     """Gradients of :func:`linear_forward`.
 
     ``dx = dout @ w.T``, ``dw = x.T @ dout``, ``db = dout.sum(axis=0)``.
@@ -67,7 +67,8 @@ def linear_backward(dout, cache, dw_into=None):
     ``dw_into``: an array shaped like ``w`` (C-contiguous, of ``dout``'s dtype) to ADD ``dw``
     into, as a layer accumulates its parameter's gradient; it is returned as ``dw``. For a
     small batch the weight gradient is then one pass over that array, with no new one made
-    (:mod:`npvision.kernels.linear`).
+    (:mod:`npvision.kernels.linear`). ``dw_overwrite=True`` writes ``dw`` there instead (for a
+    gradient just zeroed: its old numbers are never read).
 
     Returns
     -------
@@ -82,7 +83,8 @@ def linear_backward(dout, cache, dw_into=None):
                 or not dw_into.flags.writeable):
             raise ValueError(f"dw_into: expected a writeable C-contiguous {dout.dtype} array of shape {w.shape}, "
                              f"received {dw_into.dtype} {dw_into.shape}")
-        kernels.get("linear_outer_add_")(dw_into, np.asarray(x, dtype=dout.dtype), dout)   # dw_into += x.T @ dout
+        kernels.get("linear_outer_add_")(dw_into, np.asarray(x, dtype=dout.dtype), dout,   # dw_into += x.T @ dout
+                                         overwrite=bool(dw_overwrite))
         dw = dw_into
     else:
         dw = matmul(x.T, dout).astype(w.dtype, copy=False)  # (D_in, N) @ (N, D_out) -> (D_in, D_out)

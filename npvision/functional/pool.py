@@ -202,12 +202,15 @@ def global_avg_pool2d_forward(x):
     """Mean over the image of each channel: ``x`` ``(N, H, W, C)`` -> ``out`` ``(N, C)``.
 
     ``out[n, c] = sum_{h, w} x[n, h, w, c] / (H * W)``; the cache keeps the input's shape and dtype.
+    Naive reference: :func:`npvision.kernels.pool.global_avg_pool2d_forward_naive` (the formula
+    in NumPy); the kernel table's op ``global_avg_pool2d_forward``.
     """
     x = float_input(x, "x")
     if x.shape[1] == 0 or x.shape[2] == 0:
         raise ValueError(f"x: has an empty {x.shape[1]}x{x.shape[2]} map (shape {x.shape}); global "
                          f"average pooling needs H >= 1 and W >= 1")
-    return x.mean(axis=(1, 2)), _GlobalAvgPoolCache(x.shape, x.dtype)
+    out = kernels.get("global_avg_pool2d_forward")(x)                  # (N, C)
+    return out, _GlobalAvgPoolCache(x.shape, x.dtype)
 
 
 def global_avg_pool2d_backward(dout, cache):

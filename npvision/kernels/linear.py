@@ -19,7 +19,8 @@ weight gradient comes back as a new 64 MiB array that ``grad +=`` reads once mor
 
 For more rows than :data:`SKINNY_ROWS`, BLAS's own product is faster and is used (``numpy``
 and ``naive`` backends: always). Ops: ``linear_matmul(x, w)``, ``linear_matmul_t(dout, w)``,
-``linear_outer_add_(grad, x, dout)`` (in place).
+``linear_outer_add_(grad, x, dout, overwrite=False)`` (in place; ``overwrite``: ``grad = x^T dout``,
+for a gradient that was zero, so that its old numbers are never read).
 """
 
 from __future__ import annotations
@@ -62,9 +63,12 @@ def linear_matmul_t_blas(dout, w):
 
 @register("linear_outer_add_", "naive")
 @register("linear_outer_add_", "numpy")
-def linear_outer_add_blas(grad, x, dout):
-    """grad += x^T @ dout."""
-    grad += matmul(x.T, dout)
+def linear_outer_add_blas(grad, x, dout, overwrite=False):
+    """grad += x^T @ dout (``overwrite``: grad = x^T @ dout)."""
+    if overwrite:
+        grad[...] = matmul(x.T, dout)
+    else:
+        grad += matmul(x.T, dout)
 
 
 # ---------------------------------------------------------------------------
@@ -110,11 +114,15 @@ def _rows_times_matrix_t(dout, w, k0, k1, zero, dx):
 
 
 @njit(nogil=True, fastmath={"contract"})
-def _outer_add(grad, x, dout, k0, k1):
-    """grad[k0:k1] += x[:, k0:k1]^T @ dout (M, N): each row of grad read and written once."""
+def _outer_add(grad, x, dout, k0, k1, overwrite):
+    """grad[k0:k1] += x[:, k0:k1]^T @ dout (M, N): each row of grad read and written once
+    (``overwrite``: the row zeroed first, in cache, so its old numbers are never read)."""
     M = x.shape[0]
     for k in range(k0, k1):
         g = grad[k]
+        if overwrite:
+            for j in range(g.size):
+                g[j] = 0
         for m in range(M):
             a = x[m, k]
             for j in range(g.size):
@@ -163,10 +171,11 @@ def linear_matmul_t_numba(dout, w):
 
 
 @register("linear_outer_add_", "numba", fastest=True)
-def linear_outer_add_numba(grad, x, dout):
+def linear_outer_add_numba(grad, x, dout, overwrite=False):
     """grad += x^T @ dout; a small batch reads and writes ``grad`` once (bands of its rows per thread)."""
     if not (_skinny(x, grad) and grad.flags.c_contiguous and grad.dtype == dout.dtype):
-        grad += matmul(x.T, dout)
+        linear_outer_add_blas(grad, x, dout, overwrite)
         return
     x, dout = np.ascontiguousarray(x), np.ascontiguousarray(dout)
-    run_on_threads(lambda share: [_outer_add(grad, x, dout, k0, k1) for k0, k1 in share], _bands(grad.shape[0]))
+    run_on_threads(lambda share: [_outer_add(grad, x, dout, k0, k1, overwrite) for k0, k1 in share],
+                   _bands(grad.shape[0]))

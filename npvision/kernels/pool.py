@@ -6,6 +6,10 @@ same arguments, an already padded, C-contiguous input ``xp`` ``(N, Hp, Wp, C)`` 
 ``pool = (PH, PW)`` and ``stride = (SH, SW)`` pairs, and returns the same arrays. Max pooling
 returns ``(out, argmax)``, ``argmax`` the flat offset ``kh PW + kw`` of each window's first
 maximum (:func:`argmax_dtype`: ``uint8`` for pools of up to 256 elements).
+
+``global_avg_pool2d_forward(x)``: ``(N, H, W, C) -> (N, C)``, the mean over each image
+(``naive``: NumPy's ``x.mean(axis=(1, 2))``; ``numba``: one pass over the pixels, channels
+innermost, blocks of pixels summed in the input's dtype and then added in float64).
 """
 
 from __future__ import annotations
@@ -33,6 +37,13 @@ def _out_hw(xp_shape, pool, stride) -> tuple[int, int]:
 for _op in ("max_pool2d_forward", "max_pool2d_backward", "max_unpool2d_backward", "avg_pool2d_forward",
             "avg_pool2d_backward"):
     register(_op, "naive")(getattr(reference, _op))
+
+
+@register("global_avg_pool2d_forward", "naive")
+@register("global_avg_pool2d_forward", "numpy")
+def global_avg_pool2d_forward_naive(x):
+    """``out[n, c] = sum_{h, w} x[n, h, w, c] / (H W)``."""
+    return x.mean(axis=(1, 2))
 
 
 # ---------------------------------------------------------------------------
@@ -197,6 +208,28 @@ def _max_pool_fwd_2x2(xp, out, argmax):
 
 
 @njit(nogil=True)
+def _max_pool_fwd_3x3_s2(xp, out, argmax):
+    """:func:`_max_pool_fwd` for ResNet's stem pool, 3x3 windows at stride 2: the nine taps of a
+    channel compared in registers, in row-major order, with the same branch-free select."""
+    n_b, n_h, n_w, n_c = out.shape
+    for n in range(n_b):
+        for i in range(n_h):
+            r0, r1, r2 = xp[n, 2 * i], xp[n, 2 * i + 1], xp[n, 2 * i + 2]    # (Wp, C) each
+            o, a = out[n, i], argmax[n, i]                                  # (Wo, C)
+            for j in range(n_w):
+                j0 = 2 * j
+                for c in range(n_c):
+                    best, where = r0[j0, c], 0                             # tap k = kh * 3 + kw
+                    for k in range(1, 9):                                  # unrolled: constant trip count
+                        row = r0 if k < 3 else (r1 if k < 6 else r2)
+                        v = row[j0 + k % 3, c]
+                        take = (v > best) | ((v != v) & (best == best))
+                        best, where = (v if take else best), (k if take else where)
+                    o[j, c] = best
+                    a[j, c] = where
+
+
+@njit(nogil=True)
 def _max_pool_bwd(dout, argmax, ph, pw, sh, sw, zero, dxp):
     """Overlapping windows (stride < pool): every tap adds its share into ``dxp`` (zeros first)."""
     n_b, n_h, n_w, n_c = dout.shape
@@ -273,6 +306,37 @@ def _avg_pool_fwd(xp, ph, pw, sh, sw, scale, out):
 
 
 @njit(nogil=True)
+def _avg_pool_fwd_2x2(xp, scale, out):
+    """:func:`_avg_pool_fwd` for 2x2 windows at stride 2: the four taps summed in registers,
+    one store per output (the general loop adds into the output once per tap)."""
+    n_b, n_h, n_w, n_c = out.shape
+    for n in range(n_b):
+        for i in range(n_h):
+            top, bottom = xp[n, 2 * i], xp[n, 2 * i + 1]           # (W, C)
+            o = out[n, i]                                           # (Wo, C)
+            for j in range(n_w):
+                for c in range(n_c):
+                    o[j, c] = ((top[2 * j, c] + top[2 * j + 1, c])
+                               + (bottom[2 * j, c] + bottom[2 * j + 1, c])) * scale
+
+
+@njit(nogil=True)
+def _avg_pool_bwd_disjoint(dout, ph, pw, sh, sw, scale, dxp):
+    """Windows that never overlap (stride >= pool): each covered element written once, no zeros
+    first and no read-modify-write (the caller zeroes what no window covers)."""
+    n_b, n_h, n_w, n_c = dout.shape
+    for n in range(n_b):
+        for i in range(n_h):
+            for j in range(n_w):
+                g = dout[n, i, j]
+                for kh in range(ph):
+                    for kw in range(pw):
+                        dx = dxp[n, i * sh + kh, j * sw + kw]
+                        for c in range(n_c):
+                            dx[c] = g[c] * scale
+
+
+@njit(nogil=True)
 def _avg_pool_bwd(dout, ph, pw, sh, sw, scale, dxp):
     n_b, n_h, n_w, n_c = dout.shape
     for n in range(n_b):
@@ -296,6 +360,9 @@ def max_pool2d_forward_numba(xp, pool, stride):
     def run(s):
         if tuple(pool) == tuple(stride) == (2, 2):               # the usual case: taps in registers
             _max_pool_fwd_2x2(xp[s], out[s], argmax[s])
+            return
+        if tuple(pool) == (3, 3) and tuple(stride) == (2, 2):   # ResNet's stem pool, likewise
+            _max_pool_fwd_3x3_s2(xp[s], out[s], argmax[s])
             return
         spare, spare_arg = np.empty(out.shape[3], dtype=out.dtype), np.empty(out.shape[3], dtype=argmax.dtype)
         _max_pool_fwd(xp[s], pool[0], pool[1], stride[0], stride[1], spare, spare_arg, out[s], argmax[s])
@@ -343,6 +410,9 @@ def avg_pool2d_forward_numba(xp, pool, stride):
     ho, wo = _out_hw(xp.shape, pool, stride)
     out = np.empty((xp.shape[0], ho, wo, xp.shape[3]), dtype=xp.dtype)
     scale = xp.dtype.type(1.0 / (pool[0] * pool[1]))    # in the array's dtype: float32 math stays float32
+    if tuple(pool) == tuple(stride) == (2, 2):             # the usual case: taps in registers
+        over_batch(len(xp), xp.size, lambda s: _avg_pool_fwd_2x2(xp[s], scale, out[s]))
+        return out
     over_batch(len(xp), xp.size, lambda s: _avg_pool_fwd(xp[s], pool[0], pool[1], stride[0], stride[1], scale, out[s]))
     return out
 
@@ -350,8 +420,58 @@ def avg_pool2d_forward_numba(xp, pool, stride):
 @register("avg_pool2d_backward", "numba", fastest=True)
 def avg_pool2d_backward_numba(dout, xp_shape, pool, stride):
     """Compiled scatter of ``dout / (PH * PW)`` over each window."""
-    dxp = np.zeros(xp_shape, dtype=dout.dtype)
-    scale = dout.dtype.type(1.0 / (pool[0] * pool[1]))
-    over_batch(len(dxp), dxp.size,
-               lambda s: _avg_pool_bwd(dout[s], pool[0], pool[1], stride[0], stride[1], scale, dxp[s]))
+    (ph, pw), (sh, sw) = pool, stride
+    scale = dout.dtype.type(1.0 / (ph * pw))
+    if sh < ph or sw < pw:                     # overlapping windows: accumulate over zeros
+        dxp = np.zeros(xp_shape, dtype=dout.dtype)
+        over_batch(len(dxp), dxp.size, lambda s: _avg_pool_bwd(dout[s], ph, pw, sh, sw, scale, dxp[s]))
+        return dxp
+    ho, wo = dout.shape[1:3]
+    if (sh, sw) == (ph, pw):                   # windows tile the input: zeros only past the last ones
+        dxp = np.empty(xp_shape, dtype=dout.dtype)
+        dxp[:, ho * sh:] = 0
+        dxp[:, :, wo * sw:] = 0
+    else:
+        dxp = np.zeros(xp_shape, dtype=dout.dtype)   # gaps between windows
+    over_batch(len(dxp), dxp.size, lambda s: _avg_pool_bwd_disjoint(dout[s], ph, pw, sh, sw, scale, dxp[s]))
     return dxp
+
+
+#: pixels per partial sum of the global average: summed in the input's dtype, then in float64
+PIXELS_PER_PARTIAL = 256
+
+
+@njit(nogil=True)
+def _global_avg_pool_fwd(x3, block, part, total, out):
+    """out[n] = mean of the rows of x3[n] ``(H W, C)``; blocks of rows summed in ``part`` (the
+    input's dtype), then into ``total`` (float64)."""
+    n_b, n_p, n_c = x3.shape
+    for n in range(n_b):
+        for c in range(n_c):
+            total[c] = 0.0
+        for p0 in range(0, n_p, block):
+            for c in range(n_c):
+                part[c] = 0
+            for p in range(p0, min(n_p, p0 + block)):
+                row = x3[n, p]
+                for c in range(n_c):
+                    part[c] += row[c]
+            for c in range(n_c):
+                total[c] += part[c]
+        for c in range(n_c):
+            out[n, c] = total[c] / n_p
+
+
+@register("global_avg_pool2d_forward", "numba", fastest=True)
+def global_avg_pool2d_forward_numba(x):
+    """One pass over the pixels of each image, the batch shared out among the threads."""
+    n, h, w, c = x.shape
+    x3 = x.reshape(n, h * w, c)                                          # (N, H W, C)
+    out = np.empty((n, c), dtype=x.dtype)
+
+    def run(s):
+        part, total = np.empty(c, dtype=x.dtype), np.empty(c)
+        _global_avg_pool_fwd(x3[s], PIXELS_PER_PARTIAL, part, total, out[s])
+
+    over_batch(n, x.size, run)
+    return out

@@ -47,6 +47,7 @@ import numpy as np
 from .. import nn
 from .._checks import positive_int
 from ..nn.init import as_rng
+from ..nn.norm import bn_act_backward, bn_act_forward, fused_activation
 from ._common import check_model_args
 from .registry import register
 
@@ -94,11 +95,15 @@ class ResNet(nn.Module):
         self.layer4 = _make_stage(block, self.layer3[-1].out_channels, 512, layers[3], 2, rng)
         self.avgpool = nn.GlobalAvgPool2D()
         self.fc = nn.Linear(self.layer4[-1].out_channels, num_classes, rng=rng)
+        self._folded = {}              # {"bn1": the activation bn1 applied itself, if any}
+
+    def fused_activations(self) -> list:
+        """The stem's ReLU when its batch norm applies it (the profiler's question)."""
+        return [self.relu] if fused_activation(self.relu) else []
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self.conv1.forward(x)      # (N, H/2, W/2, 64)
-        x = self.bn1.forward(x)
-        x = self.relu.forward(x)
+        x = bn_act_forward(self.bn1, self.relu, x, self._folded, "bn1")    # relu(bn1(x)), one pass
         x = self.maxpool.forward(x)    # (N, H/4, W/4, 64)
         x = self.layer1.forward(x)     # (N, H/4, W/4, 64 e)
         x = self.layer2.forward(x)     # (N, H/8, W/8, 128 e)
@@ -115,8 +120,7 @@ class ResNet(nn.Module):
         dy = self.layer2.backward(dy)
         dy = self.layer1.backward(dy)
         dy = self.maxpool.backward(dy)
-        dy = self.relu.backward(dy)
-        dy = self.bn1.backward(dy)
+        dy = bn_act_backward(self.bn1, self.relu, dy, self._folded, "bn1")
         return self.conv1.backward(dy)  # None: the stem does not compute d image
 
 
@@ -147,11 +151,15 @@ class ResNetCIFAR(nn.Module):
         self.layer3 = _make_stage(nn.BasicBlock, 2 * width, 4 * width, n, 2, rng)
         self.avgpool = nn.GlobalAvgPool2D()
         self.fc = nn.Linear(4 * width, num_classes, rng=rng)
+        self._folded = {}              # {"bn1": the activation bn1 applied itself, if any}
+
+    def fused_activations(self) -> list:
+        """The stem's ReLU when its batch norm applies it (the profiler's question)."""
+        return [self.relu] if fused_activation(self.relu) else []
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self.conv1.forward(x)      # (N, H, W, 16)
-        x = self.bn1.forward(x)
-        x = self.relu.forward(x)
+        x = bn_act_forward(self.bn1, self.relu, x, self._folded, "bn1")    # relu(bn1(x)), one pass
         x = self.layer1.forward(x)     # (N, H, W, 16)
         x = self.layer2.forward(x)     # (N, H/2, W/2, 32)
         x = self.layer3.forward(x)     # (N, H/4, W/4, 64)
@@ -164,8 +172,7 @@ class ResNetCIFAR(nn.Module):
         dy = self.layer3.backward(dy)
         dy = self.layer2.backward(dy)
         dy = self.layer1.backward(dy)
-        dy = self.relu.backward(dy)
-        dy = self.bn1.backward(dy)
+        dy = bn_act_backward(self.bn1, self.relu, dy, self._folded, "bn1")
         return self.conv1.backward(dy)  # None: the stem does not compute d image
 
     def extra_repr(self) -> str:

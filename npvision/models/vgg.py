@@ -66,7 +66,7 @@ class VGG(ChainModel):
                                         input_grad=bool(layers)))
                 if batch_norm:
                     layers.append(nn.BatchNorm2D(v))
-                layers.append(nn.ReLU())
+                layers.append(nn.ReLU(inplace=True))     # over the conv's (BN's) new output, as torchvision
                 c = v
         if h < 1 or w < 1:
             raise ValueError(f"input_shape: this VGG halves the input {config.count('M')} times; "

@@ -48,4 +48,4 @@ def check_input(x, layer, ndim, layout: str, channels: int | None = None) -> np.
 def accumulate(p: Parameter | None, grad) -> None:
     """``p.grad += grad`` (skipped when the layer has no such parameter)."""
     if p is not None and grad is not None:
-        p.grad += grad
+        p.accumulate_grad(grad)

@@ -50,13 +50,37 @@ class _Activation(Module):
         return getattr(F, f"{self._name}_backward")(dy, cache_of(self))
 
 
-class ReLU(_Activation):
+class _InPlace(_Activation):
+    """An activation whose output can overwrite its input (``inplace=True``, as PyTorch's): no new
+    array. Only for an input nothing else keeps: a layer's fresh output that no cache holds
+    (a convolution's, batch norm's, a residual sum's), never a Sigmoid's or Tanh's output."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        if not isinstance(inplace, bool):
+            raise TypeError(f"inplace: expected True or False, received {inplace!r}")
+        self.inplace = inplace
+
+    def _kwargs(self) -> dict:
+        return {}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_float_array(x, "x")
+        out = x if self.inplace and x.flags.writeable and x.flags.c_contiguous else None
+        y, self.cache = getattr(F, f"{self._name}_forward")(x, out=out)
+        return y
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_InPlace):
     """``max(0, x)``."""
 
     _name = "relu"
 
 
-class ReLU6(_Activation):
+class ReLU6(_InPlace):
     """``min(max(0, x), 6)`` (MobileNet v2: robust in low precision)."""
 
     _name = "relu6"

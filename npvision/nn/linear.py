@@ -45,11 +45,15 @@ class Linear(Module):
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """``dy (N, D_out) -> dx (N, D_in)``; ``dW = x^T dy`` and ``db = sum_n dy`` are accumulated."""
         cache = cache_of(self)
-        grad = self.weight.grad
-        if isinstance(dy, np.ndarray) and grad.dtype == dy.dtype and grad.flags.c_contiguous:
-            # dW = x^T dy added straight into the gradient (one pass over it, no new array)
-            dx, _, db = F.linear_backward(dy, cache, dw_into=grad)
+        grad, fresh = self.weight.gradient_target()   # fresh: the gradient is zero_grad's zeros
+        if (isinstance(dy, np.ndarray) and grad.dtype == dy.dtype and grad.flags.c_contiguous
+                and grad.flags.writeable):
+            # dW = x^T dy added straight into the gradient (one pass over it, no new array), or
+            # written there over a zeroed gradient (zero_grad's zeros are then never written)
+            dx, _, db = F.linear_backward(dy, cache, dw_into=grad, dw_overwrite=fresh)
         else:
+            if fresh:
+                grad[...] = 0                         # the zeros, then the sum as usual
             dx, dw, db = F.linear_backward(dy, cache)
             accumulate(self.weight, dw)
         accumulate(self.bias, db)

@@ -18,6 +18,16 @@ Gradients (training mode, ``m`` values per channel, ``x_hat = (x - mu) / sqrt(va
     dx     = gamma / sqrt(var + eps) * (dy - mean(dy) - x_hat * mean(dy * x_hat))
 
 In eval mode ``mu`` and ``var`` are constants and ``dx = gamma / sqrt(var + eps) * dy``.
+
+Folding the activation that follows
+-----------------------------------
+``forward(x, activation="relu")`` (or ``"relu6"``, ``"silu"``) returns ``act(y)`` from the
+same pass over ``x``, and the next ``backward(d)`` then takes ``d`` as the gradient of
+``act(y)`` (the activation's derivative is applied inside batch norm's own passes). Blocks
+that end a "conv -> BN -> activation" unit (:class:`~npvision.nn.ConvBNAct`, ResNet's blocks)
+use it through :func:`fused_activation`: one pass over the activations instead of two
+forward, and two instead of three backward. Called with one argument, the layer is plain
+batch normalization.
 """
 
 from __future__ import annotations
@@ -28,10 +38,42 @@ import numpy as np
 
 from .. import functional as F
 from .._checks import positive_int
+from .activations import ReLU, ReLU6, SiLU
 from ._layer import accumulate, cache_of, check_input, param_as
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm2D"]
+__all__ = ["BatchNorm2D"]        # and, for blocks: fused_activation, bn_act_forward, bn_act_backward
+
+#: activation layers batch norm's passes can apply themselves (layer class -> the kernels' name)
+_FOLDABLE = {ReLU: "relu", ReLU6: "relu6", SiLU: "silu"}
+
+
+def fused_activation(act) -> str | None:
+    """The name under which :meth:`BatchNorm2D.forward` can apply the activation layer ``act``
+    itself, or None: ``act`` is None, another kind, or instrumented (its ``forward`` or
+    ``backward`` replaced on the instance, as :func:`~npvision.nn.summary` and profilers do,
+    so it must run as a layer of its own to be seen)."""
+    if act is None or "forward" in act.__dict__ or "backward" in act.__dict__:
+        return None
+    return _FOLDABLE.get(type(act))
+
+
+def bn_act_forward(bn: "BatchNorm2D", act, x: np.ndarray, folded: dict, key: str) -> np.ndarray:
+    """``act(bn(x))``, the activation applied by batch norm's pass when it can be (recorded in
+    ``folded[key]`` for :func:`bn_act_backward`); ``act`` may be None."""
+    folded[key] = fused_activation(act)
+    if folded[key]:
+        return bn.forward(x, activation=folded[key])
+    out = bn.forward(x)                  # (one argument: a wrapped bn.forward may take no other)
+    return out if act is None else act.forward(out)
+
+
+def bn_act_backward(bn: "BatchNorm2D", act, d: np.ndarray, folded: dict, key: str) -> np.ndarray:
+    """The mirror of :func:`bn_act_forward`: ``d`` through ``act`` (unless batch norm applied
+    it, and then differentiates through it itself), then through ``bn``."""
+    if act is not None and not folded.get(key):
+        d = act.backward(d)
+    return bn.backward(d)
 
 
 class BatchNorm2D(Module):
@@ -57,13 +99,17 @@ class BatchNorm2D(Module):
         self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
         self.cache = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """``(N, H, W, C)`` or ``(N, C)`` -> the same shape; batch statistics when ``self.training``."""
+    def forward(self, x: np.ndarray, activation: str | None = None) -> np.ndarray:
+        """``(N, H, W, C)`` or ``(N, C)`` -> the same shape; batch statistics when ``self.training``.
+
+        ``activation`` (None, ``"relu"``, ``"relu6"``, ``"silu"``): applied to the output in the
+        same pass; the next ``backward`` then differentiates through it too.
+        """
         x = check_input(x, self, (2, 4), "(N, H, W, C) or (N, C)", self.num_features)
         # the running statistics are passed as they are: F updates them in place when training
         y, self.cache = F.batchnorm_forward(x, param_as(self.gamma, x.dtype), param_as(self.beta, x.dtype),
                                             self.running_mean, self.running_var, self.training,
-                                            momentum=self.momentum, eps=self.eps)
+                                            momentum=self.momentum, eps=self.eps, activation=activation)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:

@@ -252,6 +252,27 @@ class SGD(Optimizer):
             raise ValueError("nesterov: Nesterov momentum needs momentum > 0, received momentum=0")
         self.nesterov = nesterov
 
+    def step(self) -> None:
+        """Update every trainable parameter once. With plain momentum and no weight decay, the
+        parameters the one-pass kernel takes are updated together, in one call
+        (``sgd_momentum_many_``); the others (and every other variant) one by one."""
+        if not self.momentum or self.nesterov or self.weight_decay:
+            return super().step()
+        together = []                                 # (w, v, g) for the one-pass kernel
+        for i, p in enumerate(self.params):
+            if not p.trainable:
+                continue
+            g = p.grad
+            if g.shape != p.data.shape:
+                raise ValueError(f"params[{i}]: gradient has shape {g.shape} but the "
+                                 f"parameter has shape {p.data.shape}")
+            if _one_pass_ok(p.data, g):
+                together.append((p.data, self._zeros(self.state[i], "v", p), g))
+            else:
+                self._update(p, g, self.state[i])
+        if together:
+            kernels.get("sgd_momentum_many_")(together, self.lr, self.momentum)
+
     def _update(self, p, g, state):
         if self.weight_decay:
             g = g + self.weight_decay * p.data

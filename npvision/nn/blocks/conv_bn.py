@@ -9,6 +9,12 @@
 ``activation=None`` leaves the unit linear (MobileNet v2's projection).
 
 Backward is the forward read upwards: ``act`` -> ``bn`` -> ``conv``.
+
+When the activation is ReLU, ReLU6 or SiLU, batch norm applies it in its own pass
+(``self.bn.forward(out, activation=...)``, see :func:`~npvision.nn.norm.fused_activation`)
+and differentiates through it in its backward: the same numbers, one pass over the
+activations fewer each way. ``act`` stays a child (it is what the unit computes, and an
+instrumented ``act``, as :func:`~npvision.nn.summary` makes it, runs as a layer of its own).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from ..activations import ReLU
 from ..conv import Conv2D, DepthwiseConv2D
 from ..init import as_rng
 from ..module import Module
-from ..norm import BatchNorm2D
+from ..norm import BatchNorm2D, bn_act_backward, bn_act_forward, fused_activation
 
 __all__ = ["ConvBNAct"]
 
@@ -63,17 +69,16 @@ class ConvBNAct(Module):
         self.act = activation() if activation is not None else None
         self.in_channels = in_channels
         self.out_channels = out_channels
+        self._folded = {}                  # {"bn": the activation bn applied in the last forward}
+
+    def fused_activations(self) -> list:
+        """The activation children that batch norm applies itself (the profiler's question)."""
+        return [self.act] if fused_activation(self.act) else []
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         out = self.conv.forward(x)
-        out = self.bn.forward(out)
-        if self.act is not None:
-            out = self.act.forward(out)
-        return out
+        return bn_act_forward(self.bn, self.act, out, self._folded, "bn")     # act(bn(out))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        d = dy
-        if self.act is not None:
-            d = self.act.backward(d)
-        d = self.bn.backward(d)
+        d = bn_act_backward(self.bn, self.act, dy, self._folded, "bn")        # through act, then bn
         return self.conv.backward(d)

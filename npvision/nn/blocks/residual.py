@@ -17,6 +17,10 @@ reaching ``y`` goes *unchanged* to both terms, so
 and the identity path carries the gradient to early layers however deep the
 network. Every conv is followed by BatchNorm, so none has a bias.
 
+A ReLU right after a BatchNorm (``relu1``, and ``relu2`` of the bottleneck) is applied by the
+batch norm's own pass (:func:`~npvision.nn.norm.fused_activation`): the same numbers, one
+pass over the activations fewer. The ReLU after the sum cannot be: its input is the sum.
+
 Parameter counts (``bn`` = ``2 C`` each, gamma and beta):
 
 * ``BasicBlock(C_in, C)``: ``9 C_in C + 9 C^2 + 4 C`` (+ ``C_in C + 2 C`` with a projection)
@@ -33,7 +37,7 @@ from ..activations import ReLU
 from ..conv import Conv2D
 from ..init import as_rng
 from ..module import Module, Sequential
-from ..norm import BatchNorm2D
+from ..norm import BatchNorm2D, bn_act_backward, bn_act_forward, fused_activation
 
 __all__ = ["BasicBlock", "Bottleneck"]
 
@@ -69,18 +73,22 @@ class BasicBlock(Module):
         self.relu1 = ReLU()
         self.conv2 = Conv2D(out_channels, out_channels, 3, padding=1, bias=False, rng=rng, dtype=dtype)
         self.bn2 = BatchNorm2D(out_channels, dtype=dtype)
-        self.relu2 = ReLU()
+        self.relu2 = ReLU(inplace=True)          # over the sum, a new array nothing else keeps
         if stride != 1 or in_channels != out_channels:
             self.downsample = _projection(in_channels, out_channels, stride, rng, dtype)
         else:
             self.downsample = None
+        self._folded = {}                        # {"bn1": the activation bn1 applied, if any}
+
+    def fused_activations(self) -> list:
+        """The ReLUs that batch norms apply themselves (the profiler's question)."""
+        return [self.relu1] if fused_activation(self.relu1) else []
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         identity = x
 
         out = self.conv1.forward(x)
-        out = self.bn1.forward(out)
-        out = self.relu1.forward(out)
+        out = bn_act_forward(self.bn1, self.relu1, out, self._folded, "bn1")   # relu1(bn1(out))
         out = self.conv2.forward(out)
         out = self.bn2.forward(out)
 
@@ -101,8 +109,7 @@ class BasicBlock(Module):
 
         d_out = self.bn2.backward(d_out)
         d_out = self.conv2.backward(d_out)
-        d_out = self.relu1.backward(d_out)
-        d_out = self.bn1.backward(d_out)
+        d_out = bn_act_backward(self.bn1, self.relu1, d_out, self._folded, "bn1")
         d_branch = self.conv1.backward(d_out)
 
         d_branch += d_identity                   # dx = d_branch + d_identity, in conv1's new array
@@ -141,21 +148,24 @@ class Bottleneck(Module):
         self.relu2 = ReLU()
         self.conv3 = Conv2D(width, self.out_channels, 1, bias=False, rng=rng, dtype=dtype)
         self.bn3 = BatchNorm2D(self.out_channels, dtype=dtype)
-        self.relu3 = ReLU()
+        self.relu3 = ReLU(inplace=True)          # over the sum, a new array nothing else keeps
         if stride != 1 or in_channels != self.out_channels:
             self.downsample = _projection(in_channels, self.out_channels, stride, rng, dtype)
         else:
             self.downsample = None
+        self._folded = {}                        # {"bn1", "bn2": the activation each applied, if any}
+
+    def fused_activations(self) -> list:
+        """The ReLUs that batch norms apply themselves (the profiler's question)."""
+        return [r for r in (self.relu1, self.relu2) if fused_activation(r)]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         identity = x
 
         out = self.conv1.forward(x)
-        out = self.bn1.forward(out)
-        out = self.relu1.forward(out)
+        out = bn_act_forward(self.bn1, self.relu1, out, self._folded, "bn1")   # relu1(bn1(out))
         out = self.conv2.forward(out)
-        out = self.bn2.forward(out)
-        out = self.relu2.forward(out)
+        out = bn_act_forward(self.bn2, self.relu2, out, self._folded, "bn2")   # relu2(bn2(out))
         out = self.conv3.forward(out)
         out = self.bn3.forward(out)
 
@@ -176,11 +186,9 @@ class Bottleneck(Module):
 
         d_out = self.bn3.backward(d_out)
         d_out = self.conv3.backward(d_out)
-        d_out = self.relu2.backward(d_out)
-        d_out = self.bn2.backward(d_out)
+        d_out = bn_act_backward(self.bn2, self.relu2, d_out, self._folded, "bn2")
         d_out = self.conv2.backward(d_out)
-        d_out = self.relu1.backward(d_out)
-        d_out = self.bn1.backward(d_out)
+        d_out = bn_act_backward(self.bn1, self.relu1, d_out, self._folded, "bn1")
         d_branch = self.conv1.backward(d_out)
 
         d_branch += d_identity                   # dx = d_branch + d_identity, in conv1's new array

@@ -17,12 +17,18 @@ gradient is the product rule's two terms:
 
 torchvision's ``ops.SqueezeExcitation`` (fc layers are 1x1 convolutions with
 bias; ReLU by default, SiLU in EfficientNet). Parameters: ``2 C S + S + C``.
+
+The excitation is :func:`npvision.functional.channel_scale_forward` (its backward gives
+``dx_scale`` and ``dg`` in one pass over ``dy`` and ``x``), and the squeeze's gradient,
+``d / (H W)`` at every pixel, is added into ``dx_scale`` in place rather than written out
+as a full ``(N, H, W, C)`` array first.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ... import functional as F
 from ..._checks import positive_int
 from ..activations import ReLU, Sigmoid
 from .._layer import check_input
@@ -59,8 +65,7 @@ class SqueezeExcitation(Module):
         self.act = activation()
         self.fc2 = Conv2D(squeeze_channels, channels, 1, bias=True, rng=rng, dtype=dtype)
         self.gate = gate()
-        self._x = None
-        self._g = None
+        self._scale_cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = check_input(x, self, 4, "(N, H, W, C)", self.channels)
@@ -71,28 +76,27 @@ class SqueezeExcitation(Module):
         z = self.act.forward(z)
         g = self.fc2.forward(z)          # (N, 1, 1, C)
         g = self.gate.forward(g)         # (N, 1, 1, C), in (0, 1)
-        self._x, self._g = x, g
-        return x * g                     # broadcast over H and W
+        y, self._scale_cache = F.channel_scale_forward(x, g.reshape(n, c))   # x * g over H and W
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        if self._x is None:
+        if self._scale_cache is None:
             raise RuntimeError("SqueezeExcitation.backward was called before forward")
-        x, g = self._x, self._g
-        n, _, _, c = x.shape
+        n, h, w, c = self._scale_cache[0].shape
 
-        # product rule, term 1: y = x * g  ->  through the scaling
-        dx_scale = dy * g                                  # (N, H, W, C)
+        # product rule: y = x * g  ->  term 1 through the scaling, and the gate's gradient
+        dx_scale, dg = F.channel_scale_backward(dy, self._scale_cache)   # (N, H, W, C), (N, C)
 
-        # product rule, term 2: through the gate
-        dg = np.sum(dy * x, axis=(1, 2), keepdims=True)    # (N, 1, 1, C)
-        d = self.gate.backward(dg)
+        # term 2: through the gate
+        d = self.gate.backward(dg.reshape(n, 1, 1, c))     # (N, C) -> (N, 1, 1, C)
         d = self.fc2.backward(d)                           # (N, 1, 1, S)
         d = self.act.backward(d)
         d = self.fc1.backward(d)                           # (N, 1, 1, C)
         d = d.reshape(n, c)                                # (N, 1, 1, C) -> (N, C)
-        dx_gate = self.avgpool.backward(d)                 # (N, H, W, C)
 
-        dx = dx_scale + dx_gate
+        # dx = dx_scale + dx_gate, dx_gate = avgpool.backward(d) = d / (H W) at every pixel
+        dx = dx_scale
+        dx += (d / dx.dtype.type(h * w))[:, None, None, :]  # (N, 1, 1, C), broadcast over H and W
         return dx
 
     def extra_repr(self) -> str:
