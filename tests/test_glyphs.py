@@ -51,9 +51,11 @@ def test_like_the_uci_digits():
     height = 8 - rows.argmax(1) - rows[:, ::-1].argmax(1)
     width = 8 - cols.argmax(1) - cols[:, ::-1].argmax(1)
     assert np.mean(height == 8) > 0.9                            # every UCI digit spans all 8 rows
+    top, bottom = x8[:, 0].max(axis=1), x8[:, 7].max(axis=1)     # (300,) and reaches them with a stroke,
+    assert np.mean((top >= 0.25) & (bottom >= 0.25)) > 0.85      # 4 of 16 pixels of a block at least
     assert np.mean((width >= 5) & (width <= 7)) > 0.75           # and 5-7 of the 8 columns (97%)
     digits, _ = load_digits()
-    assert 0.8 * digits.mean() < x8.mean() < 1.2 * digits.mean()   # about as much ink (digits 0.305)
+    assert 0.9 * digits.mean() < x8.mean() < 1.1 * digits.mean()   # as much ink (digits 0.305, glyphs 0.296)
 
 
 def test_images_of_one_glyph_are_closer_than_images_of_two():
