@@ -43,7 +43,8 @@ RECIPES = {
     # main's recipe before this tuning (20 glyphs + 5 digit classes x 4, 1500 steps, flatten, width 16),
     # with the glyphs of the current npvision.data.glyphs
     "main": dict(epochs=5, steps_per_epoch=300, p=5, p_glyphs=20, glyphs=1000, k=4, lr=2e-3, width=16,
-                 embedding_dim=128, loss="batch_all", margin=None, test_shift=0, glyph_jitter=0.05),
+                 embedding_dim=128, loss="batch_all", margin=None, test_shift=0, glyph_jitter=0.05,
+                 glyph_family=1),
 }
 # every variation below also reports its numbers without test-time shifts ("no_shift" in the log):
 # the same trained encoder, so each run measures both
@@ -58,6 +59,8 @@ RECIPES.update({
     "batch-hard": dict(_BASE, loss="batch_hard"),
     "k8": dict(_BASE, k=8, p_glyphs=8),
     "emb64": dict(_BASE, embedding_dim=64),
+    "family2": dict(_BASE, glyph_family=2),
+    "family4": dict(_BASE, glyph_family=4),
 })
 
 PROTOCOLS = {

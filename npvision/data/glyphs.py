@@ -54,28 +54,61 @@ _MAX_STRETCH = 2.5                     # at most this much anisotropic stretch o
 _PEN = (1.6, 2.5)                      # pen radius in canvas pixels
 
 
-def make_glyphs(n: int, seed=0) -> np.ndarray:
+def _new_stroke(glyph: np.ndarray, s: int, rng: np.random.Generator) -> None:
+    """Draw stroke ``s`` of ``glyph`` ``(3, 5, 2)`` in place: 2-5 points, maybe joined to an earlier stroke."""
+    m = 2 + rng.choice(_MAX_POINTS - 1, p=_POINTS_P)               # points of this stroke
+    pts = rng.uniform(0.0, 1.0, (m, 2))
+    if s > 0 and rng.random() < 0.5:                               # joined: starts on an earlier stroke
+        earlier = glyph[:s].reshape(-1, 2)
+        earlier = earlier[~np.isnan(earlier[:, 0])]
+        pts[0] = earlier[rng.integers(len(earlier))]
+    for i in range(1, m):                                          # no scribble: steps of 0.3 at least
+        while np.hypot(*(pts[i] - pts[i - 1])) < _MIN_STEP:
+            pts[i] = rng.uniform(0.0, 1.0, 2)
+    glyph[s] = np.nan
+    glyph[s, :m] = pts
+
+
+def _sibling(glyph: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A copy of ``glyph`` with one change: a stroke redrawn, added or removed, or one point moved."""
+    out = glyph.copy()
+    strokes = int((~np.isnan(out[:, 0, 0])).sum())
+    changes = ["move"] + (["add"] if strokes < _MAX_STROKES else []) + (["redraw", "remove"] if strokes > 1 else [])
+    change = changes[rng.integers(len(changes))]                   # a one-stroke glyph is never redrawn whole
+    if change == "redraw":
+        _new_stroke(out, strokes - 1, rng)                         # the last stroke redrawn
+    elif change == "add":
+        _new_stroke(out, strokes, rng)                             # a stroke added
+    elif change == "remove":
+        out[strokes - 1] = np.nan                                  # the last stroke removed
+    else:                                                          # one point moved 0.3-0.6 away
+        s = rng.integers(strokes)
+        i = rng.integers(int((~np.isnan(out[s, :, 0])).sum()))
+        angle = rng.uniform(0, 2 * np.pi)
+        out[s, i] = np.clip(out[s, i] + rng.uniform(0.3, 0.6) * np.array([np.cos(angle), np.sin(angle)]), 0, 1)
+    return out
+
+
+def make_glyphs(n: int, seed=0, family: int = 1) -> np.ndarray:
     """``n`` glyphs: an ``(n, 3, 5, 2)`` float array of stroke points in box units.
 
     ``glyphs[g, s, i]`` is point ``i`` ``(x, y)`` of stroke ``s`` of glyph ``g``;
     a glyph has 1-3 strokes of 2-5 points each, unused strokes and points are NaN.
+    ``family > 1`` makes glyphs in families of that many consecutive ones: the first
+    is new, each other one is a *sibling* of it with one change (a stroke redrawn,
+    added or removed, or one point moved 0.3-0.6 box units), so a batch holding a
+    family asks the encoder for fine differences, as 5 against 6 or 3 against 8.
     """
     n = positive_int(n, "n")
+    family = positive_int(family, "family")
     rng = as_rng(seed, "seed")
     glyphs = np.full((n, _MAX_STROKES, _MAX_POINTS, 2), np.nan)
     for g in range(n):
-        strokes = 1 + rng.choice(_MAX_STROKES, p=_STROKE_P)
-        for s in range(strokes):
-            m = 2 + rng.choice(_MAX_POINTS - 1, p=_POINTS_P)       # points of this stroke
-            pts = rng.uniform(0.0, 1.0, (m, 2))
-            if s > 0 and rng.random() < 0.5:                       # joined: starts on an earlier stroke
-                earlier = glyphs[g, :s].reshape(-1, 2)
-                earlier = earlier[~np.isnan(earlier[:, 0])]
-                pts[0] = earlier[rng.integers(len(earlier))]
-            for i in range(1, m):                                  # no scribble: steps of 0.3 at least
-                while np.hypot(*(pts[i] - pts[i - 1])) < _MIN_STEP:
-                    pts[i] = rng.uniform(0.0, 1.0, 2)
-            glyphs[g, s, :m] = pts
+        if g % family:
+            glyphs[g] = _sibling(glyphs[g - g % family], rng)
+            continue
+        for s in range(1 + rng.choice(_MAX_STROKES, p=_STROKE_P)):
+            _new_stroke(glyphs[g], s, rng)
     return glyphs
 
 

@@ -305,6 +305,7 @@ def _digit_split(train_digits, test_digits) -> tuple[list[int], list[int]]:
                margin=None, width=16, embedding_dim=128, size=16, pool="flatten", pairs=2000, episodes=2000,
                max_angle=15.0, max_shift=2.0, max_scale=0.15, train_digits=(0, 1, 2, 3, 4),
                test_digits=(5, 6, 7, 8, 9), test_shift=0, glyph_jitter=0.05,
+               glyph_family=1,
                quick=dict(epochs=1, steps_per_epoch=40, pairs=600, episodes=500))
 def face_digits_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     from .classify_digits import random_affine
@@ -323,13 +324,18 @@ def face_digits_task(config: dict, *, seed: int, out, quick: bool, progress: boo
         raise ValueError(f"p, p_glyphs: expected 0 <= p <= {len(train_digits)} digit classes (train_digits) "
                          f"and p_glyphs >= 0 glyphs, two classes at least per batch; received p={p}, "
                          f"p_glyphs={p_glyphs}")
-    glyphs = make_glyphs(config["glyphs"], np.random.default_rng([seed, 6])) if p_glyphs else None
+    family = config["glyph_family"]
+    if p_glyphs % family or config["glyphs"] % family:
+        raise ValueError(f"glyph_family: expected a divisor of p_glyphs and glyphs (whole families in a batch), "
+                         f"received glyph_family={family}, p_glyphs={p_glyphs}, glyphs={config['glyphs']}")
+    glyphs = make_glyphs(config["glyphs"], np.random.default_rng([seed, 6]), family=family) if p_glyphs else None
     ranges = {key: config[key] for key in ("max_angle", "max_shift", "max_scale")}
 
     def next_batch(step, rng):                        # (p_glyphs glyphs + p digit classes) x K images
         images, labels = [], []
         if p_glyphs:
-            g = np.repeat(rng.choice(len(glyphs), p_glyphs, replace=False), k)
+            first = rng.choice(len(glyphs) // family, p_glyphs // family, replace=False) * family
+            g = np.repeat((first[:, None] + np.arange(family)).ravel(), k)     # whole families, K images each
             images.append(render_glyphs(glyphs, g, rng, size=config["size"], jitter=config["glyph_jitter"]))
             labels.append(g + 10)                     # glyph classes after the ten digits
         if p:
