@@ -44,7 +44,7 @@ RECIPES = {
     # with the glyphs of the current npvision.data.glyphs
     "main": dict(epochs=5, steps_per_epoch=300, p=5, p_glyphs=20, glyphs=1000, k=4, lr=2e-3, width=16,
                  embedding_dim=128, loss="batch_all", margin=None, test_shift=0, glyph_jitter=0.05,
-                 glyph_family=1),
+                 glyph_family=1, softmax_scale=16.0),
 }
 # every variation below also reports its numbers without test-time shifts ("no_shift" in the log):
 # the same trained encoder, so each run measures both
@@ -61,6 +61,8 @@ RECIPES.update({
     "emb64": dict(_BASE, embedding_dim=64),
     "family2": dict(_BASE, glyph_family=2),
     "family4": dict(_BASE, glyph_family=4),
+    "softmax": dict(_BASE, loss="softmax"),
+    "softmax-s32": dict(_BASE, loss="softmax", softmax_scale=32.0),
 })
 
 PROTOCOLS = {

@@ -19,7 +19,7 @@ test            ``test_identities`` people from a fixed seed, the same for every
 Model: :class:`npvision.face.FaceEncoder` (a small ResNet ending in a 128-number
 L2-normalized encoding). Loss: batch-all triplet loss with margin 0.2 over P x K
 batches (:func:`npvision.face.train_encoder`; ``loss=`` picks another: batch_hard,
-semi_hard, random, contrastive, binary). Adam, learning rate on a half cosine to 0.
+semi_hard, random, contrastive, binary, softmax). Adam, learning rate on a half cosine to 0.
 
 Metrics on the test people (:mod:`npvision.face.evaluation`): 10-fold verification
 accuracy (threshold chosen on the other nine folds) and its standard deviation,
@@ -56,7 +56,7 @@ import numpy as np
 from ..data import load_digits
 from ..data.faces import make_face_dataset, make_face_identities, render_faces
 from ..data.glyphs import make_glyphs, render_glyphs
-from ..face import (FaceEncoder, PairClassifier, embed, kfold_verification, make_verification_pairs,
+from ..face import (CosineSoftmaxHead, FaceEncoder, PairClassifier, embed, kfold_verification, make_verification_pairs,
                     one_shot_accuracy, pair_distances, pairwise_distances, pixel_distances, roc_auc,
                     roc_curve, train_encoder, val_at_far)
 from ..face.training import DEFAULT_MARGINS, LOSSES
@@ -167,6 +167,15 @@ def _train_in_epochs(encoder, next_batch, config, seed, progress, head, on_epoch
     return history
 
 
+def _head(config, classes: int, rng):
+    """The module trained along with the encoder: the logistic unit (binary), the proxies (softmax)."""
+    if config["loss"] == "binary":
+        return PairClassifier(config["embedding_dim"], "abs", rng=rng)
+    if config["loss"] == "softmax":
+        return CosineSoftmaxHead(config["embedding_dim"], classes, scale=config.get("softmax_scale", 16.0), rng=rng)
+    return None
+
+
 def _check_loss(config):
     if config["loss"] not in LOSSES:
         raise ValueError(f"loss: expected one of {LOSSES}, received {config['loss']!r}")
@@ -213,8 +222,7 @@ def face_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> d
 
     encoder = FaceEncoder(3, config["width"], config["embedding_dim"], stem_stride=2,
                           nonnegative=config["loss"] == "binary", rng=np.random.default_rng([seed, 4]))
-    head = PairClassifier(config["embedding_dim"], "abs", rng=np.random.default_rng([seed, 5])) \
-        if config["loss"] == "binary" else None
+    head = _head(config, config["train_identities"], np.random.default_rng([seed, 5]))
 
     def on_epoch(epoch):
         acc = one_shot_accuracy(embed(encoder, x_val), y_val, 5, 300, seed=epoch)
@@ -305,7 +313,7 @@ def _digit_split(train_digits, test_digits) -> tuple[list[int], list[int]]:
                margin=None, width=16, embedding_dim=128, size=16, pool="flatten", pairs=2000, episodes=2000,
                max_angle=15.0, max_shift=2.0, max_scale=0.15, train_digits=(0, 1, 2, 3, 4),
                test_digits=(5, 6, 7, 8, 9), test_shift=0, glyph_jitter=0.05,
-               glyph_family=1,
+               glyph_family=1, softmax_scale=16.0,
                quick=dict(epochs=1, steps_per_epoch=40, pairs=600, episodes=500))
 def face_digits_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     from .classify_digits import random_affine
@@ -337,19 +345,19 @@ def face_digits_task(config: dict, *, seed: int, out, quick: bool, progress: boo
             first = rng.choice(len(glyphs) // family, p_glyphs // family, replace=False) * family
             g = np.repeat((first[:, None] + np.arange(family)).ravel(), k)     # whole families, K images each
             images.append(render_glyphs(glyphs, g, rng, size=config["size"], jitter=config["glyph_jitter"]))
-            labels.append(g + 10)                     # glyph classes after the ten digits
+            labels.append(g + len(train_digits))      # classes: the train digits, then the glyphs
         if p:
             classes = rng.choice(len(train_digits), p, replace=False)
             idx = np.concatenate([rng.choice(members[c], k, replace=False) for c in classes])
             images.append(x_train[idx])
-            labels.append(y_train[idx])
+            labels.append(np.repeat(classes, k))      # digit train_digits[c] is class c
         return random_affine(np.concatenate(images), rng, **ranges), np.concatenate(labels)
 
     encoder = FaceEncoder(1, config["width"], config["embedding_dim"], stem_stride=1,
                           nonnegative=config["loss"] == "binary", pool=config["pool"],
                           input_size=config["size"], rng=np.random.default_rng([seed, 4]))
-    head = PairClassifier(config["embedding_dim"], "abs", rng=np.random.default_rng([seed, 5])) \
-        if config["loss"] == "binary" else None
+    head = _head(config, len(train_digits) + (config["glyphs"] if p_glyphs else 0),
+                 np.random.default_rng([seed, 5]))
     # pairs of the unseen classes: 5 classes cannot make identity-disjoint folds, so the
     # folds split the pairs (each image pair still unseen in training)
     pairs = make_verification_pairs(y_test, config["pairs"] // 2, config["pairs"] // 2, folds=10,
