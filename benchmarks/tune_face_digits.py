@@ -14,7 +14,8 @@ B      train on glyphs + digits 0-2; 2-way one-shot on digits 3-4: does adding r
 =====  ==================================================================================
 
 In protocol A the ``p`` digit classes of a batch are replaced by ``p`` more glyph
-classes, so the batch holds as many classes as the task's. Digits 5-9 are never
+classes (rounded down to whole ``glyph_family`` families), so the batch holds as
+many classes as the task's. Digits 5-9 are never
 loaded into training or scored here. Every run appends one JSON line to ``--log``.
 
     python benchmarks/tune_face_digits.py --protocol A --recipe default --seeds 0 1
@@ -87,7 +88,9 @@ def run(protocol: str, recipe: str, seed: int, log: str | None) -> dict:
     options.update(PROTOCOLS[protocol])
     defaults = get_task("face-digits").defaults
     if protocol == "A":                                   # no digit class: that many more glyphs
-        options["p_glyphs"] = options.get("p_glyphs", defaults["p_glyphs"]) + options.get("p", defaults["p"])
+        family = options.get("glyph_family", defaults["glyph_family"])
+        more = options.get("p_glyphs", defaults["p_glyphs"]) + options.get("p", defaults["p"])
+        options["p_glyphs"] = more - more % family                 # whole glyph families in a batch
         options["p"] = 0
     else:
         options["p"] = min(options.get("p", defaults["p"]), len(options["train_digits"]))

@@ -33,10 +33,19 @@ classes 0-4 only, and one-shot recognition of classes 5-9, never seen in trainin
 ``one_shot_5way`` uses one reference image per class. Five classes are too few to
 learn what makes two handwritten shapes the same (an encoder trained on 0-4 alone
 scores *below* raw pixels on 5-9, ``benchmarks/train_face.md``), so every batch also
-holds synthetic pen-stroke glyphs (:mod:`npvision.data.glyphs`, one class per
-glyph, ``glyphs`` of them): ``p_glyphs`` glyphs and ``p`` digit classes of 0-4, ``k``
-images each, all randomly rotated, scaled and shifted. The encoder keeps the
-layout of its last feature map (``pool="flatten"``).
+holds synthetic pen-stroke glyphs (:mod:`npvision.data.glyphs`: strokes drawn and
+degraded the way the UCI digits were, one class per glyph, ``glyphs`` of them):
+``p_glyphs`` glyphs and ``p`` digit classes of 0-4, ``k`` images each, all randomly
+rotated, scaled and shifted. The loss is the semi-hard triplet loss; the encoder
+keeps the layout of its last feature map (``pool="flatten"``).
+
+The recipe was chosen without looking at 5-9: ``benchmarks/tune_face_digits.py``
+runs it on splits given by ``train_digits`` and ``test_digits`` (e.g. glyphs only,
+one-shot on 0-4). Other options: ``test_shift`` (encode each image as the mean of
+its encodings and those of its four ``test_shift``-pixel moves: still one image per
+reference; off by default, it changed little), ``glyph_jitter``, ``glyph_family``
+(glyphs in families of near-identical siblings), ``softmax_scale`` (for
+``loss="softmax"``).
 
 Files written to ``out``: ``weights.npz`` (its metadata rebuilds the encoder:
 :func:`load_face_model`; it also stores the chosen threshold), ``identities.png``
@@ -309,7 +318,7 @@ def _digit_split(train_digits, test_digits) -> tuple[list[int], list[int]]:
 @register_task("face-digits", metric="one_shot_5way",
                description="the face pipeline on digits: encoder trained on 0-4 (+ synthetic glyphs), "
                            "one-shot on unseen 5-9",
-               epochs=5, steps_per_epoch=300, p=5, p_glyphs=20, glyphs=1000, k=4, lr=2e-3, loss="batch_all",
+               epochs=5, steps_per_epoch=300, p=5, p_glyphs=20, glyphs=5000, k=4, lr=2e-3, loss="semi_hard",
                margin=None, width=16, embedding_dim=128, size=16, pool="flatten", pairs=2000, episodes=2000,
                max_angle=15.0, max_shift=2.0, max_scale=0.15, train_digits=(0, 1, 2, 3, 4),
                test_digits=(5, 6, 7, 8, 9), test_shift=0, glyph_jitter=0.05,
