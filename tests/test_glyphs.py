@@ -84,3 +84,36 @@ def test_errors():
         render_glyphs(g, [0], jitter=-0.1)
     with pytest.raises(ValueError, match="n"):
         make_glyphs(0)
+
+
+def test_families_are_siblings_with_one_change():
+    g = make_glyphs(600, seed=6, family=3)                       # every sibling is one change from the first
+    heads, sibs = np.repeat(g[0::3], 2, axis=0), np.delete(g, np.s_[0::3], axis=0)
+    np.testing.assert_array_equal(make_glyphs(50, seed=6), make_glyphs(50, seed=6, family=1))
+    kinds = set()
+    for first, sib in zip(heads, sibs):
+        used_a, used_b = ~np.isnan(first[:, 0, 0]), ~np.isnan(sib[:, 0, 0])
+        same_stroke = [np.array_equal(first[s], sib[s], equal_nan=True) for s in range(3)]
+        if used_a.sum() == used_b.sum():
+            moved = ~np.isclose(np.nan_to_num(first, nan=-1), np.nan_to_num(sib, nan=-1)).all(axis=2)  # (3, 5)
+            if moved.sum() == 1:                                 # one point moved, up to 0.6 box units
+                s, i = np.argwhere(moved)[0]
+                assert 0 < np.hypot(*(first[s, i] - sib[s, i])) <= 0.6 + 1e-9
+                kinds.add("move")
+            else:                                                # the last stroke redrawn, the others kept
+                last = used_a.sum() - 1
+                assert all(same_stroke[:last]) and not same_stroke[last] and last >= 1
+                kinds.add("redraw")
+        elif used_b.sum() == used_a.sum() + 1:                   # a stroke added after the others
+            assert all(same_stroke[:used_a.sum()])
+            kinds.add("add")
+        else:                                                    # the last stroke removed
+            assert used_b.sum() == used_a.sum() - 1 >= 1 and all(same_stroke[:used_b.sum()])
+            kinds.add("remove")
+    assert kinds == {"move", "redraw", "add", "remove"}
+    x = render_glyphs(g, np.arange(60), seed=7, jitter=0.0).reshape(60, -1)
+    sib = np.linalg.norm(x[0::3] - x[1::3], axis=1)              # (20,) sibling pairs
+    other = np.linalg.norm(x[0::3] - np.roll(x[1::3], 1, axis=0), axis=1)
+    assert 0 < np.median(sib) < np.median(other)                 # closer than strangers, yet different
+    with pytest.raises(ValueError, match="family"):
+        make_glyphs(4, family=0)
