@@ -8,11 +8,13 @@ The remedy of the one-shot literature (Omniglot: Lake et al. 2015; Koch et al.
 2015) is many training classes. No such set ships, so this module draws them.
 
 A **glyph** (:func:`make_glyphs`, one "identity") is 1 to 3 pen strokes; a stroke
-is a smooth curve through 2 to 5 points (consecutive ones 0.3 box units apart at least) (a Catmull-Rom spline: it passes through
-every point, with tangent ``(P[i+1] - P[i-1]) / 2`` at point ``i``), so strokes can
-be lines, arcs, hooks, waves and loops. A later stroke starts on a point of an
-earlier one with probability 0.5 (joined strokes). Points are random in the unit
-box; no shape is drawn on purpose, in particular none of a digit.
+is a smooth curve through 2 to 5 points, consecutive ones 0.3 box units apart at
+least (a Catmull-Rom spline: it passes through every point, with tangent
+``(P[i+1] - P[i-1]) / 2`` at point ``i``), so strokes can be lines, arcs, hooks,
+waves and loops. A later stroke starts on a point of an earlier one with
+probability 0.5 (joined strokes). Points are random in the unit box; no shape is
+drawn on purpose, in particular none of a digit. ``make_glyphs(..., family=F)``
+also makes families of ``F`` siblings, each one change away from the first.
 
 An **image** of a glyph (:func:`render_glyphs`) imitates how the UCI digits were
 made (Alpaydin & Kaynak: 32x32 bitmaps, ink counted in 4x4 blocks):
