@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from npvision.face import FaceEncoder, PairClassifier, embed, one_shot_accuracy, train_encoder
+from npvision.face import CosineSoftmaxHead, FaceEncoder, PairClassifier, embed, one_shot_accuracy, train_encoder
 from npvision.face.training import DEFAULT_MARGINS, LOSSES, loss_and_gradient
 from npvision.gradcheck import check_loss
 
@@ -14,7 +14,8 @@ def test_every_loss_gradient_through_the_batch(name):
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(4), 3)
     e = rng.standard_normal((12, 5)) * 0.5
-    head = PairClassifier(5, "abs", rng=1).astype(np.float64) if name == "binary" else None
+    head = {"binary": lambda: PairClassifier(5, "abs", rng=1).astype(np.float64),
+            "softmax": lambda: CosineSoftmaxHead(5, 4, rng=1).astype(np.float64)}.get(name, lambda: None)()
     margin = DEFAULT_MARGINS[name] + 0.5
 
     def fn(x):

@@ -41,7 +41,7 @@ FLOORS = {
              "10-fold verification: constant 0.5, untrained 0.592 (= raw pixels); trained 0.833-0.853; "
              "one-shot 5-way: constant 0.0, untrained 0.342, trained 0.760-0.806"),
     "face-digits": (dict(epochs=1), [("one_shot_5way", ">=", 0.61)],
-                    "one-shot 5-way on unseen 5-9: constant 0.0, untrained 0.596, trained 0.630-0.656"),
+                    "one-shot 5-way on unseen 5-9: constant 0.0, untrained 0.564, trained 0.654-0.720"),
 }
 
 

@@ -16,6 +16,8 @@ are close. ``f`` is trained so that they are:
 ``contrastive_loss``                     pairs, Hadsell et al. 2006
 ``PairClassifier``                       a logistic unit on ``|f_i - f_j|`` or the chi-square
                                          features: verification as binary classification
+``CosineSoftmaxHead``                    proxies of the training identities: an encoder
+                                         trained by classification (NormFace)
 ``PKSampler``, ``random_triplets``       batches and the no-mining baseline (``sampling``)
 ``train_encoder``                        the training loop for all of them (``training``)
 ``make_verification_pairs``,             10-fold verification accuracy, ROC, VAL@FAR,
@@ -35,10 +37,11 @@ from .distances import *  # noqa: F401,F403
 from .encoder import *  # noqa: F401,F403
 from .evaluation import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
+from .proxies import *  # noqa: F401,F403
 from .recognition import *  # noqa: F401,F403
 from .sampling import *  # noqa: F401,F403
 from .training import *  # noqa: F401,F403
-from . import binary, distances, encoder, evaluation, losses, recognition, sampling, training
+from . import binary, distances, encoder, evaluation, losses, proxies, recognition, sampling, training
 
 __all__ = (binary.__all__ + distances.__all__ + encoder.__all__ + evaluation.__all__ + losses.__all__
-           + recognition.__all__ + sampling.__all__ + training.__all__)
+           + proxies.__all__ + recognition.__all__ + sampling.__all__ + training.__all__)

@@ -22,6 +22,9 @@ The losses (:data:`LOSSES`):
                     pair per image (plain L2, ``margin``)
 ``"binary"``        a :class:`~npvision.face.PairClassifier` (``head``) on the same pairs,
                     binary cross-entropy: verification as binary classification
+``"softmax"``       a :class:`~npvision.face.CosineSoftmaxHead` (``head``): classify the
+                    training identities (labels ``0 .. C-1``) through a softmax over
+                    ``s cos(e, w_c)`` (NormFace); ``margin`` unused
 ==================  ======================================================================
 
 An image taking part in several triplets or pairs (as anchor of one, negative of
@@ -42,23 +45,25 @@ from .. import nn
 from .._checks import positive_int
 from ..optim import Adam, CosineDecay
 from .binary import PairClassifier
+from .proxies import CosineSoftmaxHead
 from .losses import (batch_all_triplet_loss, batch_hard_triplet_loss, contrastive_loss,
                      semi_hard_triplet_loss, triplet_loss)
 from .sampling import pairs_from_batch, random_triplets
 
 __all__ = ["LOSSES", "DEFAULT_MARGINS", "loss_and_gradient", "train_encoder"]
 
-LOSSES = ("batch_all", "batch_hard", "semi_hard", "random", "contrastive", "binary")
+LOSSES = ("batch_all", "batch_hard", "semi_hard", "random", "contrastive", "binary", "softmax")
 DEFAULT_MARGINS = {"batch_all": 0.2, "batch_hard": 0.2, "semi_hard": 1.0, "random": 0.2,
-                   "contrastive": 1.0, "binary": 0.0}
+                   "contrastive": 1.0, "binary": 0.0, "softmax": 0.0}
+HEADS = {"binary": PairClassifier, "softmax": CosineSoftmaxHead}      # the losses that train a head
 
 
 def loss_and_gradient(name: str, e: np.ndarray, labels: np.ndarray, margin: float,
                       rng: np.random.Generator, head: PairClassifier | None = None):
     """``(loss, d_e)`` of loss ``name`` for the embeddings ``e`` ``(N, d)`` of one batch.
 
-    ``head`` (the logistic unit) is needed by ``"binary"``; its gradient is
-    accumulated into its Parameters as a side effect.
+    ``head`` (the logistic unit) is needed by ``"binary"``, the proxies by
+    ``"softmax"``; its gradient is accumulated into its Parameters as a side effect.
     """
     if name == "batch_all":
         return batch_all_triplet_loss(e, labels, margin)
@@ -66,6 +71,11 @@ def loss_and_gradient(name: str, e: np.ndarray, labels: np.ndarray, margin: floa
         return batch_hard_triplet_loss(e, labels, margin)
     if name == "semi_hard":
         return semi_hard_triplet_loss(e, labels, margin, squared=True)
+    if name == "softmax":
+        if not isinstance(head, CosineSoftmaxHead):
+            raise ValueError("head: the 'softmax' loss needs a CosineSoftmaxHead")
+        loss, d_logits = F.softmax_cross_entropy(head.forward(e), labels)
+        return loss, head.backward(d_logits)
     d_e = np.zeros_like(e)
     if name == "random":
         a, p, n = random_triplets(labels, rng)
@@ -100,15 +110,16 @@ def train_encoder(encoder: nn.Module, next_batch: Callable, steps: int, loss: st
     next_batch : ``next_batch(step, rng) -> (images (N, H, W, C), labels (N,))``, a P x K batch.
     loss : one of :data:`LOSSES`; ``margin`` defaults to :data:`DEFAULT_MARGINS`.
     lr : Adam's learning rate, decayed to 0 along half a cosine over the steps.
-    head : the :class:`PairClassifier` trained with the encoder for ``loss="binary"``.
+    head : the :class:`PairClassifier` trained with the encoder for ``loss="binary"``, the
+        :class:`CosineSoftmaxHead` for ``loss="softmax"``.
     on_step : called as ``on_step(step, loss)`` after every step (e.g. to evaluate).
     """
     if loss not in LOSSES:
         raise ValueError(f"loss: expected one of {LOSSES}, received {loss!r}")
     steps = positive_int(steps, "steps")
     margin = DEFAULT_MARGINS[loss] if margin is None else margin
-    if loss == "binary" and head is None:
-        raise ValueError("head: loss='binary' trains a PairClassifier with the encoder; pass head=")
+    if loss in HEADS and not isinstance(head, HEADS[loss]):
+        raise ValueError(f"head: loss={loss!r} trains a {HEADS[loss].__name__} with the encoder; pass head=")
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
     params = encoder.parameters() + (head.parameters() if head is not None else [])
     optimizer = Adam(params, lr=lr)

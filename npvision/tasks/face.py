@@ -19,7 +19,7 @@ test            ``test_identities`` people from a fixed seed, the same for every
 Model: :class:`npvision.face.FaceEncoder` (a small ResNet ending in a 128-number
 L2-normalized encoding). Loss: batch-all triplet loss with margin 0.2 over P x K
 batches (:func:`npvision.face.train_encoder`; ``loss=`` picks another: batch_hard,
-semi_hard, random, contrastive, binary). Adam, learning rate on a half cosine to 0.
+semi_hard, random, contrastive, binary, softmax). Adam, learning rate on a half cosine to 0.
 
 Metrics on the test people (:mod:`npvision.face.evaluation`): 10-fold verification
 accuracy (threshold chosen on the other nine folds) and its standard deviation,
@@ -33,10 +33,19 @@ classes 0-4 only, and one-shot recognition of classes 5-9, never seen in trainin
 ``one_shot_5way`` uses one reference image per class. Five classes are too few to
 learn what makes two handwritten shapes the same (an encoder trained on 0-4 alone
 scores *below* raw pixels on 5-9, ``benchmarks/train_face.md``), so every batch also
-holds synthetic pen-stroke glyphs (:mod:`npvision.data.glyphs`, one class per
-glyph, ``glyphs`` of them): ``p_glyphs`` glyphs and ``p`` digit classes of 0-4, ``k``
-images each, all randomly rotated, scaled and shifted. The encoder keeps the
-layout of its last feature map (``pool="flatten"``).
+holds synthetic pen-stroke glyphs (:mod:`npvision.data.glyphs`: strokes drawn and
+degraded the way the UCI digits were, one class per glyph, ``glyphs`` of them):
+``p_glyphs`` glyphs and ``p`` digit classes of 0-4, ``k`` images each, all randomly
+rotated, scaled and shifted. The loss is the semi-hard triplet loss; the encoder
+keeps the layout of its last feature map (``pool="flatten"``).
+
+The recipe was chosen without looking at 5-9: ``benchmarks/tune_face_digits.py``
+runs it on splits given by ``train_digits`` and ``test_digits`` (e.g. glyphs only,
+one-shot on 0-4). Other options: ``test_shift`` (encode each image as the mean of
+its encodings and those of its four ``test_shift``-pixel moves: still one image per
+reference; off by default, it changed little), ``glyph_jitter``, ``glyph_family``
+(glyphs in families of near-identical siblings), ``softmax_scale`` (for
+``loss="softmax"``).
 
 Files written to ``out``: ``weights.npz`` (its metadata rebuilds the encoder:
 :func:`load_face_model`; it also stores the chosen threshold), ``identities.png``
@@ -56,7 +65,7 @@ import numpy as np
 from ..data import load_digits
 from ..data.faces import make_face_dataset, make_face_identities, render_faces
 from ..data.glyphs import make_glyphs, render_glyphs
-from ..face import (FaceEncoder, PairClassifier, embed, kfold_verification, make_verification_pairs,
+from ..face import (CosineSoftmaxHead, FaceEncoder, PairClassifier, embed, kfold_verification, make_verification_pairs,
                     one_shot_accuracy, pair_distances, pairwise_distances, pixel_distances, roc_auc,
                     roc_curve, train_encoder, val_at_far)
 from ..face.training import DEFAULT_MARGINS, LOSSES
@@ -167,6 +176,15 @@ def _train_in_epochs(encoder, next_batch, config, seed, progress, head, on_epoch
     return history
 
 
+def _head(config, classes: int, rng):
+    """The module trained along with the encoder: the logistic unit (binary), the proxies (softmax)."""
+    if config["loss"] == "binary":
+        return PairClassifier(config["embedding_dim"], "abs", rng=rng)
+    if config["loss"] == "softmax":
+        return CosineSoftmaxHead(config["embedding_dim"], classes, scale=config.get("softmax_scale", 16.0), rng=rng)
+    return None
+
+
 def _check_loss(config):
     if config["loss"] not in LOSSES:
         raise ValueError(f"loss: expected one of {LOSSES}, received {config['loss']!r}")
@@ -213,8 +231,7 @@ def face_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> d
 
     encoder = FaceEncoder(3, config["width"], config["embedding_dim"], stem_stride=2,
                           nonnegative=config["loss"] == "binary", rng=np.random.default_rng([seed, 4]))
-    head = PairClassifier(config["embedding_dim"], "abs", rng=np.random.default_rng([seed, 5])) \
-        if config["loss"] == "binary" else None
+    head = _head(config, config["train_identities"], np.random.default_rng([seed, 5]))
 
     def on_epoch(epoch):
         acc = one_shot_accuracy(embed(encoder, x_val), y_val, 5, 300, seed=epoch)
@@ -257,48 +274,99 @@ def face_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> d
 # ---------------------------------------------------------------------------
 # task "face-digits": train on digits 0-4, one-shot on 5-9
 # ---------------------------------------------------------------------------
+def shift_images(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``x`` ``(N, H, W, C)`` moved ``dy`` pixels down and ``dx`` right, zeros coming in."""
+    h, w = x.shape[1:3]
+    padded = np.pad(x, ((0, 0), (abs(dy),) * 2, (abs(dx),) * 2, (0, 0)))   # (N, H + 2|dy|, W + 2|dx|, C)
+    return padded[:, abs(dy) - dy:abs(dy) - dy + h, abs(dx) - dx:abs(dx) - dx + w]
+
+
+def embed_shifted(encoder, x: np.ndarray, shift: int) -> np.ndarray:
+    """Encodings averaged over each image and its four ``shift``-pixel moves, renormalized.
+
+    ``shift=0`` is plain :func:`npvision.face.embed`. Test-time averaging of one
+    image's encodings: every image (reference or query) is still encoded from itself
+    alone, so one-shot stays one reference image per class::
+
+        f'(x) = m / ||m||,   m = (f(x) + f(x up) + f(x down) + f(x left) + f(x right)) / 5
+    """
+    if shift == 0:
+        return embed(encoder, x)
+    moves = [(0, 0), (shift, 0), (-shift, 0), (0, shift), (0, -shift)]
+    m = np.mean([embed(encoder, shift_images(x, dy, dx)) for dy, dx in moves], axis=0)   # (N, d)
+    return (m / np.linalg.norm(m, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _digit_split(train_digits, test_digits) -> tuple[list[int], list[int]]:
+    """The digit classes to train on and to score on: disjoint, 2 test classes at least.
+
+    The task's default trains on 0-4 and scores 5-9; ``benchmarks/tune_face_digits.py``
+    chooses the recipe with other splits that never touch 5-9 (e.g. no digit in
+    training, one-shot on 0-4).
+    """
+    train = [int(c) for c in train_digits]
+    test = [int(c) for c in test_digits]
+    if not set(train + test) <= set(range(10)) or len(set(train)) != len(train) or len(set(test)) != len(test):
+        raise ValueError(f"train_digits, test_digits: expected distinct digit classes 0-9, received "
+                         f"{train_digits!r} and {test_digits!r}")
+    if set(train) & set(test) or len(test) < 2:
+        raise ValueError(f"train_digits, test_digits: expected disjoint sets and 2 test classes at least "
+                         f"(one-shot on classes never seen), received {train_digits!r} and {test_digits!r}")
+    return train, test
+
+
 @register_task("face-digits", metric="one_shot_5way",
                description="the face pipeline on digits: encoder trained on 0-4 (+ synthetic glyphs), "
                            "one-shot on unseen 5-9",
-               epochs=5, steps_per_epoch=300, p=5, p_glyphs=20, glyphs=1000, k=4, lr=2e-3, loss="batch_all",
+               epochs=5, steps_per_epoch=300, p=5, p_glyphs=20, glyphs=5000, k=4, lr=2e-3, loss="semi_hard",
                margin=None, width=16, embedding_dim=128, size=16, pool="flatten", pairs=2000, episodes=2000,
-               max_angle=15.0, max_shift=2.0, max_scale=0.15,
+               max_angle=15.0, max_shift=2.0, max_scale=0.15, train_digits=(0, 1, 2, 3, 4),
+               test_digits=(5, 6, 7, 8, 9), test_shift=0, glyph_jitter=0.05,
+               glyph_family=1, softmax_scale=16.0,
                quick=dict(epochs=1, steps_per_epoch=40, pairs=600, episodes=500))
 def face_digits_task(config: dict, *, seed: int, out, quick: bool, progress: bool) -> dict:
     from .classify_digits import random_affine
 
     _check_loss(config)
     load_before = _load_average()
+    train_digits, test_digits = _digit_split(config["train_digits"], config["test_digits"])
     images, labels = load_digits(size=config["size"])             # all 1797, (N, S, S, 1)
-    seen = labels < 5
+    seen = np.isin(labels, train_digits)
     x_train, y_train = images[seen], labels[seen]
-    x_test, y_test = images[~seen], labels[~seen]
-    members = [np.flatnonzero(y_train == c) for c in range(5)]
+    unseen = np.isin(labels, test_digits)
+    x_test, y_test = images[unseen], labels[unseen]
+    members = [np.flatnonzero(y_train == c) for c in train_digits]
     p, p_glyphs, k = config["p"], config["p_glyphs"], config["k"]
-    if not 0 <= p <= 5 or p_glyphs < 0 or p + p_glyphs < 2:
-        raise ValueError(f"p, p_glyphs: expected 0 <= p <= 5 digit classes and p_glyphs >= 0 glyphs, two "
-                         f"classes at least per batch; received p={p}, p_glyphs={p_glyphs}")
-    glyphs = make_glyphs(config["glyphs"], np.random.default_rng([seed, 6])) if p_glyphs else None
+    if not 0 <= p <= len(train_digits) or p_glyphs < 0 or p + p_glyphs < 2:
+        raise ValueError(f"p, p_glyphs: expected 0 <= p <= {len(train_digits)} digit classes (train_digits) "
+                         f"and p_glyphs >= 0 glyphs, two classes at least per batch; received p={p}, "
+                         f"p_glyphs={p_glyphs}")
+    family = config["glyph_family"]
+    if p_glyphs % family or config["glyphs"] % family:
+        raise ValueError(f"glyph_family: expected a divisor of p_glyphs and glyphs (whole families in a batch), "
+                         f"received glyph_family={family}, p_glyphs={p_glyphs}, glyphs={config['glyphs']}")
+    glyphs = make_glyphs(config["glyphs"], np.random.default_rng([seed, 6]), family=family) if p_glyphs else None
     ranges = {key: config[key] for key in ("max_angle", "max_shift", "max_scale")}
 
     def next_batch(step, rng):                        # (p_glyphs glyphs + p digit classes) x K images
         images, labels = [], []
         if p_glyphs:
-            g = np.repeat(rng.choice(len(glyphs), p_glyphs, replace=False), k)
-            images.append(render_glyphs(glyphs, g, rng, size=config["size"]))
-            labels.append(g + 10)                     # glyph classes after the ten digits
+            first = rng.choice(len(glyphs) // family, p_glyphs // family, replace=False) * family
+            g = np.repeat((first[:, None] + np.arange(family)).ravel(), k)     # whole families, K images each
+            images.append(render_glyphs(glyphs, g, rng, size=config["size"], jitter=config["glyph_jitter"]))
+            labels.append(g + len(train_digits))      # classes: the train digits, then the glyphs
         if p:
-            classes = rng.choice(5, p, replace=False)
+            classes = rng.choice(len(train_digits), p, replace=False)
             idx = np.concatenate([rng.choice(members[c], k, replace=False) for c in classes])
             images.append(x_train[idx])
-            labels.append(y_train[idx])
+            labels.append(np.repeat(classes, k))      # digit train_digits[c] is class c
         return random_affine(np.concatenate(images), rng, **ranges), np.concatenate(labels)
 
     encoder = FaceEncoder(1, config["width"], config["embedding_dim"], stem_stride=1,
                           nonnegative=config["loss"] == "binary", pool=config["pool"],
                           input_size=config["size"], rng=np.random.default_rng([seed, 4]))
-    head = PairClassifier(config["embedding_dim"], "abs", rng=np.random.default_rng([seed, 5])) \
-        if config["loss"] == "binary" else None
+    head = _head(config, len(train_digits) + (config["glyphs"] if p_glyphs else 0),
+                 np.random.default_rng([seed, 5]))
     # pairs of the unseen classes: 5 classes cannot make identity-disjoint folds, so the
     # folds split the pairs (each image pair still unseen in training)
     pairs = make_verification_pairs(y_test, config["pairs"] // 2, config["pairs"] // 2, folds=10,
@@ -307,19 +375,25 @@ def face_digits_task(config: dict, *, seed: int, out, quick: bool, progress: boo
     start = time.perf_counter()
     history = _train_in_epochs(encoder, next_batch, config, seed, progress, head, None)
     train_seconds = time.perf_counter() - start
-    e_test = embed(encoder, x_test)
+    e_test = embed_shifted(encoder, x_test, config["test_shift"])
     metrics = evaluate_encoder(e_test, y_test, pairs, config["episodes"], seed=_TEST_SEED, ways=(2, 5))
+    metrics.setdefault("one_shot_5way", None)                     # fewer than 5 test_digits
     pixels = evaluate_encoder(x_test.reshape(len(x_test), -1), y_test, pairs, config["episodes"],
                               seed=_TEST_SEED, ways=(2, 5))
     result = dict(metrics)
+    if config["test_shift"]:                                       # what the averaging adds
+        plain = evaluate_encoder(embed(encoder, x_test), y_test, pairs, config["episodes"], seed=_TEST_SEED,
+                                 ways=(2, 5))
+        result.update({f"{key}_no_shift": plain.get(key) for key in ("one_shot_5way", "one_shot_2way",
+                                                                     "verification_accuracy")})
     result.update({
         "pixel_baseline_accuracy": pixels["verification_accuracy"],
-        "pixel_baseline_one_shot_5way": pixels["one_shot_5way"],
+        "pixel_baseline_one_shot_5way": pixels.get("one_shot_5way"),
         "pixel_baseline_one_shot_2way": pixels["one_shot_2way"],
         "epochs": config["epochs"], "steps": config["epochs"] * config["steps_per_epoch"],
-        "n_train": len(x_train), "n_test": len(x_test), "train_classes": [0, 1, 2, 3, 4],
+        "n_train": len(x_train), "n_test": len(x_test), "train_classes": train_digits,
         "train_glyphs": config["glyphs"] if p_glyphs else 0,
-        "test_classes": [5, 6, 7, 8, 9], "parameters": encoder.num_parameters(),
+        "test_classes": test_digits, "parameters": encoder.num_parameters(),
         "train_seconds": round(train_seconds, 2), "loss": config["loss"], "margin": config["margin"],
         "load_average": {"start": load_before, "end": _load_average()}, "seed": seed, "quick": quick,
     })
