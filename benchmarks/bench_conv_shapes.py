@@ -42,7 +42,6 @@ import bench_models as BM  # noqa: E402
 def record_shapes(name: str, batch: int, size: int, classes: int) -> "OrderedDict":
     """{(x shape, w shape, stride, pads, dilation, bias?, needs dx?): calls per step} for one step of ``name``."""
     from npvision import kernels
-    from npvision.kernels import conv as conv_ops
 
     kernels._ensure_loaded()
     table = kernels._TABLE
@@ -72,7 +71,6 @@ def record_shapes(name: str, batch: int, size: int, classes: int) -> "OrderedDic
         step()
     finally:
         table["conv2d_forward"]["numba"], table["conv2d_backward"]["numba"] = fwd0, bwd0
-    assert conv_ops is not None
     return OrderedDict(((k + (needs.get(k, True),)), n) for k, n in seen.items())
 
 
