@@ -100,6 +100,24 @@ def test_conv2d_gradcheck(xs, ws, kw, bias):
     assert len(report.errors) == len(args)
 
 
+@pytest.mark.parametrize("xs, ws, kw", [((2, 5, 5, 3), (3, 3, 3, 8), dict(stride=2, padding=1)),
+                                        ((2, 4, 3, 2), (3, 3, 2, 6), dict(padding=1, dilation=(1, 2)))])
+def test_conv2d_gradcheck_through_the_one_product_form(xs, ws, kw, monkeypatch):
+    """The gemm form (few output pixels per filter), forced onto small shapes, with threads."""
+    monkeypatch.setattr(CP, "GEMM_MIN_WEIGHTS", 0)
+    monkeypatch.setattr(CP, "GEMM_MAX_ROWS_PER_FILTER", 10**9)
+    monkeypatch.setattr(CP, "DIRECT_MAX_CHANNELS", 0)
+    monkeypatch.setattr(IM, "PARALLEL_MACS", 1)
+    rng = np.random.default_rng(6)
+    args = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[3])]
+    out, _ = F.conv2d_forward(*args, **kw)
+    pair = lambda v: v if isinstance(v, tuple) else (v, v)                # noqa: E731
+    win = Window(pair(kw.get("stride", 1)), pair(kw.get("dilation", 1)), ((1, 1), (1, 1)))
+    assert CP.plan_conv2d(ws, win, out.shape[:3]).forward == "gemm"
+    report = check_functional(F.conv2d_forward, F.conv2d_backward, args, kw, tol=1e-7)
+    assert len(report.errors) == len(args)
+
+
 def test_conv2d_gradcheck_naive_backend():
     rng = np.random.default_rng(1)
     args = [rng.standard_normal((1, 5, 4, 2)), rng.standard_normal((2, 3, 2, 2)), rng.standard_normal(2)]
@@ -192,9 +210,12 @@ def _transpose_ops(backend, x, w, b, win, out_hw, dout):
 @pytest.mark.parametrize("backend", ["numpy"] + NUMBA_PATHS)
 def test_kernels_match_naive(backend, dtype, tol, budget, monkeypatch):
     """Every conv and transpose-conv op equals the naive loops, on every algorithm the plan can
-    pick, with blocks of one image or bands of rows (a tiny column budget)."""
+    pick, with blocks of one image or bands of rows (a tiny column budget), split across the
+    threads (gemm: its images packed and scattered a band per thread)."""
     if budget is not None:
         monkeypatch.setattr(IM, "COLUMNS_BUDGET", budget)
+    if budget == 1:                                    # and every pass split across the threads
+        monkeypatch.setattr(IM, "PARALLEL_MACS", 1)
     backend = _numba_path(backend, monkeypatch)
     rng = np.random.default_rng(3)
     for xs, ws, s, d, pads in AWKWARD:
