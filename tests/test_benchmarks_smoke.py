@@ -97,6 +97,18 @@ def test_bench_models_quick_prints_table_and_profile(tmp_path):
     assert data["machine"]["vector_isa"]
 
 
+def test_bench_conv_shapes_quick_lists_the_passes_of_each_shape(tmp_path):
+    path = tmp_path / "shapes.json"
+    out = _run([str(BENCH / "bench_conv_shapes.py"), "--quick", "--no-torch", "--models", "resnet18",
+                "--json", str(path)])
+    assert "npvision conv shapes inside training steps" in out and "resnet18" in out
+    rows = json.loads(path.read_text())["rows"]
+    stem = [r for r in rows if "k7 s2" in r["shape"]]
+    assert {r["pass_"] for r in stem} == {"fwd", "dw"}              # the first layer needs no dx
+    assert all(r["npvision_ms"] > 0 and r["calls"] >= 1 for r in rows)
+    assert {r["plan"] for r in rows} >= {"im2col", "1x1"}
+
+
 def test_vector_report_reads_the_pooling_kernels(tmp_path):
     """The AVX2 build of the pooling kernels, read from its machine code: every loop vectorized."""
     path = tmp_path / "vec.json"

@@ -88,7 +88,7 @@ def test_scratch_is_reused_grows_and_belongs_to_one_thread():
 
 def test_kernels_called_from_several_threads_at_once_agree_with_one_at_a_time(monkeypatch):
     """Users' own threads share npvision's pool and each thread's scratch buffers: convolutions
-    (Winograd, im2col and planar direct paths, split into several blocks or images) run
+    (Winograd, im2col, gemm and planar direct paths, split into several blocks or images) run
     concurrently give the serial results."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -101,7 +101,8 @@ def test_kernels_called_from_several_threads_at_once_agree_with_one_at_a_time(mo
     cases = [(rng.standard_normal((3, 9, 7, 24)), rng.standard_normal((3, 3, 24, 24)), 1, 1),   # Winograd
              (rng.standard_normal((3, 9, 7, 5)), rng.standard_normal((3, 3, 5, 6)), 2, 1),     # im2col, strided
              (rng.standard_normal((3, 9, 7, 5)), rng.standard_normal((1, 1, 5, 6)), 1, 0),     # 1x1
-             (rng.standard_normal((3, 9, 7, 3)), rng.standard_normal((3, 3, 3, 5)), 1, 1)]     # direct (a stem)
+             (rng.standard_normal((3, 9, 7, 3)), rng.standard_normal((3, 3, 3, 5)), 1, 1),     # direct (a stem)
+             (rng.standard_normal((3, 9, 7, 5)), rng.standard_normal((3, 3, 5, 16)), 2, 1)]    # gemm: 60 pixels, F 16
 
     def run(case):
         x, w, s, p = case

@@ -100,6 +100,24 @@ def test_conv2d_gradcheck(xs, ws, kw, bias):
     assert len(report.errors) == len(args)
 
 
+@pytest.mark.parametrize("xs, ws, kw", [((2, 5, 5, 3), (3, 3, 3, 8), dict(stride=2, padding=1)),
+                                        ((2, 4, 3, 2), (3, 3, 2, 6), dict(padding=1, dilation=(1, 2)))])
+def test_conv2d_gradcheck_through_the_one_product_form(xs, ws, kw, monkeypatch):
+    """The gemm form (few output pixels per filter), forced onto small shapes, with threads."""
+    monkeypatch.setattr(CP, "GEMM_MIN_WEIGHTS", 0)
+    monkeypatch.setattr(CP, "GEMM_MAX_ROWS_PER_FILTER", 10**9)
+    monkeypatch.setattr(CP, "DIRECT_MAX_CHANNELS", 0)
+    monkeypatch.setattr(IM, "PARALLEL_MACS", 1)
+    rng = np.random.default_rng(6)
+    args = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[3])]
+    out, _ = F.conv2d_forward(*args, **kw)
+    pair = lambda v: v if isinstance(v, tuple) else (v, v)                # noqa: E731
+    win = Window(pair(kw.get("stride", 1)), pair(kw.get("dilation", 1)), ((1, 1), (1, 1)))
+    assert CP.plan_conv2d(ws, win, out.shape[:3]).forward == "gemm"
+    report = check_functional(F.conv2d_forward, F.conv2d_backward, args, kw, tol=1e-7)
+    assert len(report.errors) == len(args)
+
+
 def test_conv2d_gradcheck_naive_backend():
     rng = np.random.default_rng(1)
     args = [rng.standard_normal((1, 5, 4, 2)), rng.standard_normal((2, 3, 2, 2)), rng.standard_normal(2)]
@@ -125,21 +143,28 @@ def test_backward_can_skip_input_gradient_and_keeps_dtypes():
 
 # --------------------------------------------------------------- backends agree with naive
 
-NUMBA_PATHS = ["numba", "numba-winograd", "numba-direct", "numba-im2col"]
+NUMBA_PATHS = ["numba", "numba-winograd", "numba-direct", "numba-im2col", "numba-gemm"]
 
 
 def _numba_path(backend: str, monkeypatch) -> str:
     """The backend to ask for, with one of the numba backend's algorithms forced by the plan:
     ``numba-winograd`` every 3x3 stride-1 case through Winograd however few its channels,
     ``numba-direct`` every stride-1 case through the planar direct loops however many,
-    ``numba-im2col`` neither of them."""
-    if backend in ("numba-winograd", "numba-im2col"):
+    ``numba-gemm`` every case but 1x1 and kernel = stride through the one-product form however
+    many pixels, ``numba-im2col`` none of them (im2col's blocks)."""
+    if backend in ("numba-winograd", "numba-im2col", "numba-gemm"):
         monkeypatch.setattr(CP, "DIRECT_MAX_CHANNELS", 0)
+    if backend in ("numba-im2col", "numba-gemm"):
+        monkeypatch.setattr(CP, "WINOGRAD_MIN_CHANNELS", 10**9)
+    if backend == "numba-gemm":
+        monkeypatch.setattr(CP, "GEMM_MAX_ROWS_PER_FILTER", 10**9)
+        monkeypatch.setattr(CP, "GEMM_MAX_COLUMNS", 10**9)
+        monkeypatch.setattr(CP, "GEMM_MIN_WEIGHTS", 0)
+    if backend in ("numba-winograd", "numba-direct", "numba-im2col"):
+        monkeypatch.setattr(CP, "GEMM_MAX_ROWS_PER_FILTER", 0)
     if backend == "numba-winograd":
         monkeypatch.setattr(CP, "WINOGRAD_MIN_CHANNELS", 1)
         monkeypatch.setattr(CP, "WINOGRAD_MIN_PIXELS", 1)
-    if backend == "numba-im2col":
-        monkeypatch.setattr(CP, "WINOGRAD_MIN_CHANNELS", 10**9)
     if backend == "numba-direct":
         monkeypatch.setattr(CP, "DIRECT_MAX_CHANNELS", 10**9)
         monkeypatch.setattr(CP, "DIRECT_MAX_PAIRS", 10**9)
@@ -185,9 +210,12 @@ def _transpose_ops(backend, x, w, b, win, out_hw, dout):
 @pytest.mark.parametrize("backend", ["numpy"] + NUMBA_PATHS)
 def test_kernels_match_naive(backend, dtype, tol, budget, monkeypatch):
     """Every conv and transpose-conv op equals the naive loops, on every algorithm the plan can
-    pick, with blocks of one image or bands of rows (a tiny column budget)."""
+    pick, with blocks of one image or bands of rows (a tiny column budget), split across the
+    threads (gemm: its images packed and scattered a band per thread)."""
     if budget is not None:
         monkeypatch.setattr(IM, "COLUMNS_BUDGET", budget)
+    if budget == 1:                                    # and every pass split across the threads
+        monkeypatch.setattr(IM, "PARALLEL_MACS", 1)
     backend = _numba_path(backend, monkeypatch)
     rng = np.random.default_rng(3)
     for xs, ws, s, d, pads in AWKWARD:
@@ -284,14 +312,34 @@ def test_the_plan_picks_the_algorithm_and_says_why(w_shape, stride, dilation, fo
 
 
 @pytest.mark.parametrize("out_shape, algorithm", [((16, 16, 16), "winograd"), ((16, 8, 8), "winograd"),
-                                                  ((16, 4, 4), "im2col"), ((16, 2, 2), "im2col"),
-                                                  ((4, 8, 8), "im2col"), (None, "winograd")])
-def test_winograd_only_on_maps_large_enough(out_shape, algorithm):
+                                                  ((16, 4, 4), "gemm"), ((16, 2, 2), "gemm"),
+                                                  ((4, 8, 8), "gemm"), ((4, 32, 32), "im2col"),
+                                                  (None, "winograd")])
+def test_winograd_only_on_maps_large_enough(out_shape, algorithm, monkeypatch):
     """ResNet-18's last stage at 64x64 (2x2 maps of 512 channels) and VGG-16's at N4: Winograd's
-    16 weight matrices cost more than the multiplies they save."""
+    16 weight matrices cost more than the multiplies they save, and with at most 4 output pixels
+    per filter the whole batch is one product (gemm)."""
+    if algorithm == "im2col":                                   # a 512-channel map too large for Winograd
+        monkeypatch.setattr(CP, "WINOGRAD_MIN_PIXELS", 10**9)
     plan = CP.plan_conv2d((3, 3, 512, 512), Window((1, 1), (1, 1), ((1, 1), (1, 1))), out_shape)
     assert plan.forward == plan.weight_grad == algorithm
-    assert plan.input_grad == ("winograd" if algorithm == "winograd" else "full")
+    assert plan.input_grad == {"winograd": "winograd", "gemm": "gemm", "im2col": "full"}[algorithm]
+
+
+@pytest.mark.parametrize("w_shape, stride, out_shape, algorithm", [
+    ((3, 3, 256, 512), (2, 2), (16, 2, 2), "gemm"),      # ResNet-18's stage 4 entry: 64 pixels, 512 filters
+    ((3, 3, 128, 256), (2, 2), (16, 4, 4), "gemm"),      # 256 pixels <= 4 x 256
+    ((3, 3, 64, 128), (2, 2), (16, 8, 8), "im2col"),     # 1024 pixels > 4 x 128: blocks of rows
+    ((3, 3, 512, 512), (1, 1), (64, 8, 8), "im2col"),    # 4096 x 4608 columns: over GEMM_MAX_COLUMNS
+    ((2, 2, 512, 512), (2, 2), (4, 2, 2), "im2col"),     # kernel = stride: the tiles form first
+    ((3, 3, 3, 8), (2, 2), (2, 4, 4), "im2col"),         # the README's example: a 27 x 8 weight stays in cache
+])
+def test_gemm_for_few_pixels_per_filter(w_shape, stride, out_shape, algorithm, monkeypatch):
+    monkeypatch.setattr(CP, "WINOGRAD_MIN_PIXELS", 10**9)
+    plan = CP.plan_conv2d(w_shape, Window(stride, (1, 1), ((1, 1), (1, 1))), out_shape)
+    assert plan.forward == algorithm, plan
+    assert CP.plan_conv2d(w_shape, Window(stride, (1, 1), ((1, 1), (1, 1))), out_shape, compiled=False).forward \
+        == "im2col"
 
 
 def test_kernels_run_without_jit():
@@ -301,13 +349,20 @@ def test_kernels_run_without_jit():
         from npvision import kernels
         from npvision.kernels.window import Window
         rng = np.random.default_rng(0)
-        x = rng.standard_normal((2, 6, 5, 2)); w = rng.standard_normal((3, 2, 2, 3))
-        win = Window((2, 1), (1, 2), ((1, 0), (0, 1)))
-        out = kernels.get("conv2d_forward", "numba")(x, w, None, win)
-        dout = rng.standard_normal(out.shape)
-        got = kernels.get("conv2d_backward", "numba")(dout, x, w, win)
-        want = kernels.get("conv2d_backward", "naive")(dout, x, w, win)
-        pairs = [(out, kernels.get("conv2d_forward", "naive")(x, w, None, win))] + list(zip(got, want))
+        from npvision.kernels.conv_plan import plan_conv2d
+        x = rng.standard_normal((2, 6, 5, 2))
+        pairs, plans = [], []
+        import npvision.kernels.conv_plan as CP
+        CP.GEMM_MIN_WEIGHTS = 0                                      # the one-product form on this small case
+        for w, win in [(rng.standard_normal((3, 2, 2, 3)), Window((2, 1), (1, 2), ((1, 0), (0, 1)))),   # im2col
+                       (rng.standard_normal((3, 3, 2, 8)), Window((2, 2), (1, 1), ((1, 1), (1, 1))))]:  # gemm
+            out = kernels.get("conv2d_forward", "numba")(x, w, None, win)
+            plans.append(plan_conv2d(w.shape, win, out.shape[:3]).forward)
+            dout = rng.standard_normal(out.shape)
+            got = kernels.get("conv2d_backward", "numba")(dout, x, w, win)
+            want = kernels.get("conv2d_backward", "naive")(dout, x, w, win)
+            pairs += [(out, kernels.get("conv2d_forward", "naive")(x, w, None, win))] + list(zip(got, want))
+        assert plans == ["im2col", "gemm"], plans
         import npvision.kernels.im2col as IM
         assert type(IM.scatter_numba).__name__ == "function"       # plain Python, not compiled
         print(max(float(np.max(np.abs(a - b))) for a, b in pairs))

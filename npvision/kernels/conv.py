@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._padding import crop_hw, pad_hw
-from . import direct, im2col, register, winograd
+from . import direct, gemm, im2col, register, winograd
 from .conv_plan import plan_conv2d
 from .reference import conv2d as reference
 
@@ -30,11 +30,13 @@ __all__ = ["FORWARD", "INPUT_GRAD", "WEIGHT_GRAD"]
 #: the algorithms by name (:class:`~npvision.kernels.conv_plan.ConvPlan`'s fields), each pass
 #: with one signature: forward(x, w, b, win); input_grad(dout, w, x_shape, win, b=None);
 #: weight_grad(dout, x, w_shape, win) -> (dw, db)
-FORWARD = {"direct": direct.conv_forward, "winograd": winograd.conv_forward, "im2col": im2col.forward}
-INPUT_GRAD = {"direct": direct.input_grad, "winograd": winograd.input_grad, "1x1": im2col.input_grad_1x1,
-              "full": im2col.input_grad_full, "tiles": im2col.input_grad_tiles,
+FORWARD = {"direct": direct.conv_forward, "winograd": winograd.conv_forward, "gemm": gemm.forward,
+           "im2col": im2col.forward}
+INPUT_GRAD = {"direct": direct.input_grad, "winograd": winograd.input_grad, "gemm": gemm.input_grad,
+              "1x1": im2col.input_grad_1x1, "full": im2col.input_grad_full, "tiles": im2col.input_grad_tiles,
               "scatter": im2col.input_grad_scatter}
-WEIGHT_GRAD = {"direct": direct.weight_grad, "winograd": winograd.weight_grad, "im2col": im2col.weight_grad}
+WEIGHT_GRAD = {"direct": direct.weight_grad, "winograd": winograd.weight_grad, "gemm": gemm.weight_grad,
+               "im2col": im2col.weight_grad}
 
 
 # ---------------------------------------------------------------------------
@@ -61,7 +63,7 @@ def conv2d_backward_naive(dout, x, w, win, need_input_grad=True):
 
 @register("conv2d_forward", "numba", fastest=True)
 def conv2d_forward_numba(x, w, b, win):
-    """The forward pass by the algorithm the plan picks (direct loops, Winograd or im2col)."""
+    """The forward pass by the algorithm the plan picks (direct loops, Winograd, im2col or gemm)."""
     plan = plan_conv2d(w.shape, win, (x.shape[0], *win.out_hw(x.shape[1:3], w.shape[:2])))
     return FORWARD[plan.forward](x, w, b, win)
 

@@ -39,7 +39,7 @@ from ._jit import njit
 from .blas import matmul, run_on_threads, scratch, threads
 
 __all__ = ["forward", "forward_and_weight_grad", "weight_grad", "input_grad_1x1", "input_grad_full",
-           "input_grad_tiles", "input_grad_scatter", "Movers", "NUMPY", "NUMBA", "COLUMNS_BUDGET"]
+           "input_grad_tiles", "input_grad_scatter", "interior", "Movers", "NUMPY", "NUMBA", "COLUMNS_BUDGET"]
 
 #: Upper bound, in bytes, of one block of im2col columns (and of the gradient columns in the
 #: strided input gradient). Small blocks bound the memory and stay in cache from packing to
@@ -359,7 +359,7 @@ def forward_and_weight_grad(x, w, dout, win):
 # unpadded input's shape) and adds ``b`` (C,) to every pixel when it is given: a transpose
 # convolution's forward pass is this computation, and adds its bias while a block is in cache.
 
-def _interior(dxp: np.ndarray, pads, b=None, movers: Movers = NUMBA) -> np.ndarray:
+def interior(dxp: np.ndarray, pads, b=None, movers: Movers = NUMBA) -> np.ndarray:
     """The C-contiguous interior ``dx`` of a padded gradient, plus ``b`` if given."""
     dx = dxp if pads == ((0, 0), (0, 0)) else np.ascontiguousarray(crop_hw(dxp, pads))
     if b is not None:
@@ -375,10 +375,10 @@ def input_grad_1x1(dout, w, x_shape, win, b=None, movers: Movers = NUMBA):
     Hp, Wp = win.padded_hw(x_shape[1:3])
     d = matmul(dout.reshape(-1, F), w.reshape(C, F).T).reshape(N, Ho, Wo, C)     # (N, Ho, Wo, C)
     if (sh, sw) == (1, 1) and (Hp, Wp) == (Ho, Wo):
-        return _interior(d, win.pads, b, movers)
+        return interior(d, win.pads, b, movers)
     dxp = np.zeros((N, Hp, Wp, C), dtype=dout.dtype)
     dxp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :] = d
-    return _interior(dxp, win.pads, b, movers)
+    return interior(dxp, win.pads, b, movers)
 
 
 def input_grad_full(dout, w, x_shape, win, b=None, movers: Movers = NUMBA):
@@ -443,7 +443,7 @@ def input_grad_tiles(dout, w, x_shape, win, b=None, movers: Movers = NUMBA):
                 movers.add_bias(_as_matrix(dest, C), b)                                 # in cache
 
     run_on_threads(place, blocks(N, Ho, Wo * K * dout.itemsize, N * Ho * Wo * F * K))
-    return _interior(dxp, win.pads, None if exact else b, movers)
+    return interior(dxp, win.pads, None if exact else b, movers)
 
 
 def input_grad_scatter(dout, w, x_shape, win, b=None, movers: Movers = NUMBA):
@@ -475,4 +475,4 @@ def input_grad_scatter(dout, w, x_shape, win, b=None, movers: Movers = NUMBA):
                 movers.scatter(dcolumns, dxp, block, Wo, taps)
 
     run_on_threads(work, list(images.values()))
-    return _interior(dxp, win.pads, b, movers)
+    return interior(dxp, win.pads, b, movers)
