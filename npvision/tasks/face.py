@@ -103,8 +103,11 @@ def evaluate_encoder(embeddings, labels, pairs: dict, episodes: int, seed: int =
 
 
 def write_face_pictures(out: str, images, labels, embeddings, pairs: dict, metrics: dict,
-                        history: dict, sample_images=None, sample_labels=None, seed: int = 0) -> None:
-    """The pictures listed in the module docstring, into the folder ``out``."""
+                        history: dict, sample_images=None, sample_labels=None, seed: int = 0,
+                        names: tuple[str, str] = ("person", "people")) -> None:
+    """The pictures listed in the module docstring, into the folder ``out``; ``names``: what one
+    identity and several are called in the titles (the digits task: a digit class)."""
+    one, many = names
     from ..viz.curves import plot_history
     from ..viz.face import (plot_distance_histograms, plot_embedding_projection, plot_identities,
                             plot_one_shot, plot_roc, plot_triplets)
@@ -138,15 +141,15 @@ def write_face_pictures(out: str, images, labels, embeddings, pairs: dict, metri
     worst = per_person[np.argsort(-gap[per_person])][:6]
     plot_triplets(images, sub[worst], sub[d_p[worst].argmax(axis=1)], sub[d_n[worst].argmin(axis=1)],
                   d_p[worst].max(axis=1), d_n[worst].min(axis=1), os.path.join(out, "hardest_triplets.png"),
-                  title="the hardest triplet\nof six held-out people")
+                  title=f"the hardest triplet\nof {len(worst)} held-out {many}")
     n_way = 5 if len(np.unique(labels)) >= 5 else len(np.unique(labels))
     _, (q, refs, target, pred) = one_shot_accuracy(embeddings, labels, n_way, 400, seed=seed + 7,
                                                    return_episodes=True)
     wrong = np.flatnonzero(pred != target)
     shown = np.concatenate([wrong[:3], np.flatnonzero(pred == target)])[:8]      # mistakes first
     plot_one_shot(images, q[shown], refs[shown], target[shown], pred[shown], os.path.join(out, "one_shot.png"),
-                  title=f"{n_way}-way one-shot: query (blue), one reference per person;\n"
-                        f"green: true person, red: wrong pick ({len(wrong)} of 400 wrong)")
+                  title=f"{n_way}-way one-shot: query (blue), one reference per {one};\n"
+                        f"green: true {one}, red: wrong pick ({len(wrong)} of 400 wrong)")
     curves = {"loss": history["epoch_loss"]}
     if history.get("val_one_shot"):
         curves["val_one_shot_5way"] = history["val_one_shot"]
@@ -398,7 +401,8 @@ def face_digits_task(config: dict, *, seed: int, out, quick: bool, progress: boo
         "load_average": {"start": load_before, "end": _load_average()}, "seed": seed, "quick": quick,
     })
     if out is not None:
-        write_face_pictures(out, x_test, y_test, e_test, pairs, metrics, history, seed=seed)
+        write_face_pictures(out, x_test, y_test, e_test, pairs, metrics, history, seed=seed,
+                            names=("digit", "digits"))
         _save(out, encoder, "face-digits", config, metrics, history, x_test.shape[1:])
     return result
 
