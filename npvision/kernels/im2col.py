@@ -36,7 +36,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .._padding import crop_hw, pad_hw
 from ._jit import njit
-from .blas import run_on_threads, scratch, threads
+from .blas import matmul, run_on_threads, scratch, threads
 
 __all__ = ["forward", "forward_and_weight_grad", "weight_grad", "input_grad_1x1", "input_grad_full",
            "input_grad_tiles", "input_grad_scatter", "interior", "Movers", "NUMPY", "NUMBA", "COLUMNS_BUDGET"]
@@ -249,12 +249,18 @@ def forward(x, w, b, win, movers: Movers = NUMBA, out=None):
         xp = PaddedImages(x, win.pads).whole()
         pixels = np.ascontiguousarray(xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :])  # (N, Ho, Wo, C)
         pixels, out2 = pixels.reshape(-1, C), out.reshape(-1, F)  # (N Ho Wo, C), (N Ho Wo, F)
-        # one product for the batch on OpenBLAS's own threads: measured 2x faster than bands on
-        # npvision's pool for MobileNet's 1x1 shapes (N16 24->144 16x16: 0.17 vs 0.39 ms), whose
-        # products are too small to repay the pool's hand-off and the BLAS thread switches
-        np.matmul(pixels, w.reshape(C, F), out=out2)             # (N Ho Wo, F)
-        if b is not None:
-            movers.add_bias(out2, b)
+        M = pixels.shape[0]
+        parts = 2 * threads() if M * C * F >= PARALLEL_MACS else 1
+        rows = max(1, min(-(-M // parts), COLUMNS_BUDGET // 8 // (F * pixels.itemsize)))
+        bands = [slice(r, min(M, r + rows)) for r in range(0, M, rows)]   # output blocks of <= 512 KiB
+
+        def product(share):
+            for band in share:
+                block_out = np.matmul(pixels[band], w.reshape(C, F), out=out2[band])
+                if b is not None:
+                    movers.add_bias(block_out, b)                # while the block is in cache
+
+        run_on_threads(product, bands)
         return out
     taps = Taps(KH, KW, *win.stride, *win.dilation)
     K = KH * KW * C
@@ -282,10 +288,22 @@ def weight_grad(dout, x, w_shape, win):
         xp = PaddedImages(x, win.pads).whole()
         pixels = np.ascontiguousarray(xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :])  # (N, Ho, Wo, C)
         pixels, dout2 = pixels.reshape(-1, C), dout.reshape(-1, F)   # (N Ho Wo, C), (N Ho Wo, F)
-        # two products for the batch on OpenBLAS's own threads (see forward)
-        dw = np.matmul(pixels.T, dout2)                          # (C, N Ho Wo) @ (N Ho Wo, F) = (C, F)
-        db = np.matmul(np.ones((1, len(dout2)), dtype=dout.dtype), dout2)   # (1, F)
-        return dw.reshape(w_shape), db.reshape(F)
+        M = pixels.shape[0]
+        # each thread sums pixels^T @ dout over its rows, a chunk at a time so that the chunk
+        # of dout is still in cache for its bias sum
+        rows = max(1, COLUMNS_BUDGET // 4 // (F * pixels.itemsize))
+        chunks = [slice(r, min(M, r + rows)) for r in range(0, M, rows)]
+
+        def sums(share):
+            ones = np.ones((1, rows), dtype=dout.dtype)
+            dwmat, db = np.zeros((C, F), dtype=dout.dtype), np.zeros((1, F), dtype=dout.dtype)
+            for r in share:
+                dwmat += np.matmul(pixels[r].T, dout2[r])        # (C, F)
+                db += np.matmul(ones[:, :r.stop - r.start], dout2[r])   # (1, F)
+            return dwmat, db
+
+        parts = run_on_threads(sums, chunks) if M * C * F >= PARALLEL_MACS else [sums(chunks)]
+        return _add_parts(parts, w_shape)
     taps = Taps(KH, KW, *win.stride, *win.dilation)
     K = KH * KW * C
     source = PaddedImages(x, win.pads)
@@ -355,7 +373,7 @@ def input_grad_1x1(dout, w, x_shape, win, b=None, movers: Movers = NUMBA):
     C = w.shape[2]
     sh, sw = win.stride
     Hp, Wp = win.padded_hw(x_shape[1:3])
-    d = np.matmul(dout.reshape(-1, F), w.reshape(C, F).T).reshape(N, Ho, Wo, C)  # (N, Ho, Wo, C), OpenBLAS's threads
+    d = matmul(dout.reshape(-1, F), w.reshape(C, F).T).reshape(N, Ho, Wo, C)     # (N, Ho, Wo, C)
     if (sh, sw) == (1, 1) and (Hp, Wp) == (Ho, Wo):
         return interior(d, win.pads, b, movers)
     dxp = np.zeros((N, Hp, Wp, C), dtype=dout.dtype)
