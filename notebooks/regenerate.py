@@ -30,7 +30,6 @@ import datetime
 import hashlib
 import json
 import os
-import platform
 import re
 import sys
 import tempfile
@@ -110,13 +109,13 @@ def _tidy(nb) -> None:
 
 
 def _cpu() -> str:
+    """The CPU's model name, as the benchmark records give it (``benchmarks/_common.py``)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        from _common import cpu_model
+    finally:
+        sys.path.pop(0)
+    return cpu_model()
 
 
 def run_full(path: Path, *, timeout: float = 3600.0) -> float:
