@@ -41,7 +41,7 @@ def main():
     bands = [slice(0, M // 2), slice(M // 2, M)]
 
     def serial():
-        with blas._one_blas_thread():
+        with blas.one_blas_thread():
             for s in bands:
                 np.matmul(x[s], w, out=out[s])
 

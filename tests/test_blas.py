@@ -115,3 +115,37 @@ def test_kernels_called_from_several_threads_at_once_agree_with_one_at_a_time(mo
     for i, got in enumerate(together):
         for a, b in zip(got, serial[i % len(cases)]):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("model, batch", [("resnet18", 16), ("vgg16", 4), ("mobilenet_v2", 16), ("efficientnet_b0", 8)])
+def test_a_training_step_makes_no_product_on_openblas_threads(model, batch, monkeypatch):
+    """Every NumPy product of a training step runs with OpenBLAS held at one thread.
+
+    One product on OpenBLAS's own threads leaves its worker spinning for about 0.1 s, a
+    core taken from the rest of the step: MobileNet v2's one small 1x1 weight gradient did
+    that in every step (kernels_issue19.md section 10)."""
+    import npvision.functional as F
+    from npvision import models
+
+    loose = []
+
+    def held(name):
+        product = getattr(np, name)
+
+        def checked(*args, **kwargs):
+            if not getattr(blas._local, "held", False):
+                shapes = [getattr(a, "shape", None) for a in args[:2]]
+                loose.append(f"np.{name}{tuple(shapes)}")
+            return product(*args, **kwargs)
+        return checked
+
+    for name in ("matmul", "dot", "einsum", "tensordot", "inner"):
+        monkeypatch.setattr(np, name, held(name))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 64, 64, 3), dtype=np.float32)   # bench_models.py's steps
+    net = models.create(model, num_classes=4, input_shape=x.shape[1:], rng=0)
+    net.train()
+    logits = net.forward(x)
+    _, dlogits = F.softmax_cross_entropy(logits, rng.integers(0, 4, batch))
+    net.backward(dlogits)
+    assert not loose, f"{model}: products outside blas.one_blas_thread(): {sorted(set(loose))}"

@@ -36,7 +36,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["matmul", "channel_sums", "threads", "run_on_threads", "over_batch", "scratch", "SMALL_MACS"]
+__all__ = ["matmul", "one_blas_thread", "channel_sums", "threads", "run_on_threads", "over_batch", "scratch", "SMALL_MACS"]
 
 #: products with fewer multiply-adds (M K N) run on the calling thread alone: handing a
 #: band to another thread costs about 0.1 ms here (waking an idle core), the time of a
@@ -70,8 +70,13 @@ def threads() -> int:
 
 
 @contextlib.contextmanager
-def _one_blas_thread():
-    """OpenBLAS on one thread for the block, then back to its own count (nested blocks: the outer one)."""
+def one_blas_thread():
+    """OpenBLAS on one thread for the block, then back to its own count (nested blocks: the outer one).
+
+    Every NumPy product npvision makes runs inside one: a single product on OpenBLAS's
+    own threads leaves OpenBLAS's worker spinning for about 0.1 s afterwards, taking a
+    core from everything npvision runs next (kernels_issue19.md section 10: one such
+    product per MobileNet v2 step kept a core busy for the whole step)."""
     if getattr(_local, "held", False):
         yield
         return
@@ -108,7 +113,7 @@ def _bands(length: int, n: int) -> list:
     return [slice(length * i // n, length * (i + 1) // n) for i in range(n)]
 
 
-def run_on_threads(work, items: list) -> list:
+def run_on_threads(work, items: list, split: bool = True) -> list:
     """``[work(share) for share in shares]``: ``items`` cut into one contiguous share per thread.
 
     The calling thread runs the first share, the pool's threads the others,
@@ -116,13 +121,16 @@ def run_on_threads(work, items: list) -> list:
     the GIL for its heavy parts (NumPy products and copies, ``nogil`` numba
     kernels do) and must not start numba's parallel loops (numba's workqueue
     is not safe to enter from two threads at once). Called from inside a
-    share (or with one thread, or one item), ``work`` runs here on all items.
+    share (or with one thread, one item, or ``split=False``), ``work`` runs
+    here on all items, OpenBLAS still at one thread: a single product on
+    OpenBLAS's own threads leaves its worker spinning for about 0.1 s, a core
+    taken from everything npvision runs next (kernels_issue19.md section 10).
     """
     global _pool
     if _controllers is None:
         _find_controllers()
-    n = min(1 if getattr(_local, "in_share", False) else _max_threads, len(items))   # 1 inside a share
-    with _one_blas_thread():
+    n = min(1 if getattr(_local, "in_share", False) or not split else _max_threads, len(items))
+    with one_blas_thread():
         if n <= 1:
             return [work(items)]
         if _pool is None:
@@ -164,7 +172,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     M, K = a.shape
     N = b.shape[1]
     n = _split_here()
-    with _one_blas_thread():
+    with one_blas_thread():
         if M * K * N < SMALL_MACS or n <= 1:
             return np.matmul(a, b, out=out)
         if out is None:

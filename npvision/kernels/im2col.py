@@ -302,7 +302,7 @@ def weight_grad(dout, x, w_shape, win):
                 db += np.matmul(ones[:, :r.stop - r.start], dout2[r])   # (1, F)
             return dwmat, db
 
-        parts = run_on_threads(sums, chunks) if M * C * F >= PARALLEL_MACS else [sums(chunks)]
+        parts = run_on_threads(sums, chunks, split=M * C * F >= PARALLEL_MACS)
         return _add_parts(parts, w_shape)
     taps = Taps(KH, KW, *win.stride, *win.dilation)
     K = KH * KW * C

@@ -53,7 +53,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import njit
-from .blas import run_on_threads, scratch
+from .blas import one_blas_thread, run_on_threads, scratch
 
 __all__ = ["conv_forward", "input_grad", "weight_grad", "conv3x3_forward", "conv3x3_backward_params",
            "weight_transform"]
@@ -71,8 +71,9 @@ def weight_transform(w: np.ndarray) -> np.ndarray:
     """U (16, C, F) = G g G^T for every (c, f): w (3, 3, C, F) -> 16 matrices, k = 4 a + b."""
     C, F = w.shape[2:]
     G = _G.astype(w.dtype)
-    Gg = np.matmul(G, w.reshape(3, 3, C * F).transpose(1, 0, 2))     # (3 kw, 4 a, C F): G g, column by column
-    weight_tiles = np.matmul(G, Gg.transpose(1, 0, 2))               # (4 a, 4 b, C F): (G g) G^T
+    with one_blas_thread():
+        Gg = np.matmul(G, w.reshape(3, 3, C * F).transpose(1, 0, 2))  # (3 kw, 4 a, C F): G g, column by column
+        weight_tiles = np.matmul(G, Gg.transpose(1, 0, 2))            # (4 a, 4 b, C F): (G g) G^T
     return weight_tiles.reshape(16, C, F)
 
 
@@ -81,8 +82,9 @@ def _weight_gradient(dU: np.ndarray) -> np.ndarray:
     C, F = dU.shape[1:]
     Gt = _G.T.astype(dU.dtype)                                       # (3, 4)
     d = dU.reshape(4, 4, C * F)
-    Gd = np.matmul(Gt, d.transpose(1, 0, 2))                         # (4 b, 3 kh, C F): G^T dU, column by column
-    dg = np.matmul(Gt, Gd.transpose(1, 0, 2))                        # (3 kh, 3 kw, C F): (G^T dU) G
+    with one_blas_thread():
+        Gd = np.matmul(Gt, d.transpose(1, 0, 2))                      # (4 b, 3 kh, C F): G^T dU, column by column
+        dg = np.matmul(Gt, Gd.transpose(1, 0, 2))                     # (3 kh, 3 kw, C F): (G^T dU) G
     return dg.reshape(3, 3, C, F)
 
 
