@@ -8,7 +8,8 @@ splitting across cores itself, with its own small pool of threads:
   that spinner takes a core from whatever runs next: measured, a Winograd
   convolution whose two threads each pack tiles and multiply them took
   3.7 ms on its own and 5.3-6.9 ms right after one two-thread product.
-  npvision's threads wait on a lock when idle and cost nothing.
+  npvision's workers (:mod:`.workers`) spin for 5 ms after a share, then nap;
+  they are the threads that run npvision's next share anyway.
 * Small products are not worth a second thread at all: LeNet-5's
   ``(32, 400) @ (400, 120)`` (1.5 M multiply-adds) took 36 us on one thread
   and 1,240 us on two when another process was busy.
@@ -20,6 +21,7 @@ block by block (im2col, Winograd tiles) hand their blocks to
 :func:`run_on_threads`, so each core packs a block into its own cache and
 multiplies it there. Measured on 2 cores, a split product runs as fast as
 OpenBLAS's own two threads (``(32768, 576) @ (576, 64)``: 16.5 ms both ways).
+The pool itself, and why its threads wait without the GIL, is :mod:`.workers`.
 
 The number of threads is the number OpenBLAS was started with
 (``OPENBLAS_NUM_THREADS`` and friends still set it). OpenBLAS is found with
@@ -32,9 +34,12 @@ everything on the calling thread.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 
 import numpy as np
+
+from ._jit import _jit_disabled
 
 __all__ = ["matmul", "one_blas_thread", "channel_sums", "threads", "run_on_threads", "over_batch", "scratch", "SMALL_MACS"]
 
@@ -113,6 +118,58 @@ def _bands(length: int, n: int) -> list:
     return [slice(length * i // n, length * (i + 1) // n) for i in range(n)]
 
 
+def _start_pool(n: int) -> None:
+    """Make sure npvision's pool has ``n`` worker threads (started on first use)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            if _jit_disabled():                                  # no compiled waiting loops
+                _pool = _SleepingWorkers()
+            else:
+                from .workers import Workers                     # imports numba: only when first needed
+
+                _pool = Workers(n)
+        _pool.ensure(n)
+
+
+class _SleepingWorkers:
+    """The pool under ``NUMBA_DISABLE_JIT=1``: Python threads that sleep on a queue between
+    shares (slow to wake, see :mod:`.workers`, but stepping through a kernel does not care)."""
+
+    def __init__(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.busy = threading.Lock()
+        self.threads = []
+        self.executor = ThreadPoolExecutor(max_workers=_MAX_SLEEPING, thread_name_prefix="npvision")
+
+    def ensure(self, n: int) -> None:
+        self.threads = [None] * max(n, len(self.threads))
+
+    def run(self, work, shares: list) -> list:
+        from concurrent.futures import wait
+
+        futures = [self.executor.submit(work, share) for share in shares[1:]]
+        try:
+            first = work(shares[0])
+        finally:
+            wait(futures)                                        # every share, even on error
+        return [first] + [f.result() for f in futures]
+
+
+_MAX_SLEEPING = 64
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's worker threads do not exist here; start afresh."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def run_on_threads(work, items: list, split: bool = True) -> list:
     """``[work(share) for share in shares]``: ``items`` cut into one contiguous share per thread.
 
@@ -126,27 +183,20 @@ def run_on_threads(work, items: list, split: bool = True) -> list:
     OpenBLAS's own threads leaves its worker spinning for about 0.1 s, a core
     taken from everything npvision runs next (kernels_issue19.md section 10).
     """
-    global _pool
     if _controllers is None:
         _find_controllers()
     n = min(1 if getattr(_local, "in_share", False) or not split else _max_threads, len(items))
     with one_blas_thread():
         if n <= 1:
             return [work(items)]
-        if _pool is None:
-            with _pool_lock:
-                if _pool is None:
-                    from concurrent.futures import ThreadPoolExecutor
-
-                    _pool = ThreadPoolExecutor(max_workers=max(1, _max_threads - 1),
-                                               thread_name_prefix="npvision")
-        shares = [items[s] for s in _bands(len(items), n)]
-        futures = [_pool.submit(_run_share, work, share) for share in shares[1:]]
+        if _pool is None or len(_pool.threads) < n - 1:
+            _start_pool(n - 1)
+        if not _pool.busy.acquire(blocking=False):             # another thread of the user's has it
+            return [_run_share(work, items)]
         try:
-            first = _run_share(work, shares[0])
+            return _pool.run(lambda share: _run_share(work, share), [items[s] for s in _bands(len(items), n)])
         finally:
-            rest = [f.result() for f in futures]                 # wait for every share, even on error
-        return [first] + rest
+            _pool.busy.release()
 
 
 #: batch kernels (:func:`over_batch`) whose input has fewer numbers than this run on the calling thread.

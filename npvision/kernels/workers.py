@@ -1,0 +1,290 @@
+"""npvision's worker threads: a pool whose threads wait without the GIL.
+
+:func:`npvision.kernels.blas.run_on_threads` hands each worker one share of a
+job and runs the first share itself. How fast a worker *starts* matters as
+much as how fast it works: npvision's shares are often 0.05-0.5 ms (a 1x1
+convolution of MobileNet, a batch norm band), and two costs used to eat them:
+
+* Waking a thread that sleeps on a lock. On a virtual machine whose idle core
+  has halted it takes 50-90 us (measured here with a ``ThreadPoolExecutor``:
+  7 us after a job that just finished, 56 us after 1 ms idle, 93 us after 5 ms).
+* The GIL. A Python worker needs the GIL to go to sleep, to wake, to start its
+  share and to hand back the result; whenever it asks while the caller is
+  running Python, it sleeps on the GIL's condition variable until the caller
+  lets go (and, if the caller is busy in Python for long, up to the 5 ms
+  switch interval). Measured in a MobileNet v2 step, the pool's 73 calls lost
+  about 20 ms this way: the caller's share took twice as long as the worker's.
+
+So a worker here waits where Python cannot see it: in a compiled ``nogil``
+loop (:func:`_wait_until`) that reads a flag, first spinning and yielding its
+core (``sched_yield``) for :data:`SPIN_SECONDS`, then napping in growing
+steps up to :data:`NAP_MAX_US`. It holds no GIL and sleeps on no lock, so
+it starts a share within microseconds of the post when it was spinning, and
+it takes the GIL only to run the share. The caller waits for the results the
+same way. The cost: an idle worker spins for 5 ms after its last share
+(OpenBLAS's own workers spin about 0.1 s) and then wakes every 2 ms to look,
+a few thousandths of one core.
+
+The protocol, per worker ``k`` (one row of :attr:`Workers.flags`, 128 bytes so
+two workers never write the same cache line)::
+
+    caller                                     worker k (in _wait_until)
+    jobs[k] = share; flags[k, JOB] = seq  -->  sees JOB == seq: takes the GIL,
+    waits for ACK == seq (no GIL held)         flags[k, ACK] = seq, runs jobs[k]
+    runs its own share                         stores the result
+    waits for DONE == seq (no GIL held)   <--  flags[k, DONE] = seq, from compiled code
+
+The caller lets the worker have the GIL first (the ACK): the worker's start is
+what two threads gain, and it should not wait for the caller's Python. The
+flags are read and written with atomic acquire/release operations
+(:func:`_load_acquire`, :func:`_store_release`), so a flag seen set means that
+what was written before it is visible too, on x86 and ARM alike.
+
+This module imports numba when imported; :mod:`blas` imports it only when the
+first job is split across threads, and not at all under ``NUMBA_DISABLE_JIT=1``
+(then every share runs on the calling thread, which is also what a debugger
+wants).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+import time
+
+import numpy as np
+
+from ._jit import _import_numba
+
+numba = _import_numba()
+import llvmlite.binding as llvm  # noqa: E402
+from llvmlite import ir  # noqa: E402
+from numba.core import cgutils, types  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
+
+#: how long a waiting thread spins (yielding its core at each look) before it naps.
+SPIN_SECONDS = 0.005
+#: the longest nap between two looks at the flag once the spin is over (microseconds) ...
+NAP_MAX_US = 500
+#: ... and, after a second of napping, the nap of a worker left idle (20 ms: 50 looks a second).
+NAP_IDLE_US = 20_000
+
+# columns of Workers.flags: job posted, taken, finished; worker napping; the caller's CPU at the post
+JOB, ACK, DONE, NAPPING, CALLER_CPU = 0, 1, 2, 3, 4
+_ROW = 16                  # int64 flags per worker: 128 bytes
+_MAX_WORKERS = 63          # rows allocated up front: a waiting worker holds on to the array
+
+
+def _register_os_calls() -> None:
+    """Symbols the compiled loops call by name: ``npvision_yield()`` gives this core to
+    another runnable thread (``sched_yield``; Windows ``SwitchToThread``), ``npvision_nap(us)``
+    sleeps (``usleep``; Windows ``Sleep``, whole milliseconds). Registered by name, not
+    embedded as addresses, so numba can cache the loops that call them."""
+    if sys.platform == "win32":
+        kernel32 = ctypes.windll.kernel32
+        calls = {"npvision_yield": kernel32.SwitchToThread, "npvision_nap": kernel32.Sleep}
+    else:
+        libc = ctypes.CDLL(None)
+        calls = {"npvision_yield": libc.sched_yield, "npvision_nap": libc.usleep}
+    for name, fn in calls.items():
+        llvm.add_symbol(name, ctypes.cast(fn, ctypes.c_void_p).value)
+
+
+_register_os_calls()
+_NAP_UNIT = 1000 if sys.platform == "win32" else 1      # Sleep takes milliseconds, usleep microseconds
+
+
+def _flag_pointer(context, builder, signature, args):
+    aty = signature.args[0]
+    ary = context.make_array(aty)(context, builder, args[0])
+    return cgutils.get_item_pointer(context, builder, aty, ary, [args[1], args[2]], wraparound=False)
+
+
+@intrinsic
+def _load_acquire(typingctx, flags, i, j):
+    """``flags[i, j]`` as an atomic load with acquire order (never hoisted out of a loop)."""
+    def codegen(context, builder, signature, args):
+        return builder.load_atomic(_flag_pointer(context, builder, signature, args), ordering="acquire", align=8)
+    return types.int64(flags, i, j), codegen
+
+
+@intrinsic
+def _store_release(typingctx, flags, i, j, value):
+    """``flags[i, j] = value`` as an atomic store with release order."""
+    def codegen(context, builder, signature, args):
+        builder.store_atomic(args[3], _flag_pointer(context, builder, signature, args), ordering="release", align=8)
+        return context.get_dummy_value()
+    return types.void(flags, i, j, value), codegen
+
+
+def _call_symbol(builder, name, args):
+    fnty = ir.FunctionType(ir.IntType(32), [ir.IntType(32)] * len(args))
+    builder.call(cgutils.get_or_insert_function(builder.module, fnty, name), args)
+
+
+@intrinsic
+def _yield(typingctx):
+    """``npvision_yield()``: see :func:`_register_os_calls`."""
+    def codegen(context, builder, signature, args):
+        _call_symbol(builder, "npvision_yield", [])
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+@intrinsic
+def _nap(typingctx, units):
+    """``npvision_nap(units)``: see :func:`_register_os_calls`."""
+    def codegen(context, builder, signature, args):
+        _call_symbol(builder, "npvision_nap", [builder.trunc(args[0], ir.IntType(32))])
+        return context.get_dummy_value()
+    return types.void(units), codegen
+
+
+@numba.njit(nogil=True, cache=True)
+def _wait_until(flags, k, column, value, spin_polls):
+    """Wait, without the GIL, until ``flags[k, column] == value``: ``spin_polls`` looks with a
+    yield between them, then naps of 20, 40, ... up to NAP_MAX_US microseconds, and after a
+    second of naps, naps of NAP_IDLE_US."""
+    for _ in range(spin_polls):
+        if _load_acquire(flags, k, column) == value:
+            return
+        _yield()
+    _store_release(flags, k, NAPPING, 1)
+    nap, napped = 20, 0
+    while _load_acquire(flags, k, column) != value:
+        _nap(max(1, nap // _NAP_UNIT))
+        napped += nap
+        nap = min(2 * nap, NAP_MAX_US) if napped < 1_000_000 else NAP_IDLE_US
+    _store_release(flags, k, NAPPING, 0)
+
+
+@numba.njit(nogil=True, cache=True)
+def _finish_and_wait(flags, k, done, spin_polls):
+    """Worker ``k``: publish ``DONE = done``, then wait for job ``done + 1``.
+
+    Publishing from inside this GIL-free call, not from Python, means that the
+    caller, who takes the GIL as soon as it sees DONE, never finds the worker
+    still holding it."""
+    _store_release(flags, k, DONE, done)
+    _wait_until(flags, k, JOB, done + 1, spin_polls)
+
+
+@numba.njit(nogil=True, cache=True)
+def _post(flags, k, seq, caller_cpu, spin_polls):
+    """The caller: post job ``seq`` to worker ``k`` and wait until the worker has taken it.
+
+    Posted from GIL-free code, so the worker that sees the post finds the GIL free
+    (a thread that has to wait for the GIL sleeps, and wakes slowly); a napping worker
+    is not waited for."""
+    _store_release(flags, k, CALLER_CPU, caller_cpu)
+    _store_release(flags, k, JOB, seq)
+    if _load_acquire(flags, k, NAPPING) == 0:
+        _wait_until(flags, k, ACK, seq, spin_polls)
+
+
+def _spin_polls() -> int:
+    """How many looks at a flag (each with a yield) take :data:`SPIN_SECONDS` on this machine."""
+    flags = np.zeros((1, _ROW), np.int64)
+    _spin_only(flags, 1)                                       # compile (or load from the cache)
+    polls = 10_000
+    t0 = time.perf_counter()
+    _spin_only(flags, polls)
+    seconds = (time.perf_counter() - t0) / polls
+    return max(1, int(SPIN_SECONDS / max(seconds, 1e-8)))
+
+
+@numba.njit(nogil=True, cache=True)
+def _spin_only(flags, polls):
+    """``polls`` looks at a flag that never changes (to time one look)."""
+    seen = 0
+    for _ in range(polls):
+        seen += _load_acquire(flags, 0, JOB)
+        _yield()
+    return seen
+
+
+try:                                                         # Linux
+    _sched_getcpu = ctypes.CDLL(None).sched_getcpu
+    _ALLOWED = frozenset(os.sched_getaffinity(0))             # the CPUs this process may use
+
+    def _current_cpu() -> int:
+        """The CPU this thread runs on now."""
+        return _sched_getcpu()
+
+    def _move_off(cpu: int) -> None:
+        """Keep this worker off ``cpu`` (the caller's) if it is running there now.
+
+        Two threads that wait by spinning are both always runnable and "cache hot", and
+        Linux's load balancer then does not move either: a worker woken onto the caller's
+        CPU stayed there for tens of milliseconds (measured: 51 of a MobileNet step's 73
+        splits ran both shares on one CPU, one after the other, the other CPU idle). So the
+        worker moves itself off, to any other CPU the process may use."""
+        if _sched_getcpu() == cpu and len(_ALLOWED) > 1:
+            os.sched_setaffinity(0, _ALLOWED - {cpu})         # 0: this thread
+except (AttributeError, OSError):                             # elsewhere the OS decides alone
+    def _current_cpu() -> int:
+        return -1
+
+    def _move_off(cpu: int) -> None:
+        pass
+
+
+class Workers:
+    """``n`` worker threads that each run one share of a job (see the module docstring)."""
+
+    def __init__(self, n: int):
+        rows = max(n, _MAX_WORKERS)
+        self.flags = np.zeros((rows, _ROW), np.int64)          # (rows, 16): JOB, ACK, DONE per worker
+        self.jobs = [None] * rows
+        self.results = [None] * rows
+        self.busy = threading.Lock()                           # one caller at a time
+        self.spin_polls = _spin_polls()
+        self.threads = []
+        self.ensure(n)
+
+    def ensure(self, n: int) -> None:
+        """Start workers until there are ``n`` (never more than the flags have rows for)."""
+        while len(self.threads) < min(n, len(self.flags)):
+            t = threading.Thread(target=self._loop, args=(len(self.threads),), daemon=True,
+                                 name=f"npvision-{len(self.threads) + 1}")
+            self.threads.append(t)
+            t.start()
+
+    def _loop(self, k: int) -> None:
+        done = 0
+        _wait_until(self.flags, k, JOB, 1, self.spin_polls)
+        while True:
+            work, share = self.jobs[k]
+            self.jobs[k] = None
+            self.flags[k, ACK] = done + 1                      # the caller may take the GIL back now
+            _move_off(int(self.flags[k, CALLER_CPU]))
+            try:
+                self.results[k] = (True, work(share))
+            except BaseException as error:                     # handed to the caller, raised there
+                self.results[k] = (False, error)
+            done += 1
+            _finish_and_wait(self.flags, k, done, self.spin_polls)
+
+    def run(self, work, shares: list) -> list:
+        """``[work(s) for s in shares]``: ``shares[0]`` on this thread, ``shares[1 + k]`` on worker k."""
+        posted = []
+        for k, share in enumerate(shares[1:]):
+            self.jobs[k] = (work, share)
+            posted.append(int(self.flags[k, JOB]) + 1)
+        cpu = _current_cpu()
+        for k, seq in enumerate(posted):
+            _post(self.flags, k, seq, cpu, self.spin_polls)
+        try:
+            first = work(shares[0])
+        finally:
+            for k, seq in enumerate(posted):                   # every share, even on error
+                _wait_until(self.flags, k, DONE, seq, self.spin_polls)
+        rest = []
+        for k in range(len(posted)):
+            (ok, value), self.results[k] = self.results[k], None
+            if not ok:
+                raise value
+            rest.append(value)
+        return [first] + rest
