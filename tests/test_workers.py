@@ -45,14 +45,38 @@ def pool(monkeypatch):
     return p
 
 
-def test_every_share_runs_once_on_its_own_thread(pool):
+def test_every_share_runs_once_and_the_workers_run_some(pool):
     def job():
         return blas.run_on_threads(lambda share: (list(share), threading.get_ident()), list(range(9)))
 
+    ran_on = set()
     for _ in range(50):                                          # posts and collects many times over
         shares = _within(20, job)
         assert [s for s, _ in shares] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
-        assert len({ident for _, ident in shares}) == 3          # the caller and two workers
+        ran_on |= {ident for _, ident in shares}
+    # a worker's share runs on the calling thread only when the worker has not started it by the
+    # time the caller's own share is done; over 50 jobs both workers start some
+    assert len(ran_on - {threading.get_ident()}) >= 1 and len(ran_on) >= 2
+
+
+def test_a_share_the_worker_has_not_started_is_taken_back(pool):
+    from npvision.kernels import workers
+
+    stalled = workers.Workers(1)
+    blocker = threading.Event()
+    # keep the worker busy on a share of an earlier job that it claimed, so that the next job
+    # finds it late: post directly (not through run), then run a job whose share it cannot start
+    stalled.jobs[0] = (lambda share: blocker.wait(20), None)
+    workers._post(stalled.flags, 0, 1, -1, stalled.ack_polls)
+    time.sleep(0.05)                                            # the worker claims job 1, waits on blocker
+    try:
+        assert stalled.flags[0, workers.CLAIM] == 1
+        stalled.flags[0, workers.DONE] = 1                      # job 1 counts as done for the caller
+        out = _within(20, lambda: stalled.run(lambda share: (share, threading.get_ident()), ["a", "b"]))
+    finally:
+        blocker.set()
+    (a, caller), (b, ran_on) = out
+    assert (a, b) == ("a", "b") and ran_on == caller           # "b" taken back, run by the caller
 
 
 @pytest.mark.parametrize("failing", [0, 2])                      # the caller's share; a worker's

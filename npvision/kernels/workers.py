@@ -66,13 +66,16 @@ from numba.extending import intrinsic  # noqa: E402
 
 #: how long a waiting thread spins (yielding its core at each look) before it naps.
 SPIN_SECONDS = 0.005
+#: how long the caller waits for a worker to take its share before starting its own.
+ACK_SECONDS = 50e-6
 #: the longest nap between two looks at the flag once the spin is over (microseconds) ...
 NAP_MAX_US = 500
 #: ... and, after a second of napping, the nap of a worker left idle (20 ms: 50 looks a second).
 NAP_IDLE_US = 20_000
 
-# columns of Workers.flags: job posted, taken, finished; worker napping; the caller's CPU at the post
-JOB, ACK, DONE, NAPPING, CALLER_CPU = 0, 1, 2, 3, 4
+# columns of Workers.flags: job posted, claimed (by the worker or taken back by the caller), taken
+# by the worker (it holds the GIL), finished; worker napping; the caller's CPU at the post
+JOB, CLAIM, ACK, DONE, NAPPING, CALLER_CPU = 0, 1, 2, 3, 4, 5
 _ROW = 16                  # int64 flags per worker: 128 bytes
 _MAX_WORKERS = 63          # rows allocated up front: a waiting worker holds on to the array
 
@@ -119,6 +122,17 @@ def _store_release(typingctx, flags, i, j, value):
     return types.void(flags, i, j, value), codegen
 
 
+@intrinsic
+def _claim(typingctx, flags, i, j, seq):
+    """Atomically ``flags[i, j]: seq - 1 -> seq``; True for the one thread whose swap did it."""
+    def codegen(context, builder, signature, args):
+        ptr = _flag_pointer(context, builder, signature, args)
+        old = builder.sub(args[3], ir.Constant(ir.IntType(64), 1))
+        swapped = builder.cmpxchg(ptr, old, args[3], ordering="acq_rel", failordering="acquire")
+        return builder.extract_value(swapped, 1)
+    return types.boolean(flags, i, j, seq), codegen
+
+
 def _call_symbol(builder, name, args):
     fnty = ir.FunctionType(ir.IntType(32), [ir.IntType(32)] * len(args))
     builder.call(cgutils.get_or_insert_function(builder.module, fnty, name), args)
@@ -144,16 +158,16 @@ def _nap(typingctx, units):
 
 @numba.njit(nogil=True, cache=True)
 def _wait_until(flags, k, column, value, spin_polls):
-    """Wait, without the GIL, until ``flags[k, column] == value``: ``spin_polls`` looks with a
+    """Wait, without the GIL, until ``flags[k, column] >= value``: ``spin_polls`` looks with a
     yield between them, then naps of 20, 40, ... up to NAP_MAX_US microseconds, and after a
     second of naps, naps of NAP_IDLE_US."""
     for _ in range(spin_polls):
-        if _load_acquire(flags, k, column) == value:
+        if _load_acquire(flags, k, column) >= value:
             return
         _yield()
     _store_release(flags, k, NAPPING, 1)
     nap, napped = 20, 0
-    while _load_acquire(flags, k, column) != value:
+    while _load_acquire(flags, k, column) < value:
         _nap(max(1, nap // _NAP_UNIT))
         napped += nap
         nap = min(2 * nap, NAP_MAX_US) if napped < 1_000_000 else NAP_IDLE_US
@@ -161,38 +175,48 @@ def _wait_until(flags, k, column, value, spin_polls):
 
 
 @numba.njit(nogil=True, cache=True)
-def _finish_and_wait(flags, k, done, spin_polls):
-    """Worker ``k``: publish ``DONE = done``, then wait for job ``done + 1``.
+def _finish_and_claim(flags, k, done, spin_polls):
+    """Worker ``k``: publish ``DONE = done``, wait for job ``done + 1`` and try to claim it.
+    True if this worker is to run it, False if the caller took it back first.
 
     Publishing from inside this GIL-free call, not from Python, means that the
     caller, who takes the GIL as soon as it sees DONE, never finds the worker
     still holding it."""
     _store_release(flags, k, DONE, done)
     _wait_until(flags, k, JOB, done + 1, spin_polls)
+    return _claim(flags, k, CLAIM, done + 1)
 
 
 @numba.njit(nogil=True, cache=True)
-def _post(flags, k, seq, caller_cpu, spin_polls):
-    """The caller: post job ``seq`` to worker ``k`` and wait until the worker has taken it.
+def _post(flags, k, seq, caller_cpu, ack_polls):
+    """The caller: post job ``seq`` to worker ``k``, and give it up to ``ack_polls`` looks to
+    take it (ACK, set once the worker holds the GIL).
 
     Posted from GIL-free code, so the worker that sees the post finds the GIL free
-    (a thread that has to wait for the GIL sleeps, and wakes slowly); a napping worker
-    is not waited for."""
+    (a thread that has to wait for the GIL sleeps, and wakes slowly)."""
     _store_release(flags, k, CALLER_CPU, caller_cpu)
     _store_release(flags, k, JOB, seq)
     if _load_acquire(flags, k, NAPPING) == 0:
-        _wait_until(flags, k, ACK, seq, spin_polls)
+        for _ in range(ack_polls):
+            if _load_acquire(flags, k, ACK) >= seq:
+                return
+            _yield()
 
 
-def _spin_polls() -> int:
-    """How many looks at a flag (each with a yield) take :data:`SPIN_SECONDS` on this machine."""
+@numba.njit(nogil=True, cache=True)
+def _take_back(flags, k, seq):
+    """The caller: claim job ``seq`` of worker ``k`` for itself; True if the worker had not."""
+    return _claim(flags, k, CLAIM, seq)
+
+
+def _seconds_per_poll() -> float:
+    """How long one look at a flag (with its yield) takes on this machine."""
     flags = np.zeros((1, _ROW), np.int64)
     _spin_only(flags, 1)                                       # compile (or load from the cache)
     polls = 10_000
     t0 = time.perf_counter()
     _spin_only(flags, polls)
-    seconds = (time.perf_counter() - t0) / polls
-    return max(1, int(SPIN_SECONDS / max(seconds, 1e-8)))
+    return max((time.perf_counter() - t0) / polls, 1e-9)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -240,7 +264,9 @@ class Workers:
         self.jobs = [None] * rows
         self.results = [None] * rows
         self.busy = threading.Lock()                           # one caller at a time
-        self.spin_polls = _spin_polls()
+        seconds_per_poll = _seconds_per_poll()
+        self.spin_polls = max(1, int(SPIN_SECONDS / seconds_per_poll))
+        self.ack_polls = max(1, int(ACK_SECONDS / seconds_per_poll))
         self.threads = []
         self.ensure(n)
 
@@ -254,37 +280,42 @@ class Workers:
 
     def _loop(self, k: int) -> None:
         done = 0
-        _wait_until(self.flags, k, JOB, 1, self.spin_polls)
         while True:
-            work, share = self.jobs[k]
-            self.jobs[k] = None
-            self.flags[k, ACK] = done + 1                      # the caller may take the GIL back now
-            _move_off(int(self.flags[k, CALLER_CPU]))
-            try:
-                self.results[k] = (True, work(share))
-            except BaseException as error:                     # handed to the caller, raised there
-                self.results[k] = (False, error)
+            if _finish_and_claim(self.flags, k, done, self.spin_polls):
+                work, share = self.jobs[k]
+                self.flags[k, ACK] = done + 1                  # the caller may take the GIL back now
+                _move_off(int(self.flags[k, CALLER_CPU]))
+                try:
+                    self.results[k] = (True, work(share))
+                except BaseException as error:                 # handed to the caller, raised there
+                    self.results[k] = (False, error)
             done += 1
-            _finish_and_wait(self.flags, k, done, self.spin_polls)
 
     def run(self, work, shares: list) -> list:
-        """``[work(s) for s in shares]``: ``shares[0]`` on this thread, ``shares[1 + k]`` on worker k."""
+        """``[work(s) for s in shares]``: ``shares[0]`` on this thread, ``shares[1 + k]`` on worker k,
+        or on this thread too if worker k has not started it when this thread's own share is done."""
         posted = []
         for k, share in enumerate(shares[1:]):
             self.jobs[k] = (work, share)
             posted.append(int(self.flags[k, JOB]) + 1)
         cpu = _current_cpu()
         for k, seq in enumerate(posted):
-            _post(self.flags, k, seq, cpu, self.spin_polls)
+            _post(self.flags, k, seq, cpu, self.ack_polls)
+        results = [None] * len(shares)
         try:
-            first = work(shares[0])
-        finally:
-            for k, seq in enumerate(posted):                   # every share, even on error
+            results[0] = (True, work(shares[0]))
+        except BaseException as error:
+            results[0] = (False, error)
+        for k, seq in enumerate(posted):                       # every share, even after an error
+            if _take_back(self.flags, k, seq):                 # worker k is late: run its share here
+                try:
+                    results[1 + k] = (True, work(shares[1 + k]))
+                except BaseException as error:
+                    results[1 + k] = (False, error)
+            else:
                 _wait_until(self.flags, k, DONE, seq, self.spin_polls)
-        rest = []
-        for k in range(len(posted)):
-            (ok, value), self.results[k] = self.results[k], None
+                results[1 + k], self.results[k] = self.results[k], None
+        for ok, value in results:
             if not ok:
                 raise value
-            rest.append(value)
-        return [first] + rest
+        return [value for _, value in results]
