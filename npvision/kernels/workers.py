@@ -18,32 +18,41 @@ convolution of MobileNet, a batch norm band), and two costs used to eat them:
 So a worker here waits where Python cannot see it: in a compiled ``nogil``
 loop (:func:`_wait_until`) that reads a flag, first spinning and yielding its
 core (``sched_yield``) for :data:`SPIN_SECONDS`, then napping in growing
-steps up to :data:`NAP_MAX_US`. It holds no GIL and sleeps on no lock, so
-it starts a share within microseconds of the post when it was spinning, and
-it takes the GIL only to run the share. The caller waits for the results the
-same way. The cost: an idle worker spins for 5 ms after its last share
-(OpenBLAS's own workers spin about 0.1 s) and then wakes every 2 ms to look,
-a few thousandths of one core.
+steps up to :data:`NAP_MAX_US` (and :data:`NAP_IDLE_US` once idle for a
+second). It holds no GIL and sleeps on no lock, so it starts a share within
+microseconds of the post when it was spinning, and it takes the GIL only to
+run the share. The caller waits for the results the same way. The cost: an
+idle worker spins for 5 ms after its last share (OpenBLAS's own workers spin
+about 0.1 s), then looks at its flag every 0.5 ms, and after a second every 20 ms.
 
 The protocol, per worker ``k`` (one row of :attr:`Workers.flags`, 128 bytes so
 two workers never write the same cache line)::
 
-    caller                                     worker k (in _wait_until)
-    jobs[k] = share; flags[k, JOB] = seq  -->  sees JOB == seq: takes the GIL,
-    waits for ACK == seq (no GIL held)         flags[k, ACK] = seq, runs jobs[k]
-    runs its own share                         stores the result
-    waits for DONE == seq (no GIL held)   <--  flags[k, DONE] = seq, from compiled code
+    caller                                     worker k (in _finish_and_claim)
+    jobs[k] = share; JOB = seq (no GIL)   -->  sees JOB == seq, claims it (CLAIM: seq - 1 -> seq),
+    waits up to 50 us for ACK (no GIL)         takes the GIL, ACK = seq, runs jobs[k],
+    runs its own share                         stores the result,
+    claims seq itself if the worker has not:   DONE = seq, from compiled code
+      then runs the share here; else
+      waits for DONE == seq (no GIL)      <--
 
-The caller lets the worker have the GIL first (the ACK): the worker's start is
-what two threads gain, and it should not wait for the caller's Python. The
-flags are read and written with atomic acquire/release operations
-(:func:`_load_acquire`, :func:`_store_release`), so a flag seen set means that
-what was written before it is visible too, on x86 and ARM alike.
+The claim is one atomic compare-and-swap that the worker and the caller both try
+(:func:`_claim`): exactly one of them runs the share. So a worker that is late
+(napping, or kept off its core by another program's threads) costs the split
+nothing beyond running it on one thread. The caller lets the worker have the GIL
+first (the ACK): the worker's start is what two threads gain, and it should not
+wait for the caller's Python. The flags are read and written with atomic
+acquire/release operations (:func:`_load_acquire`, :func:`_store_release`), so
+a flag seen set means that what was written before it is visible too, on x86
+and ARM alike.
+
+One more thing on Linux (:func:`_move_off`): a worker that finds itself on the
+caller's CPU moves to another, since two spinning threads are never moved apart
+by the scheduler.
 
 This module imports numba when imported; :mod:`blas` imports it only when the
-first job is split across threads, and not at all under ``NUMBA_DISABLE_JIT=1``
-(then every share runs on the calling thread, which is also what a debugger
-wants).
+first job is split across threads, and not under ``NUMBA_DISABLE_JIT=1`` (then
+the shares run on plain Python threads that sleep between jobs).
 """
 
 from __future__ import annotations
