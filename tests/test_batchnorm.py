@@ -214,3 +214,19 @@ def test_numba_kernels_run_without_jit():
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=root)
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "ok" in res.stdout, res.stderr
+
+
+def test_the_layer_checks_what_it_passes_on_unchecked():
+    """nn.BatchNorm2D calls the functional op's math without its argument checks (its own
+    parameters were checked when it was made): bad input still gets the functional op's errors."""
+    from npvision import nn
+
+    bn = nn.BatchNorm2D(3)
+    x = np.random.default_rng(0).standard_normal((2, 4, 4, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match="activation"):
+        bn.forward(x, activation="tanh")
+    with pytest.raises(ValueError, match="channels"):
+        bn.forward(x[..., :2])
+    y, _ = F.batchnorm_forward(x, bn.gamma.data, bn.beta.data, bn.running_mean.copy(), bn.running_var.copy(),
+                               True, momentum=bn.momentum, eps=bn.eps, activation="relu6")
+    np.testing.assert_array_equal(bn.forward(x, activation="relu6"), y)

@@ -295,15 +295,20 @@ def _row_shares(M: int, C: int) -> list:
 
 def _per_channel(dtype, *vectors) -> np.ndarray:
     """The (C,) vectors stacked as rows of one (k, C) array of ``dtype`` (what the loops take)."""
-    out = np.empty((len(vectors), len(vectors[0])), dtype=dtype)    # (k, C)
-    for row, v in zip(out, vectors):
-        row[...] = v
-    return out
+    return np.array(vectors, dtype=dtype)                          # (k, C)
+
+
+_BOUNDS = {}
 
 
 def _bounds(dtype) -> np.ndarray:
-    """``[0, 6]`` in ``dtype``: ReLU's and ReLU6's bounds, for the loops."""
-    return np.array([0, 6], dtype)
+    """``[0, 6]`` in ``dtype``: ReLU's and ReLU6's bounds, for the loops (made once per dtype)."""
+    dtype = np.dtype(dtype)
+    if dtype not in _BOUNDS:
+        bounds = np.array([0, 6], dtype)
+        bounds.flags.writeable = False
+        _BOUNDS[dtype] = bounds
+    return _BOUNDS[dtype]
 
 
 def _on_threads(work, shares: list) -> list:

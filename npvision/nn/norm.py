@@ -37,6 +37,7 @@ import numbers
 import numpy as np
 
 from .. import functional as F
+from ..functional.batchnorm import forward_checked
 from .._checks import positive_int
 from .activations import ReLU, ReLU6, SiLU
 from ._layer import accumulate, cache_of, check_input, param_as
@@ -107,9 +108,11 @@ class BatchNorm2D(Module):
         """
         x = check_input(x, self, (2, 4), "(N, H, W, C) or (N, C)", self.num_features)
         # the running statistics are passed as they are: F updates them in place when training
-        y, self.cache = F.batchnorm_forward(x, param_as(self.gamma, x.dtype), param_as(self.beta, x.dtype),
-                                            self.running_mean, self.running_var, self.training,
-                                            momentum=self.momentum, eps=self.eps, activation=activation)
+        if activation not in (None, "relu", "relu6", "silu"):
+            raise ValueError(f"activation: expected None, 'relu', 'relu6' or 'silu', received {activation!r}")
+        y, self.cache = forward_checked(x, param_as(self.gamma, x.dtype), param_as(self.beta, x.dtype),
+                                        self.running_mean, self.running_var, bool(self.training),
+                                        self.momentum, self.eps, activation)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
