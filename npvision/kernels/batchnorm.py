@@ -45,7 +45,7 @@ import numpy as np
 
 from . import register
 from ._jit import njit
-from .blas import PARALLEL_SIZE, run_on_threads, threads
+from .blas import PARALLEL_SIZE, add_up, run_on_threads, threads
 
 __all__ = ["ACTIVATIONS"]
 
@@ -331,7 +331,7 @@ def batchnorm_stats_numba(x2):
         return total, total_sq
 
     parts = _on_threads(work, _row_shares(M, C))
-    s, s2 = sum(p[0] for p in parts) / M, sum(p[1] for p in parts) / M     # E[x - first], E[(x - first)^2]
+    s, s2 = add_up([p[0] for p in parts]) / M, add_up([p[1] for p in parts]) / M   # E[x - first], E[(x - first)^2]
     return first + s, np.maximum(s2 - s * s, 0.0)
 
 
@@ -378,7 +378,7 @@ def batchnorm_grad_sums_numba(dy2, x2, mu, scale, beta, act, s2=None):
                 _grad_sums_rows(dy2, x2, norm, code, bounds, r0, r1, ROWS_PER_PARTIAL, parts, totals)
         return totals
 
-    totals = sum(_on_threads(work, _row_shares(M, C)))
+    totals = add_up(_on_threads(work, _row_shares(M, C)))
     return totals[0], totals[1]
 
 

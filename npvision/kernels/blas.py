@@ -41,7 +41,7 @@ import numpy as np
 
 from ._jit import _jit_disabled
 
-__all__ = ["matmul", "one_blas_thread", "channel_sums", "threads", "run_on_threads", "over_batch", "scratch", "SMALL_MACS"]
+__all__ = ["matmul", "one_blas_thread", "add_up", "channel_sums", "threads", "run_on_threads", "over_batch", "scratch", "SMALL_MACS"]
 
 #: products with fewer multiply-adds (M K N) run on the calling thread alone: handing a
 #: band to another thread costs about 0.1 ms here (waking an idle core), the time of a
@@ -236,6 +236,18 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
         else:                                                    # bands of columns of b
             run_on_threads(lambda share: [np.matmul(a, b[:, s], out=out[:, s]) for s in share], _bands(N, n))
     return out
+
+
+def add_up(parts: list) -> np.ndarray:
+    """The sum of the threads' partial results (arrays of one shape), added into the first.
+
+    The parts are each thread's own temporaries, so the first one can take the sum. (Python's
+    ``sum(parts)`` would start from ``0 + parts[0]``: a copy of the first part even when there
+    is only one, as there is whenever a pass runs on one thread.)"""
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 def scratch(name: str, size: int, dtype) -> np.ndarray:

@@ -55,7 +55,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._jit import njit
-from .blas import run_on_threads
+from .blas import add_up, run_on_threads
 
 __all__ = ["conv_forward", "conv_backward", "weight_grad", "input_grad"]
 
@@ -407,7 +407,7 @@ def conv_backward(dout, x, w, win, need_input_grad=True):
         return dwp, dbp
 
     parts = run_on_threads(work, _images(N))
-    dw, db = sum(p[0] for p in parts)[..., :F], sum(p[1] for p in parts)[:F]
+    dw, db = add_up([p[0] for p in parts])[..., :F], add_up([p[1] for p in parts])[:F]
     return (dx if need_input_grad else None), dw, db
 
 

@@ -36,7 +36,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .._padding import crop_hw, pad_hw
 from ._jit import njit
-from .blas import matmul, run_on_threads, scratch, threads
+from .blas import add_up, matmul, run_on_threads, scratch, threads
 
 __all__ = ["forward", "forward_and_weight_grad", "weight_grad", "input_grad_1x1", "input_grad_full",
            "input_grad_tiles", "input_grad_scatter", "interior", "Movers", "NUMPY", "NUMBA", "COLUMNS_BUDGET"]
@@ -323,7 +323,7 @@ def weight_grad(dout, x, w_shape, win):
 
 def _add_parts(parts, w_shape):
     """(dw, db) from the threads' partial sums ``[(dw part, db part (1, F)), ...]``."""
-    return sum(p[0] for p in parts).reshape(w_shape), sum(p[1] for p in parts).reshape(w_shape[3])
+    return add_up([p[0] for p in parts]).reshape(w_shape), add_up([p[1] for p in parts]).reshape(w_shape[3])
 
 
 def forward_and_weight_grad(x, w, dout, win):
@@ -349,7 +349,7 @@ def forward_and_weight_grad(x, w, dout, win):
         return dwmat
 
     parts = run_on_threads(work, blocks(N, Ho, Wo * K * x.itemsize, 2 * N * Ho * Wo * K * F))
-    return out, sum(parts).reshape(w.shape)
+    return out, add_up(parts).reshape(w.shape)
 
 
 # ---------------------------------------------------------------------------

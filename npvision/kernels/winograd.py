@@ -53,7 +53,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import njit
-from .blas import one_blas_thread, run_on_threads, scratch
+from .blas import add_up, one_blas_thread, run_on_threads, scratch
 
 __all__ = ["conv_forward", "input_grad", "weight_grad", "conv3x3_forward", "conv3x3_backward_params",
            "weight_transform"]
@@ -288,8 +288,8 @@ def conv3x3_backward_params(dout, x, top, left):
         return dweight_tiles, sums
 
     parts = run_on_threads(work, blocks)
-    db = sum(p[1] for p in parts).reshape(Wo, F).sum(axis=0)   # (F,)
-    return _weight_gradient(sum(p[0] for p in parts)), db
+    db = add_up([p[1] for p in parts]).reshape(Wo, F).sum(axis=0)   # (F,)
+    return _weight_gradient(add_up([p[0] for p in parts])), db
 
 
 # ---------------------------------------------------------------------------
