@@ -295,11 +295,16 @@ def weight_grad(dout, x, w_shape, win):
         chunks = [slice(r, min(M, r + rows)) for r in range(0, M, rows)]
 
         def sums(share):
-            ones = np.ones((1, rows), dtype=dout.dtype)
-            dwmat, db = np.zeros((C, F), dtype=dout.dtype), np.zeros((1, F), dtype=dout.dtype)
-            for r in share:
-                dwmat += np.matmul(pixels[r].T, dout2[r])        # (C, F)
-                db += np.matmul(ones[:, :r.stop - r.start], dout2[r])   # (1, F)
+            if not share:                                        # an empty batch
+                return np.zeros((C, F), dtype=dout.dtype), np.zeros((1, F), dtype=dout.dtype)
+            ones = np.ones((1, min(rows, M)), dtype=dout.dtype)
+            first, rest = share[0], share[1:]
+            dwmat = np.matmul(pixels[first].T, dout2[first])     # (C, F): the first chunk's, written
+            db = np.matmul(ones[:, :first.stop - first.start], dout2[first])   # (1, F)
+            part = np.empty_like(dwmat) if rest else None
+            for r in rest:                                       # the others added to it
+                dwmat += np.matmul(pixels[r].T, dout2[r], out=part)
+                db += np.matmul(ones[:, :r.stop - r.start], dout2[r])
             return dwmat, db
 
         parts = run_on_threads(sums, chunks, split=M * C * F >= PARALLEL_MACS)
@@ -310,12 +315,17 @@ def weight_grad(dout, x, w_shape, win):
 
     def work(share):
         ones = np.ones((1, _most_rows(share, Wo)), dtype=dout.dtype)
-        dwmat, part = np.zeros((K, F), dtype=dout.dtype), np.empty((K, F), dtype=dout.dtype)
+        dwmat, part = np.empty((K, F), dtype=dout.dtype), np.empty((K, F), dtype=dout.dtype)
         db = np.zeros((1, F), dtype=dout.dtype)
-        for block, columns in _packed(source, share, Wo, taps):
+        for i, (block, columns) in enumerate(_packed(source, share, Wo, taps)):
             g = _as_matrix(dout[block.n0:block.n1, block.h0:block.h1], F)   # (rows, F)
-            dwmat += np.matmul(columns.T, g, out=part)              # (KH KW C, F)
+            if i == 0:                                              # the first block's written,
+                np.matmul(columns.T, g, out=dwmat)                  # (KH KW C, F)
+            else:                                                   # the others added to it
+                dwmat += np.matmul(columns.T, g, out=part)
             db += np.matmul(ones[:, :len(columns)], g)              # (1, F)
+        if not share:                                               # an empty batch: no blocks
+            dwmat[...] = 0
         return dwmat, db
 
     return _add_parts(run_on_threads(work, blocks(N, Ho, Wo * K * x.itemsize, N * Ho * Wo * K * F)), w_shape)

@@ -276,15 +276,19 @@ def conv3x3_backward_params(dout, x, top, left):
         zero, zero_g = np.zeros(W * C, dtype=x.dtype), np.zeros(Wo * F, dtype=x.dtype)
         rows, tiles, dtiles, grad_rows = _workspace(x.dtype, (4, (2 * TW + 2) * C), (16, T, C), (16, T, F),
                                                     (4, 2 * TW * F))
-        dweight_tiles = np.zeros((16, C, F), dtype=x.dtype)
-        part = np.empty_like(dweight_tiles)
+        dweight_tiles, part = np.empty((16, C, F), dtype=x.dtype), np.empty((16, C, F), dtype=x.dtype)
         sums = np.zeros(Wo * F, dtype=x.dtype)                   # dout summed over rows, per (column, f)
-        for g0, g1 in share:
+        for i, (g0, g1) in enumerate(share):
             t = (g1 - g0) * TW
             _input_tiles(xr, C, g0, g1, TH, TW, top, left, zero, rows, tiles)
             _gradient_tiles(dr, F, g0, g1, TH, TW, zero_g, grad_rows, dtiles, sums)
-            np.matmul(tiles[:, :t].transpose(0, 2, 1), dtiles[:, :t], out=part)  # 16 products (C, t) @ (t, F)
-            dweight_tiles += part
+            # 16 products (C, t) @ (t, F): the first block's written, the others added to it
+            if i == 0:
+                np.matmul(tiles[:, :t].transpose(0, 2, 1), dtiles[:, :t], out=dweight_tiles)
+            else:
+                dweight_tiles += np.matmul(tiles[:, :t].transpose(0, 2, 1), dtiles[:, :t], out=part)
+        if not share:                                            # an empty batch: no blocks
+            dweight_tiles[...] = 0
         return dweight_tiles, sums
 
     parts = run_on_threads(work, blocks)
