@@ -451,9 +451,12 @@ def _roi_pool_bwd(dout, batch, argmax, k0, k1, dx):
 
 
 @njit(nogil=True)
-def _roi_align_fwd(x, batch, count, ylo, yhi, wyl, wyh, gy, xlo, xhi, wxl, wxh, gx, k0, k1, out):
-    """Rois ``k0 .. k1 - 1``: per bin, the weighted sum of four pixel rows per sample."""
+def _roi_align_fwd(x, batch, count, rows, cols, k0, k1, out):
+    """Rois ``k0 .. k1 - 1``: per bin, the weighted sum of four pixel rows per sample
+    (``rows``, ``cols``: :class:`AlignAxis`)."""
     n_c = x.shape[3]
+    ylo, yhi, wyl, wyh, gy = rows.low, rows.high, rows.w_low, rows.w_high, rows.grid
+    xlo, xhi, wxl, wxh, gx = cols.low, cols.high, cols.w_low, cols.w_high, cols.grid
     for k in range(k0, k1):
         img = x[batch[k]]
         for i in range(out.shape[1]):
@@ -484,9 +487,12 @@ def _roi_align_fwd(x, batch, count, ylo, yhi, wyl, wyh, gy, xlo, xhi, wxl, wxh, 
 
 
 @njit(nogil=True)
-def _roi_align_bwd(dout, batch, count, ylo, yhi, wyl, wyh, gy, xlo, xhi, wxl, wxh, gx, k0, k1, dx):
-    """Rois ``k0 .. k1 - 1``: each sample adds ``dout * weight / count`` to four pixel rows."""
+def _roi_align_bwd(dout, batch, count, rows, cols, k0, k1, dx):
+    """Rois ``k0 .. k1 - 1``: each sample adds ``dout * weight / count`` to four pixel rows
+    (``rows``, ``cols``: :class:`AlignAxis`)."""
     n_c = dx.shape[3]
+    ylo, yhi, wyl, wyh, gy = rows.low, rows.high, rows.w_low, rows.w_high, rows.grid
+    xlo, xhi, wxl, wxh, gx = cols.low, cols.high, cols.w_low, cols.w_high, cols.grid
     for k in range(k0, k1):
         img = dx[batch[k]]
         for i in range(dout.shape[1]):
@@ -567,10 +573,11 @@ def roi_pool_backward_numba(dout, batch, argmax, x_shape):
 
 
 def _align_args(rois, x_shape, output_size, spatial_scale, sampling_ratio, aligned):
-    """The grid as the flat argument list of the compiled kernels, and the work (multiply-adds)."""
+    """The grid as the compiled kernels' arguments ``(batch, count, rows, cols)``, and the work
+    (multiply-adds)."""
     batch, count, rows, cols = roi_align_grid(rois, output_size, spatial_scale, sampling_ratio,
                                               aligned, x_shape[1], x_shape[2])
-    args = (batch, count, *rows[1:], rows.grid, *cols[1:], cols.grid)
+    args = (batch, count, rows, cols)
     work = 4 * x_shape[3] * int(np.dot(rows.grid * output_size[0], cols.grid * output_size[1]))
     return args, work
 
