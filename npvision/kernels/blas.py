@@ -41,11 +41,14 @@ import numpy as np
 
 from ._jit import _jit_disabled
 
-__all__ = ["matmul", "one_blas_thread", "add_up", "channel_sums", "threads", "run_on_threads", "over_batch", "scratch", "SMALL_MACS"]
+__all__ = ["matmul", "one_blas_thread", "add_up", "channel_sums", "threads", "run_on_threads", "over_batch",
+           "scratch", "SMALL_MACS"]
 
 #: products with fewer multiply-adds (M K N) run on the calling thread alone: handing a
-#: band to another thread costs about 0.1 ms here (waking an idle core), the time of a
-#: 30 M multiply-add product on one core.
+#: band to a sleeping thread cost about 0.1 ms here (waking an idle core), the time of a
+#: 30 M multiply-add product on one core. (With the spinning workers a hand-off costs
+#: 10-20 us, but a quarter of this and of the other thresholds made no training step of
+#: the four benchmark models faster: kernels_issue19.md section 10.)
 SMALL_MACS = 32_000_000
 
 _controllers = None      # BLAS controllers from threadpoolctl, found on first use
@@ -144,6 +147,7 @@ class _SleepingWorkers:
         self.executor = ThreadPoolExecutor(max_workers=_MAX_SLEEPING, thread_name_prefix="npvision")
 
     def ensure(self, n: int) -> None:
+        """(The executor starts its threads as shares come; ``threads`` only counts them.)"""
         self.threads = [None] * max(n, len(self.threads))
 
     def run(self, work, shares: list) -> list:
@@ -179,9 +183,7 @@ def run_on_threads(work, items: list, split: bool = True) -> list:
     kernels do) and must not start numba's parallel loops (numba's workqueue
     is not safe to enter from two threads at once). Called from inside a
     share (or with one thread, one item, or ``split=False``), ``work`` runs
-    here on all items, OpenBLAS still at one thread: a single product on
-    OpenBLAS's own threads leaves its worker spinning for about 0.1 s, a core
-    taken from everything npvision runs next (kernels_issue19.md section 10).
+    here on all items, OpenBLAS still held at one thread (:func:`one_blas_thread`).
     """
     if _controllers is None:
         _find_controllers()

@@ -47,8 +47,8 @@ __all__ = ["forward", "forward_and_weight_grad", "weight_grad", "input_grad_1x1"
 #: lower it to exercise the blocking.
 COLUMNS_BUDGET = 4 * 2**20
 
-#: convolutions with fewer multiply-adds run on the calling thread alone (waking another
-#: thread costs about 0.1 ms here).
+#: convolutions with fewer multiply-adds run on the calling thread alone (waking a sleeping
+#: thread cost about 0.1 ms here; see blas.SMALL_MACS).
 PARALLEL_MACS = 4_000_000
 
 
