@@ -21,7 +21,10 @@ pass, PyTorch with the same shape in channels-last (``torch.nn.functional.conv2d
 ``aten::convolution_backward`` with one output asked for), interleaved round by round
 (``_common.time_interleaved``). ``lost`` is (npvision - PyTorch) ms times the calls per
 step: the rows at the top are where the step's conv time goes over PyTorch's.
-Depthwise convolutions are a separate op and are not listed here.
+
+Depthwise convolutions (MobileNet's and EfficientNet's) are recorded and replayed the same
+way, their rows marked ``dw-conv`` with plan ``depthwise`` (npvision's compiled depthwise
+passes; PyTorch's grouped convolution, one group per channel).
 """
 
 from __future__ import annotations
@@ -40,37 +43,46 @@ import bench_models as BM  # noqa: E402
 
 
 def record_shapes(name: str, batch: int, size: int, classes: int) -> "OrderedDict":
-    """{(x shape, w shape, stride, pads, dilation, bias?, needs dx?): calls per step} for one step of ``name``."""
+    """{(kind, x shape, w shape, stride, pads, dilation, bias?, needs dx?): calls per step} for one
+    step of ``name``; kind ``"conv"`` or ``"depthwise"``."""
     from npvision import kernels
 
     kernels._ensure_loaded()
     table = kernels._TABLE
     seen: OrderedDict = OrderedDict()
-    fwd0, bwd0 = table["conv2d_forward"]["numba"], table["conv2d_backward"]["numba"]
     needs: dict = {}
+    originals = {}
 
-    def key(x_shape, w_shape, win, has_bias):
-        return (tuple(x_shape), tuple(w_shape), tuple(win.stride), tuple(map(tuple, win.pads)),
+    def key(kind, x_shape, w_shape, win, has_bias):
+        return (kind, tuple(x_shape), tuple(w_shape), tuple(win.stride), tuple(map(tuple, win.pads)),
                 tuple(win.dilation), has_bias)
 
-    def fwd(x, w, b, win):
-        k = key(x.shape, w.shape, win, b is not None)
-        seen[k] = seen.get(k, 0) + 1
-        return fwd0(x, w, b, win)
+    def wrap(kind, op):
+        fwd0, bwd0 = table[f"{op}_forward"]["numba"], table[f"{op}_backward"]["numba"]
+        originals[op] = (fwd0, bwd0)
 
-    def bwd(dout, x, w, win, need_input_grad=True):
-        for k in seen:
-            if k[:5] == key(x.shape, w.shape, win, False)[:5]:
-                needs[k] = needs.get(k, False) or need_input_grad
-        return bwd0(dout, x, w, win, need_input_grad)
+        def fwd(x, w, b, win):
+            k = key(kind, x.shape, w.shape, win, b is not None)
+            seen[k] = seen.get(k, 0) + 1
+            return fwd0(x, w, b, win)
+
+        def bwd(dout, x, w, win, need_input_grad=True):
+            for k in seen:
+                if k[:6] == key(kind, x.shape, w.shape, win, False)[:6]:
+                    needs[k] = needs.get(k, False) or need_input_grad
+            return bwd0(dout, x, w, win, need_input_grad)
+
+        table[f"{op}_forward"]["numba"], table[f"{op}_backward"]["numba"] = fwd, bwd
 
     x, y = BM.make_batch(batch, size, classes)
     model, opt, step = BM.npvision_step(name, x, y, classes, 1e-4, 0.9)
-    table["conv2d_forward"]["numba"], table["conv2d_backward"]["numba"] = fwd, bwd
+    wrap("conv", "conv2d")
+    wrap("depthwise", "depthwise_conv2d")
     try:
         step()
     finally:
-        table["conv2d_forward"]["numba"], table["conv2d_backward"]["numba"] = fwd0, bwd0
+        for op, (fwd0, bwd0) in originals.items():
+            table[f"{op}_forward"]["numba"], table[f"{op}_backward"]["numba"] = fwd0, bwd0
     return OrderedDict(((k + (needs.get(k, True),)), n) for k, n in seen.items())
 
 
@@ -78,25 +90,38 @@ def pass_closures(shape_key, torch, seed: int = 0):
     """{pass: (npvision closure, torch closure or None)} and the plan, for one recorded shape."""
     from npvision.kernels import conv as conv_ops
     from npvision.kernels import direct
-    from npvision.kernels.conv_plan import plan_conv2d
+    from npvision.kernels.conv_plan import ConvPlan, plan_conv2d
     from npvision.kernels.window import Window
 
-    x_shape, w_shape, stride, pads, dilation, has_bias, needs_dx = shape_key
+    kind, x_shape, w_shape, stride, pads, dilation, has_bias, needs_dx = shape_key
     win = Window(stride, dilation, pads)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(x_shape, dtype=np.float32)                       # (N, H, W, C)
     w = rng.standard_normal(w_shape, dtype=np.float32) * 0.1                 # (KH, KW, C, F)
-    b = rng.standard_normal(w_shape[3], dtype=np.float32) if has_bias else None
     Ho, Wo = win.out_hw(x_shape[1:3], w_shape[:2])
-    dout = rng.standard_normal((x_shape[0], Ho, Wo, w_shape[3]), dtype=np.float32)
-    plan = plan_conv2d(w_shape, win, (x_shape[0], Ho, Wo))
-    npv = {"fwd": lambda: conv_ops.FORWARD[plan.forward](x, w, b, win)}
-    if plan.input_grad == "direct":
-        npv["dx"] = lambda: direct.input_grad(dout, w, x_shape, win)
-        npv["dw"] = lambda: direct.conv_backward(dout, x, w, win, False)
+    if kind == "depthwise":                                                  # w (KH, KW, C, M)
+        from npvision.kernels import depthwise
+
+        F_out = w_shape[2] * w_shape[3]
+        b = rng.standard_normal(F_out, dtype=np.float32) if has_bias else None
+        dout = rng.standard_normal((x_shape[0], Ho, Wo, F_out), dtype=np.float32)
+        plan = ConvPlan("depthwise", "depthwise", "depthwise", "npvision's compiled depthwise passes")
+        npv = {"fwd": lambda: depthwise.depthwise_conv2d_forward_numba(x, w, b, win),
+               "dx": lambda: depthwise._input_grad_numba(dout, w, x_shape, *win),
+               "dw": lambda: depthwise._weight_grad_numba(dout, x, w_shape, *win)}
+        groups, w_torch = w_shape[2], w.reshape(*w_shape[:2], 1, F_out)     # (KH, KW, 1, C M)
     else:
-        npv["dx"] = lambda: conv_ops.INPUT_GRAD[plan.input_grad](dout, w, x_shape, win)
-        npv["dw"] = lambda: conv_ops.WEIGHT_GRAD[plan.weight_grad](dout, x, w_shape, win)
+        b = rng.standard_normal(w_shape[3], dtype=np.float32) if has_bias else None
+        dout = rng.standard_normal((x_shape[0], Ho, Wo, w_shape[3]), dtype=np.float32)
+        plan = plan_conv2d(w_shape, win, (x_shape[0], Ho, Wo))
+        npv = {"fwd": lambda: conv_ops.FORWARD[plan.forward](x, w, b, win)}
+        if plan.input_grad == "direct":
+            npv["dx"] = lambda: direct.input_grad(dout, w, x_shape, win)
+            npv["dw"] = lambda: direct.conv_backward(dout, x, w, win, False)
+        else:
+            npv["dx"] = lambda: conv_ops.INPUT_GRAD[plan.input_grad](dout, w, x_shape, win)
+            npv["dw"] = lambda: conv_ops.WEIGHT_GRAD[plan.weight_grad](dout, x, w_shape, win)
+        groups, w_torch = 1, w
     if not needs_dx:
         del npv["dx"]
     out = {p: (fn, None) for p, fn in npv.items()}
@@ -110,22 +135,22 @@ def pass_closures(shape_key, torch, seed: int = 0):
         tpad = (0, 0)
     else:
         tpad = (t, l)
-    wt = torch.from_numpy(w.transpose(3, 2, 0, 1).copy()).contiguous(memory_format=cl)      # (F, C, KH, KW)
+    wt = torch.from_numpy(w_torch.transpose(3, 2, 0, 1).copy()).contiguous(memory_format=cl)  # (F, C/groups, KH, KW)
     bt_ = None if b is None else torch.from_numpy(b)
     gt = torch.from_numpy(dout.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=cl)   # (N, F, Ho, Wo)
     conv = torch.nn.functional.conv2d
     back = torch.ops.aten.convolution_backward
-    bias_sizes = [w_shape[3]] if has_bias else None
+    bias_sizes = [wt.shape[0]] if has_bias else None
 
     def t_fwd():
         with torch.no_grad():
-            return conv(xt, wt, bt_, stride, tpad, dilation)
+            return conv(xt, wt, bt_, stride, tpad, dilation, groups)
 
     def t_bwd(mask):
         def run():
             with torch.no_grad():
-                return back(gt, xt, wt, bias_sizes, list(stride), list(tpad), list(dilation), False, [0, 0], 1,
-                            mask)
+                return back(gt, xt, wt, bias_sizes, list(stride), list(tpad), list(dilation), False, [0, 0],
+                            groups, mask)
         return run
 
     tfn = {"fwd": t_fwd, "dx": t_bwd([True, False, False]), "dw": t_bwd([False, True, has_bias])}
@@ -133,8 +158,11 @@ def pass_closures(shape_key, torch, seed: int = 0):
 
 
 def describe(shape_key) -> str:
-    (N, H, W, Cin), (KH, KW, _, F), stride, pads, dilation, has_bias, needs_dx = shape_key
-    s = f"N{N} {Cin}->{F} {H}x{W} k{KH}" + (f"x{KW}" if KW != KH else "")
+    kind, (N, H, W, Cin), (KH, KW, _, F), stride, pads, dilation, has_bias, needs_dx = shape_key
+    if kind == "depthwise":                                  # w (KH, KW, C, M)
+        s = f"dw-conv N{N} C{Cin}" + (f" x{F}" if F != 1 else "") + f" {H}x{W} k{KH}" + (f"x{KW}" if KW != KH else "")
+    else:
+        s = f"N{N} {Cin}->{F} {H}x{W} k{KH}" + (f"x{KW}" if KW != KH else "")
     if stride != (1, 1):
         s += f" s{stride[0]}" if stride[0] == stride[1] else f" s{stride}"
     if any(p for pp in pads for p in pp):

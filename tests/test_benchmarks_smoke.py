@@ -119,3 +119,14 @@ def test_vector_report_reads_the_pooling_kernels(tmp_path):
     names = {k["kernel"] for k in data["kernels"]}
     assert {"_max_pool_fwd", "_max_pool_bwd_disjoint", "_avg_pool_fwd", "_max_pool_fwd_3x3_s2",
             "_avg_pool_fwd_2x2", "_avg_pool_bwd_disjoint", "_global_avg_pool_fwd"} <= names
+
+
+def test_bench_conv_shapes_replays_depthwise_convolutions_too(tmp_path):
+    path = tmp_path / "shapes.json"
+    _run([str(BENCH / "bench_conv_shapes.py"), "--quick", "--no-torch", "--models", "mobilenet_v2",
+          "--json", str(path)])
+    rows = json.loads(path.read_text())["rows"]
+    depthwise = [r for r in rows if r["shape"].startswith("dw-conv")]
+    assert depthwise and {r["plan"] for r in depthwise} == {"depthwise"}
+    assert {r["pass_"] for r in depthwise} == {"fwd", "dx", "dw"}
+    assert sum(r["calls"] for r in depthwise if r["pass_"] == "fwd") == 17   # MobileNet v2's 17 blocks
