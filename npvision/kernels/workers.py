@@ -255,8 +255,11 @@ try:                                                         # Linux
         splits ran both shares on one CPU, one after the other, the other CPU idle). So the
         worker moves itself off, to any other CPU the process may use."""
         if _sched_getcpu() == cpu and len(_ALLOWED) > 1:
-            os.sched_setaffinity(0, _ALLOWED - {cpu})         # 0: this thread
-except (AttributeError, OSError):                             # elsewhere the OS decides alone
+            try:
+                os.sched_setaffinity(0, _ALLOWED - {cpu})     # 0: this thread
+            except OSError:                                   # the CPUs allowed have changed: stay
+                pass
+except Exception:                                            # not Linux: the OS decides alone
     def _current_cpu() -> int:
         return -1
 
