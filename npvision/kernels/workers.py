@@ -169,21 +169,24 @@ def _nap(typingctx, units):
 
 
 @numba.njit(nogil=True, cache=True)
-def _wait_until(flags, k, column, value, spin_polls):
+def _wait_until(flags, k, column, value, spin_polls, worker):
     """Wait, without the GIL, until ``flags[k, column] >= value``: ``spin_polls`` looks with a
     yield between them, then naps of 20, 40, ... up to NAP_MAX_US microseconds, and after a
-    second of naps, naps of NAP_IDLE_US."""
+    second of naps, naps of NAP_IDLE_US. ``worker``: the waiter is worker ``k``, whose naps are
+    marked in NAPPING for the caller (the caller's own waits leave the mark alone)."""
     for _ in range(spin_polls):
         if _load_acquire(flags, k, column) >= value:
             return
         _yield()
-    _store_release(flags, k, NAPPING, 1)
+    if worker:
+        _store_release(flags, k, NAPPING, 1)
     nap, napped = 20, 0
     while _load_acquire(flags, k, column) < value:
         _nap(max(1, nap // _NAP_UNIT))
         napped += nap
         nap = min(2 * nap, NAP_MAX_US) if napped < 1_000_000 else NAP_IDLE_US
-    _store_release(flags, k, NAPPING, 0)
+    if worker:
+        _store_release(flags, k, NAPPING, 0)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -195,7 +198,7 @@ def _finish_and_claim(flags, k, done, spin_polls):
     caller, who takes the GIL as soon as it sees DONE, never finds the worker
     still holding it."""
     _store_release(flags, k, DONE, done)
-    _wait_until(flags, k, JOB, done + 1, spin_polls)
+    _wait_until(flags, k, JOB, done + 1, spin_polls, True)
     return _claim(flags, k, CLAIM, done + 1)
 
 
@@ -328,7 +331,7 @@ class Workers:
                 except BaseException as error:
                     results[1 + k] = (False, error)
             else:
-                _wait_until(self.flags, k, DONE, seq, self.spin_polls)
+                _wait_until(self.flags, k, DONE, seq, self.spin_polls, False)
                 results[1 + k], self.results[k] = self.results[k], None
         for ok, value in results:
             if not ok:
