@@ -25,7 +25,7 @@ from . import direct, gemm, im2col, register, winograd
 from .conv_plan import plan_conv2d
 from .reference import conv2d as reference
 
-__all__ = ["FORWARD", "INPUT_GRAD", "WEIGHT_GRAD"]
+__all__ = ["FORWARD", "INPUT_GRAD", "WEIGHT_GRAD", "BACKWARD"]
 
 #: the algorithms by name (:class:`~npvision.kernels.conv_plan.ConvPlan`'s fields), each pass
 #: with one signature: forward(x, w, b, win); input_grad(dout, w, x_shape, win, b=None);
@@ -36,7 +36,10 @@ INPUT_GRAD = {"direct": direct.input_grad, "winograd": winograd.input_grad, "gem
               "1x1": im2col.input_grad_1x1, "full": im2col.input_grad_full, "tiles": im2col.input_grad_tiles,
               "scatter": im2col.input_grad_scatter}
 WEIGHT_GRAD = {"direct": direct.weight_grad, "winograd": winograd.weight_grad, "gemm": gemm.weight_grad,
-               "im2col": im2col.weight_grad}
+               "im2col": im2col.weight_grad, "1x1": im2col.weight_grad}
+#: the algorithms that make both gradients in one pass over dout, when the plan picks one for both:
+#: backward(dout, x, w, win, need_input_grad) -> (dx or None, dw, db)
+BACKWARD = {"direct": direct.conv_backward, "1x1": im2col.backward_1x1}
 
 
 # ---------------------------------------------------------------------------
@@ -71,10 +74,10 @@ def conv2d_forward_numba(x, w, b, win):
 @register("conv2d_backward", "numba", fastest=True)
 def conv2d_backward_numba(dout, x, w, win, need_input_grad=True):
     """``dx`` (unless not needed), then ``dw`` and ``db``, each by the algorithm the plan picks; the
-    direct loops make both from one pass over ``dout``."""
+    direct loops and the 1x1 products make both from one pass over ``dout``."""
     plan = plan_conv2d(w.shape, win, dout.shape[:3])
-    if plan.input_grad == "direct":
-        return direct.conv_backward(dout, x, w, win, need_input_grad)
+    if plan.input_grad == plan.weight_grad and plan.input_grad in BACKWARD:
+        return BACKWARD[plan.input_grad](dout, x, w, win, need_input_grad)
     dx = INPUT_GRAD[plan.input_grad](dout, w, x.shape, win) if need_input_grad else None
     dw, db = WEIGHT_GRAD[plan.weight_grad](dout, x, w.shape, win)
     return dx, dw, db

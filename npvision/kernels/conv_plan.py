@@ -70,7 +70,7 @@ class ConvPlan(NamedTuple):
 
     forward: str        # "direct", "winograd", "gemm" or "im2col"
     input_grad: str     # "direct", "winograd", "gemm", "1x1", "full", "tiles" or "scatter"
-    weight_grad: str    # "direct", "winograd", "gemm" or "im2col"
+    weight_grad: str    # "direct", "winograd", "gemm", "im2col" or "1x1"
     why: str
 
 
@@ -82,7 +82,8 @@ def plan_conv2d(w_shape, win, out_shape=None, compiled: bool = True) -> ConvPlan
     pixels = out_shape[0] * out_shape[1] * out_shape[2] if out_shape is not None else WINOGRAD_MIN_PIXELS
     stride, dilation = tuple(win.stride), tuple(win.dilation)
     if KH == KW == 1:
-        return ConvPlan("im2col", "1x1", "im2col", "1x1 kernel: the pixels are the columns, one product each way")
+        return ConvPlan("im2col", "1x1", "1x1", "1x1 kernel: the pixels are the columns, one product each way; "
+                        "both gradients' products from one pass over dout")
     if compiled and stride == (1, 1) and C <= DIRECT_MAX_CHANNELS and (F <= 16 or C * F <= DIRECT_MAX_PAIRS):
         return ConvPlan("direct", "direct", "direct",
                         f"{C}->{F} channels at stride 1: im2col's columns ({KH * KW * C} wide) and product "

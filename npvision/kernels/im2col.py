@@ -38,7 +38,7 @@ from .._padding import crop_hw, pad_hw
 from ._jit import njit
 from .blas import add_up, matmul, run_on_threads, scratch, threads
 
-__all__ = ["forward", "forward_and_weight_grad", "weight_grad", "input_grad_1x1", "input_grad_full",
+__all__ = ["forward", "forward_and_weight_grad", "weight_grad", "grads_1x1", "backward_1x1", "input_grad_1x1", "input_grad_full",
            "input_grad_tiles", "input_grad_scatter", "interior", "Movers", "NUMPY", "NUMBA", "COLUMNS_BUDGET"]
 
 #: Upper bound, in bytes, of one block of im2col columns (and of the gradient columns in the
@@ -242,13 +242,10 @@ def forward(x, w, b, win, movers: Movers = NUMBA, out=None):
     N = x.shape[0]
     KH, KW, C, F = w.shape
     Ho, Wo = win.out_hw(x.shape[1:3], (KH, KW))
-    (sh, sw) = win.stride
     if out is None:
         out = np.empty((N, Ho, Wo, F), dtype=x.dtype)
     if KH == KW == 1:                                            # 1x1: the pixels are the columns
-        xp = PaddedImages(x, win.pads).whole()
-        pixels = np.ascontiguousarray(xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :])  # (N, Ho, Wo, C)
-        pixels, out2 = pixels.reshape(-1, C), out.reshape(-1, F)  # (N Ho Wo, C), (N Ho Wo, F)
+        pixels, out2 = _pixels_1x1(x, win, Ho, Wo), out.reshape(-1, F)   # (N Ho Wo, C), (N Ho Wo, F)
         M = pixels.shape[0]
         parts = 2 * threads() if M * C * F >= PARALLEL_MACS else 1
         rows = max(1, min(-(-M // parts), COLUMNS_BUDGET // 8 // (F * pixels.itemsize)))
@@ -283,32 +280,8 @@ def weight_grad(dout, x, w_shape, win):
     blocks; the partial sums are added at the end."""
     N, Ho, Wo, F = dout.shape
     KH, KW, C, _ = w_shape
-    sh, sw = win.stride
     if KH == KW == 1:
-        xp = PaddedImages(x, win.pads).whole()
-        pixels = np.ascontiguousarray(xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :])  # (N, Ho, Wo, C)
-        pixels, dout2 = pixels.reshape(-1, C), dout.reshape(-1, F)   # (N Ho Wo, C), (N Ho Wo, F)
-        M = pixels.shape[0]
-        # each thread sums pixels^T @ dout over its rows, a chunk at a time so that the chunk
-        # of dout is still in cache for its bias sum
-        rows = max(1, COLUMNS_BUDGET // 4 // (F * pixels.itemsize))
-        chunks = [slice(r, min(M, r + rows)) for r in range(0, M, rows)]
-
-        def sums(share):
-            if not share:                                        # an empty batch
-                return np.zeros((C, F), dtype=dout.dtype), np.zeros((1, F), dtype=dout.dtype)
-            ones = np.ones((1, min(rows, M)), dtype=dout.dtype)
-            first, rest = share[0], share[1:]
-            dwmat = np.matmul(pixels[first].T, dout2[first])     # (C, F): the first chunk's, written
-            db = np.matmul(ones[:, :first.stop - first.start], dout2[first])   # (1, F)
-            part = np.empty_like(dwmat) if rest else None
-            for r in rest:                                       # the others added to it
-                dwmat += np.matmul(pixels[r].T, dout2[r], out=part)
-                db += np.matmul(ones[:, :r.stop - r.start], dout2[r])
-            return dwmat, db
-
-        parts = run_on_threads(sums, chunks, split=M * C * F >= PARALLEL_MACS)
-        return _add_parts(parts, w_shape)
+        return grads_1x1(dout, x, w_shape, win)[1:]
     taps = Taps(KH, KW, *win.stride, *win.dilation)
     K = KH * KW * C
     source = PaddedImages(x, win.pads)
@@ -329,6 +302,61 @@ def weight_grad(dout, x, w_shape, win):
         return dwmat, db
 
     return _add_parts(run_on_threads(work, blocks(N, Ho, Wo * K * x.itemsize, N * Ho * Wo * K * F)), w_shape)
+
+
+def _pixels_1x1(x, win, Ho: int, Wo: int) -> np.ndarray:
+    """(N Ho Wo, C): the input pixels a 1x1 kernel reads (``x`` itself at stride 1 without padding)."""
+    sh, sw = win.stride
+    xp = PaddedImages(x, win.pads).whole()
+    pixels = np.ascontiguousarray(xp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :])  # (N, Ho, Wo, C)
+    return pixels.reshape(-1, x.shape[3])
+
+
+def grads_1x1(dout, x, w_shape, win, w=None):
+    """1x1 kernels, in one pass over ``dout``: ``(d, dw, db)``.
+
+    d (N, Ho, Wo, C) = dout @ w^T is the gradient at the pixels the kernel read (None when ``w``
+    is None), dw (1, 1, C, F) = pixels^T @ dout and db (F,) the sum of dout's rows. ``dout`` is
+    taken a chunk of rows at a time and its three products made while the chunk is in cache, so
+    dout is read from memory once, not once per gradient. Each thread sums dw over its chunks;
+    the partial sums are added at the end.
+    """
+    N, Ho, Wo, F = dout.shape
+    C = w_shape[2]
+    pixels, dout2 = _pixels_1x1(x, win, Ho, Wo), dout.reshape(-1, F)   # (N Ho Wo, C), (N Ho Wo, F)
+    M = pixels.shape[0]
+    d = None if w is None else np.empty((N, Ho, Wo, C), dtype=dout.dtype)
+    d2, wT = (None, None) if w is None else (d.reshape(-1, C), w.reshape(C, F).T)   # (N Ho Wo, C), (F, C)
+    rows = max(1, COLUMNS_BUDGET // 8 // (F * pixels.itemsize))       # a chunk of dout: <= 512 KiB
+    chunks = [slice(r, min(M, r + rows)) for r in range(0, M, rows)]
+
+    def sums(share):
+        if not share:                                        # an empty batch
+            return np.zeros((C, F), dtype=dout.dtype), np.zeros((1, F), dtype=dout.dtype)
+        ones = np.ones((1, min(rows, M)), dtype=dout.dtype)
+        first, rest = share[0], share[1:]
+        if d2 is not None:
+            np.matmul(dout2[first], wT, out=d2[first])
+        dwmat = np.matmul(pixels[first].T, dout2[first])     # (C, F): the first chunk's, written
+        db = np.matmul(ones[:, :first.stop - first.start], dout2[first])   # (1, F)
+        part = np.empty_like(dwmat) if rest else None
+        for r in rest:                                       # the others added to it
+            if d2 is not None:
+                np.matmul(dout2[r], wT, out=d2[r])
+            dwmat += np.matmul(pixels[r].T, dout2[r], out=part)
+            db += np.matmul(ones[:, :r.stop - r.start], dout2[r])
+        return dwmat, db
+
+    macs = M * C * F * (1 if w is None else 2)
+    parts = run_on_threads(sums, chunks, split=macs >= PARALLEL_MACS)
+    return (d, *_add_parts(parts, w_shape))
+
+
+def backward_1x1(dout, x, w, win, need_input_grad=True):
+    """``(dx or None, dw, db)`` of a 1x1 kernel from one pass over ``dout`` (:func:`grads_1x1`),
+    ``dx`` placed on the strided grid of the padded input like :func:`input_grad_1x1`'s."""
+    d, dw, db = grads_1x1(dout, x, w.shape, win, w if need_input_grad else None)
+    return (None if d is None else _placed_1x1(d, x.shape, win)), dw, db
 
 
 def _add_parts(parts, w_shape):
@@ -381,12 +409,19 @@ def input_grad_1x1(dout, w, x_shape, win, b=None, movers: Movers = NUMBA):
     """1x1 kernels: one product ``dout @ w^T``, placed on the strided grid of the padded input."""
     N, Ho, Wo, F = dout.shape
     C = w.shape[2]
+    d = matmul(dout.reshape(-1, F), w.reshape(C, F).T).reshape(N, Ho, Wo, C)     # (N, Ho, Wo, C)
+    return _placed_1x1(d, x_shape, win, b, movers)
+
+
+def _placed_1x1(d, x_shape, win, b=None, movers: Movers = NUMBA) -> np.ndarray:
+    """dx (N, H, W, C): a 1x1 kernel's gradient ``d`` (N, Ho, Wo, C) at the pixels it read, put on
+    the strided grid of the padded input (zeros between), cropped, plus ``b`` if given."""
+    N, Ho, Wo, C = d.shape
     sh, sw = win.stride
     Hp, Wp = win.padded_hw(x_shape[1:3])
-    d = matmul(dout.reshape(-1, F), w.reshape(C, F).T).reshape(N, Ho, Wo, C)     # (N, Ho, Wo, C)
     if (sh, sw) == (1, 1) and (Hp, Wp) == (Ho, Wo):
         return interior(d, win.pads, b, movers)
-    dxp = np.zeros((N, Hp, Wp, C), dtype=dout.dtype)
+    dxp = np.zeros((N, Hp, Wp, C), dtype=d.dtype)
     dxp[:, :(Ho - 1) * sh + 1:sh, :(Wo - 1) * sw + 1:sw, :] = d
     return interior(dxp, win.pads, b, movers)
 
