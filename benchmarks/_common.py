@@ -94,7 +94,7 @@ def time_once(fn: Callable[[], object], reps: int = 1) -> float:
 def time_interleaved(methods: dict[str, Callable[[], object]], rounds: int,
                      min_sample: float = 0.01, warmup: int = 2,
                      slow_call: float = 2.0, slow_rounds: int = 3,
-                     lead_in: int = 1) -> dict[str, list[float]]:
+                     lead_in: int = 1, settle: float = 0.01) -> dict[str, list[float]]:
     """Time several methods interleaved round by round; return ``{label: [seconds per call]}``.
 
     Each method is called ``warmup`` times first. The last warm-up call sets the
@@ -108,6 +108,14 @@ def time_interleaved(methods: dict[str, Callable[[], object]], rounds: int,
     while after each call, and without the lead-in that spinning was charged to
     whichever method came next (measured: a depthwise conv timed right after
     PyTorch's took 1.7 ms instead of 0.9).
+
+    When several methods are timed, each lead-in is preceded by a pause of ``settle``
+    seconds, long enough for the threads of the method before to stop spinning: PyTorch's
+    OpenMP workers (GNU libgomp) spin for about 5 ms after every parallel region (their
+    CPU time read from ``/proc/self/task/*/schedstat`` during a pause: 3.5-5.8 ms), which a
+    lead-in call of a fraction of a millisecond does not outlast (measured: npvision's
+    2x2 max-pool forward 0.34 ms timed alone, 0.39 ms interleaved with PyTorch's without
+    the pause).
     """
     reps: dict[str, int] = {}
     limit: dict[str, int] = {}
@@ -121,6 +129,8 @@ def time_interleaved(methods: dict[str, Callable[[], object]], rounds: int,
     for r in range(rounds):
         for label, fn in methods.items():
             if r < limit[label]:
+                if settle > 0 and len(methods) > 1:
+                    time.sleep(settle)
                 for _ in range(lead_in):
                     fn()
                 samples[label].append(time_once(fn, reps[label]))
@@ -314,17 +324,95 @@ CPU_TARGETS = {
 }
 
 
+#: What makes the other libraries of the process run their code for ``target`` too, so that a
+#: comparison on this machine is one between the code an AVX2-only machine would run on both sides:
+#: NumPy's OpenBLAS takes its Haswell kernels (the ones it picks on AMD Zen), PyTorch its AVX2 ATen
+#: kernels, oneDNN (PyTorch's convolutions) and MKL (PyTorch's products) their AVX2 paths. Each
+#: library reads its variable once, when it loads.
+LIBRARY_TARGETS = {
+    "avx2": {"OPENBLAS_CORETYPE": "Haswell", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+             "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+}
+
+
+def restart_with(env: dict[str, str]) -> None:
+    """Start this benchmark again with ``env`` set (``os.execv``, same arguments), unless it already is.
+
+    For settings a library reads once, when it loads: NumPy, and with it OpenBLAS and the C
+    library's malloc, are loaded by the time a benchmark parses its arguments.
+    """
+    if any(os.environ.get(k) != v for k, v in env.items()):
+        os.environ.update(env)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+
+#: glibc's malloc told to keep the memory programs free for their next allocations (no ``mmap``
+#: per large array, no handing the top of the heap back to the kernel). By default glibc adapts
+#: both thresholds to the sizes a program frees; two libraries that free differently in one
+#: process keep resetting them, and the large arrays then come fresh from the kernel, zero-filled
+#: page by page. Measured with the layer benchmark's 1x1 conv (N32 64->128, 11 rounds, minor page
+#: faults over the run): npvision alone 7.9 ms fwd+bwd (12k faults), PyTorch alone 6.8 ms (10k);
+#: interleaved, npvision 10.7 ms (36k faults), PyTorch 6.9 ms; interleaved with this setting,
+#: npvision 8.0 ms and PyTorch 7.1-7.2 ms, 0.5-4k faults. Setting only one of the two thresholds
+#: is worse than neither (glibc then stops adapting the other): 390-515k faults.
+STEADY_MALLOC = ("glibc.malloc.mmap_threshold=1073741824", "glibc.malloc.trim_threshold=4294967296")
+
+
+def steady_malloc(enabled: bool = True) -> None:
+    """Run this benchmark with :data:`STEADY_MALLOC` (on Linux with glibc; a restart, see
+    :func:`restart_with`), so that each library is timed in the steady state it has alone."""
+    if not enabled or not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        return
+    restart_with({"GLIBC_TUNABLES": tunables(os.environ.get("GLIBC_TUNABLES", ""), steady=True)})
+
+
+def tunables(current: str, steady: bool) -> str:
+    """``GLIBC_TUNABLES`` with :data:`STEADY_MALLOC`'s settings added (``steady``) or taken out;
+    the user's other tunables are kept."""
+    mine = {t.split("=")[0] for t in STEADY_MALLOC}
+    rest = [t for t in current.split(":") if t and t.split("=")[0] not in mine]
+    return ":".join(rest + (list(STEADY_MALLOC) if steady else []))
+
+
+def default_malloc_env() -> dict[str, str]:
+    """The environment change that gives a child process glibc's default malloc again (memory
+    measurements keep the allocator a user's program has)."""
+    return {"GLIBC_TUNABLES": tunables(os.environ.get("GLIBC_TUNABLES", ""), steady=False)}
+
+
+def malloc_description() -> str:
+    """How the C library's malloc was set for this run (see :data:`STEADY_MALLOC`)."""
+    tun = [t for t in os.environ.get("GLIBC_TUNABLES", "").split(":") if t.startswith("glibc.malloc.")]
+    return "glibc malloc " + (", ".join(tun) if tun else "defaults (thresholds adapt to what is freed)")
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (pages the kernel handed out on first touch)."""
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    except (ImportError, OSError):
+        return 0
+
+
 def use_cpu_target(target: str | None) -> None:
-    """Make numba compile for ``target`` (a key of :data:`CPU_TARGETS`; None: leave numba's default).
+    """Make numba compile for ``target`` (a key of :data:`CPU_TARGETS`; None: leave numba's default),
+    and the other libraries run their code for it (:data:`LIBRARY_TARGETS`).
 
     Must run before numba is imported (numba reads the variables once). Compiled kernels
     go to a cache folder of that target's own (``<npvision's cache>-<target>``), so code
-    built for one CPU is never loaded for another.
+    built for one CPU is never loaded for another. NumPy, and with it OpenBLAS, is loaded by
+    the time a benchmark parses its arguments, so when a library variable is not yet set the
+    benchmark starts again (``os.execv``, same arguments) with it set.
     """
     if target is None or target == "native":
         return
     if "numba" in sys.modules:
         raise RuntimeError("use_cpu_target: numba is already imported; call it first")
+    restart_with(LIBRARY_TARGETS.get(target, {}))
     os.environ.update(CPU_TARGETS[target])
     if "NUMBA_CACHE_DIR" not in os.environ:
         use_this_checkout()
@@ -342,6 +430,27 @@ def numba_target_description() -> str:
     off512 = "-avx512f" in feats
     kind = "AVX2, AVX-512 off" if off512 else "features " + feats[:60]
     return f"{name} ({kind}), cache {os.environ.get('NUMBA_CACHE_DIR')}"
+
+
+def library_isa_description(torch=None) -> str:
+    """Which vector code NumPy's BLAS and PyTorch run in this process, as each library reports it."""
+    parts = []
+    try:
+        from threadpoolctl import threadpool_info
+
+        arch = [i.get("architecture") for i in threadpool_info() if i.get("internal_api") == "openblas"]
+        parts.append(f"OpenBLAS {arch[0]} kernels" if arch else "OpenBLAS not found")
+    except Exception:  # noqa: BLE001 - informational only
+        parts.append(f"OpenBLAS core type {os.environ.get('OPENBLAS_CORETYPE', 'its own choice')}")
+    if torch is not None:
+        try:
+            cap = torch.backends.cpu.get_cpu_capability()
+        except Exception:  # noqa: BLE001
+            cap = "?"
+        limits = [f"{k}={os.environ[k]}" for k in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+                  if k in os.environ]
+        parts.append(f"PyTorch {cap}" + (f" ({', '.join(limits)})" if limits else ""))
+    return "; ".join(parts)
 
 
 def load_average() -> str:
@@ -388,6 +497,8 @@ def machine_info() -> dict:
         "blas": blas_name(),
         "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                            "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "NUMBA_CPU_NAME",
+                                           "OPENBLAS_CORETYPE", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
+                                           "MKL_ENABLE_INSTRUCTIONS",
                                            "OMP_WAIT_POLICY") if k in os.environ},
     }
 

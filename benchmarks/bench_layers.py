@@ -368,7 +368,8 @@ def run_memory(n: int, torch_ok: bool, threads: int, repeats: int = 1) -> dict:
     for fw in (["npvision", "torch"] if torch_ok else ["npvision"]):
         try:
             runs = [C.run_json_child([script, "--_mem-child", fw, "--_mem-n", str(n),
-                                      "--threads", str(threads)]) for _ in range(repeats)]
+                                      "--threads", str(threads)], env=C.default_malloc_env())
+                    for _ in range(repeats)]
         except Exception as exc:  # noqa: BLE001
             res[fw] = {"error": str(exc)[-500:]}
             continue
@@ -384,7 +385,8 @@ def print_report(info: dict, results: list[dict], memory: dict, notes: list[str]
     print(f"\nnpvision layer benchmark -- {info['date_utc']}")
     print(f"machine: {info['cpu']}, {info['vector_isa']}, {info['logical_cpus']} logical CPUs, "
           f"{info['ram_gb']} GB RAM; load average before the run: {info['loadavg']}")
-    print(f"numba kernels compiled for: {info['numba_target']}")
+    print(f"numba kernels compiled for: {info['numba_target']}; other libraries: {info['library_isa']}")
+    print(f"memory: {info['malloc']}; minor page faults while timing: {info.get('minor_faults', '?')}")
     print(f"python {info['python']}, numpy {info['numpy']} ({info['blas']}), numba {info['numba']}, "
           f"torch {info['torch'] if info['torch_used'] else 'not used'}; threads: {info['threads']}")
     print(f"float32 np.matmul: {mm:.1f} GFLOP/s ({info['matmul_n']}x{info['matmul_n']} square, median); "
@@ -486,13 +488,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="PyTorch threads (default: the logical CPU count, as numba and OpenBLAS use)")
     ap.add_argument("--cpu", choices=sorted(C.CPU_TARGETS), default=None,
                     help="compile npvision's kernels for this vector target (own numba cache) instead of "
-                         "this CPU; 'avx2' shows an AVX2-only machine's code on this one")
+                         "this CPU; 'avx2' runs an AVX2-only machine's code on this one, "
+                         "in npvision, OpenBLAS and PyTorch alike")
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="keep glibc's default malloc thresholds (the two libraries' frees then reset them "
+                         "for each other, and fresh pages are charged to whichever runs next)")
     ap.add_argument("--json", metavar="PATH", help="also write every number to this JSON file")
     ap.add_argument("--_mem-child", dest="mem_child", help=argparse.SUPPRESS)
     ap.add_argument("--_mem-n", dest="mem_n", type=int, default=32, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     C.use_cpu_target(args.cpu)
+    C.steady_malloc(not (args.default_malloc or args.mem_child))
     if args.mem_child:
         print(json.dumps(memory_child(args.mem_child, args.mem_n, args.threads)))
         return 0
@@ -523,6 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     info = C.machine_info()
     info["loadavg"] = C.load_average()
     info["numba_target"] = C.numba_target_description()
+    info["library_isa"] = C.library_isa_description(torch)
+    info["malloc"] = C.malloc_description()
     mm_n = 256 if args.quick else 2048
     info["matmul_n"] = mm_n
     info["matmul_gflops"] = C.matmul_rate(mm_n, rounds=3 if args.quick else 9)
@@ -539,10 +548,12 @@ def main(argv: list[str] | None = None) -> int:
 
     results = []
     t0 = time.perf_counter()
+    faults0 = C.minor_faults()
     for lay in layers:
         print(f"timing {lay.name} ...", file=sys.stderr, flush=True)
         results.append(bench_layer(lay, backends, torch, rounds, min_sample=0.0 if args.quick else 0.02,
                                    warmup=1 if args.quick else 2))
+    info["minor_faults"] = C.minor_faults() - faults0
 
     memory = {}
     if not args.no_memory:

@@ -306,7 +306,8 @@ def print_report(info: dict, results: list[dict], args) -> None:
     print(f"\nnpvision training-step benchmark -- {info['date_utc']}")
     print(f"machine: {info['cpu']}, {info['vector_isa']}, {info['logical_cpus']} logical CPUs, "
           f"{info['ram_gb']} GB RAM; load average before the run: {info['loadavg']}")
-    print(f"numba kernels compiled for: {info['numba_target']}")
+    print(f"numba kernels compiled for: {info['numba_target']}; other libraries: {info['library_isa']}")
+    print(f"memory: {info['malloc']}; minor page faults while timing: {info.get('minor_faults', '?')}")
     print(f"python {info['python']}, numpy {info['numpy']} ({info['blas']}), numba {info['numba']}, "
           f"torch {info['torch'] if info['torch_used'] else 'not used'} ({info['torch_threads']} threads)")
     print(f"step: zero_grad, forward, softmax cross-entropy, backward, SGD momentum {args.momentum} "
@@ -370,10 +371,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="PyTorch threads")
     ap.add_argument("--cpu", choices=sorted(C.CPU_TARGETS), default=None,
                     help="compile npvision's kernels for this vector target (own numba cache) instead "
-                         "of this CPU; 'avx2' shows an AVX2-only machine's code on this one")
+                         "of this CPU; 'avx2' runs an AVX2-only machine's code on this one, "
+                         "in npvision, OpenBLAS and PyTorch alike")
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="keep glibc's default malloc thresholds (the two libraries' frees then reset them "
+                         "for each other, and fresh pages are charged to whichever runs next)")
     ap.add_argument("--json", metavar="PATH")
     args = ap.parse_args(argv)
     C.use_cpu_target(args.cpu)
+    C.steady_malloc(not args.default_malloc)
     args.rounds = args.rounds if args.rounds is not None else (1 if args.quick else 9)
     args.profile_steps = args.profile_steps or (1 if args.quick else 3)
     models = MODELS
@@ -393,12 +399,16 @@ def main(argv: list[str] | None = None) -> int:
     info = C.machine_info()
     info["loadavg"] = C.load_average()
     info["numba_target"] = C.numba_target_description()
+    info["library_isa"] = C.library_isa_description(torch)
+    info["malloc"] = C.malloc_description()
     info["torch_used"] = torch is not None
     info["torch_threads"] = torch.get_num_threads() if torch is not None else None
     results = []
+    faults0 = C.minor_faults()
     for name, batch in models:
         print(f"timing {name} N{batch} ...", file=sys.stderr, flush=True)
         results.append(bench_model(name, batch, args, torch))
+    info["minor_faults"] = C.minor_faults() - faults0
     print_report(info, results, args)
     if args.json:
         with open(args.json, "w") as fh:

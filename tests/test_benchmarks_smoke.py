@@ -60,6 +60,33 @@ def test_bench_layers_quick_prints_table_and_json(tmp_path):
     assert mem["rss_growth_mb"] >= 0 and mem["essential_mb"] > 0
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc settings: Linux only")
+def test_bench_layers_times_with_steady_malloc_unless_told_not_to():
+    """The benchmark restarts itself with glibc's malloc thresholds fixed (each library timed in
+    the steady state it has alone) and says so; ``--default-malloc`` leaves them adapting."""
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("not glibc")
+    args = [str(BENCH / "bench_layers.py"), "--quick", "--no-torch", "--no-memory", "--backends", "numpy",
+            "--layers", "max-pool"]
+    out = _run(args, env_extra={"GLIBC_TUNABLES": "glibc.malloc.tcache_count=7"})
+    line = next(ln for ln in out.splitlines() if ln.startswith("memory: "))
+    assert "glibc.malloc.mmap_threshold=1073741824" in line and "glibc.malloc.trim_threshold=" in line, line
+    out = _run(args + ["--default-malloc"], env_extra={"GLIBC_TUNABLES": ""})
+    line = next(ln for ln in out.splitlines() if ln.startswith("memory: "))
+    assert "defaults" in line, line
+
+
+def test_glibc_tunables_keep_the_users_own():
+    import _common as C
+
+    steady = C.tunables("glibc.malloc.tcache_count=7:glibc.malloc.trim_threshold=5", steady=True)
+    assert steady.split(":") == ["glibc.malloc.tcache_count=7", *C.STEADY_MALLOC]
+    assert C.tunables(steady, steady=False) == "glibc.malloc.tcache_count=7"
+    assert C.tunables("", steady=False) == ""
+
+
 def test_bench_layers_quick_numba_and_auto_paths_without_compiling():
     # NUMBA_DISABLE_JIT runs the numba kernels as Python: the code paths are exercised in seconds.
     out = _run([str(BENCH / "bench_layers.py"), "--quick", "--no-torch", "--no-memory",
