@@ -93,10 +93,27 @@ def test_an_error_in_any_share_reaches_the_caller_and_the_pool_goes_on(pool, fai
 
 
 def test_a_napping_worker_still_takes_its_share(pool):
-    pool.spin_polls = 1                                          # spin once, then nap
+    pool.spin_polls = 1                                          # spin once, then nap (or sleep)
     for pause in (0.0, 0.003, 0.03):
         time.sleep(pause)
         assert _within(20, lambda: blas.run_on_threads(lambda s: s, [0, 1, 2])) == [[0], [1], [2]]
+
+
+def test_a_sleeping_worker_is_woken_by_the_post(pool):
+    """A worker asleep since its last job (on Linux in the kernel, elsewhere napping) starts its
+    share while the caller is still on its own: the post wakes it, and the caller need not take
+    the share back."""
+    pool.spin_polls = 1
+
+    def work(share):
+        if share[0] == 0:
+            time.sleep(0.2)                                      # the caller's own share: slow
+        return threading.get_ident()
+
+    for _ in range(3):
+        time.sleep(0.05)                                         # every worker asleep by now
+        ran_on = _within(20, lambda: blas.run_on_threads(work, [0, 1, 2]))
+        assert len(set(ran_on)) == 3, "a share was taken back by the caller: a worker did not wake"
 
 
 def test_callers_on_two_threads_at_once_each_get_their_own_results(pool):

@@ -20,13 +20,18 @@ starting and collecting them (this pool: 25 ms).
 
 So a worker here waits where Python cannot see it: in a compiled ``nogil``
 loop (:func:`_wait_until`) that reads a flag, first spinning and yielding its
-core (``sched_yield``) for :data:`SPIN_SECONDS`, then napping in growing
-steps up to :data:`NAP_MAX_US` (and :data:`NAP_IDLE_US` once idle for a
-second). It holds no GIL and sleeps on no lock, so it starts a share within
-microseconds of the post when it was spinning, and it takes the GIL only to
-run the share. The caller waits for the results the same way. The cost: an
-idle worker spins for 5 ms after its last share (OpenBLAS's own workers spin
-about 0.1 s), then looks at its flag every 0.5 ms, and after a second every 20 ms.
+core (``sched_yield``) for :data:`SPIN_SECONDS`, then, on Linux, sleeping in
+the kernel on that flag (``futex``) until a post that finds it asleep wakes it;
+elsewhere it naps in growing steps up to :data:`NAP_MAX_US` (and
+:data:`NAP_IDLE_US` once idle for a second). It holds no GIL and sleeps on no
+lock, so it starts a share within microseconds of the post when it was
+spinning, and it takes the GIL only to run the share. The caller waits for the
+results the same way. The cost: an idle worker spins for 5 ms after its last
+share (OpenBLAS's own workers spin about 0.1 s). Until 2026-12-08 it then woke
+every 0.5 ms for a second on Linux too, and those 2000 wake-ups a second slowed
+another program's threads on the same cores: PyTorch's ResNet-18 training step,
+timed in a process of its own right after npvision's, took 127-135 ms against
+118 ms with the wake-ups gone.
 
 The protocol, per worker ``k`` (one row of :attr:`Workers.flags`, 128 bytes so
 two workers never write the same cache line)::
@@ -103,10 +108,18 @@ def _register_os_calls() -> None:
     else:
         libc = ctypes.CDLL(None)
         calls = {"npvision_yield": libc.sched_yield, "npvision_nap": libc.usleep}
+        if _SYS_FUTEX:
+            calls["npvision_syscall"] = libc.syscall
     for name, fn in calls.items():
         llvm.add_symbol(name, ctypes.cast(fn, ctypes.c_void_p).value)
 
 
+#: Linux's ``futex`` system call (its number on this architecture; 0: none, the workers nap instead).
+#: An idle worker sleeps in the kernel on its JOB flag, and a post that finds it asleep wakes it.
+_SYS_FUTEX = {"x86_64": 202, "amd64": 202, "aarch64": 98, "arm64": 98, "riscv64": 98, "ppc64le": 221,
+              "s390x": 238}.get(os.uname().machine.lower(), 0) if (
+    sys.platform.startswith("linux") and sys.byteorder == "little") else 0
+_FUTEX_WAIT, _FUTEX_WAKE = 0 | 128, 1 | 128                 # FUTEX_PRIVATE_FLAG: this process only
 _register_os_calls()
 _NAP_UNIT = 1000 if sys.platform == "win32" else 1      # Sleep takes milliseconds, usleep microseconds
 
@@ -145,6 +158,45 @@ def _claim(typingctx, flags, i, j, seq):
     return types.boolean(flags, i, j, seq), codegen
 
 
+@intrinsic
+def _fence(typingctx):
+    """A full memory barrier: no load after it is made before a store ahead of it."""
+    def codegen(context, builder, signature, args):
+        builder.fence("seq_cst")
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+def _futex_call(context, builder, signature, args, op, value):
+    """``syscall(SYS_futex, &flags[i, j] (its low 32 bits), op, value, NULL, NULL, 0)``."""
+    i64, i32 = ir.IntType(64), ir.IntType(32)
+    word = builder.ptrtoint(_flag_pointer(context, builder, signature, args), i64)
+    fnty = ir.FunctionType(i64, [i64], var_arg=True)
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "npvision_syscall")
+    zero = ir.Constant(i64, 0)
+    builder.call(fn, [ir.Constant(i64, _SYS_FUTEX), word, ir.Constant(i32, op), value, zero, zero,
+                      ir.Constant(i32, 0)])
+
+
+@intrinsic
+def _futex_wait(typingctx, flags, i, j, seen):
+    """Sleep in the kernel while the low 32 bits of ``flags[i, j]`` still equal ``seen``'s (the kernel
+    compares and sleeps in one step, so a store made before the call is never slept through)."""
+    def codegen(context, builder, signature, args):
+        _futex_call(context, builder, signature, args, _FUTEX_WAIT, builder.trunc(args[3], ir.IntType(32)))
+        return context.get_dummy_value()
+    return types.void(flags, i, j, seen), codegen
+
+
+@intrinsic
+def _futex_wake(typingctx, flags, i, j):
+    """Wake the thread sleeping on ``flags[i, j]`` (:func:`_futex_wait`), if one is."""
+    def codegen(context, builder, signature, args):
+        _futex_call(context, builder, signature, args, _FUTEX_WAKE, ir.Constant(ir.IntType(32), 1))
+        return context.get_dummy_value()
+    return types.void(flags, i, j), codegen
+
+
 def _call_symbol(builder, name, args):
     fnty = ir.FunctionType(ir.IntType(32), [ir.IntType(32)] * len(args))
     builder.call(cgutils.get_or_insert_function(builder.module, fnty, name), args)
@@ -173,13 +225,22 @@ def _wait_until(flags, k, column, value, spin_polls, worker):
     """Wait, without the GIL, until ``flags[k, column] >= value``: ``spin_polls`` looks with a
     yield between them, then naps of 20, 40, ... up to NAP_MAX_US microseconds, and after a
     second of naps, naps of NAP_IDLE_US. ``worker``: the waiter is worker ``k``, whose naps are
-    marked in NAPPING for the caller (the caller's own waits leave the mark alone)."""
+    marked in NAPPING for the caller (the caller's own waits leave the mark alone); on Linux a
+    worker sleeps in the kernel instead of napping, until a post wakes it (:func:`_post`)."""
     for _ in range(spin_polls):
         if _load_acquire(flags, k, column) >= value:
             return
         _yield()
     if worker:
         _store_release(flags, k, NAPPING, 1)
+        _fence()                       # NAPPING = 1 is seen by a post, or the post's JOB is seen here
+        if _SYS_FUTEX:
+            seen = _load_acquire(flags, k, column)
+            while seen < value:
+                _futex_wait(flags, k, column, seen)
+                seen = _load_acquire(flags, k, column)
+            _store_release(flags, k, NAPPING, 0)
+            return
     nap, napped = 20, 0
     while _load_acquire(flags, k, column) < value:
         _nap(max(1, nap // _NAP_UNIT))
@@ -211,11 +272,14 @@ def _post(flags, k, seq, caller_cpu, ack_polls):
     (a thread that has to wait for the GIL sleeps, and wakes slowly)."""
     _store_release(flags, k, CALLER_CPU, caller_cpu)
     _store_release(flags, k, JOB, seq)
+    _fence()                           # the worker sees JOB = seq, or its NAPPING = 1 is seen here
     if _load_acquire(flags, k, NAPPING) == 0:
         for _ in range(ack_polls):
             if _load_acquire(flags, k, ACK) >= seq:
                 return
             _yield()
+    elif _SYS_FUTEX:
+        _futex_wake(flags, k, JOB)
 
 
 @numba.njit(nogil=True, cache=True)
