@@ -28,7 +28,7 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -91,7 +91,14 @@ def time_once(fn: Callable[[], object], reps: int = 1) -> float:
     return (time.perf_counter() - t0) / reps
 
 
-def time_interleaved(methods: dict[str, Callable[[], object]], rounds: int,
+class Timed(NamedTuple):
+    """A method that times itself: ``timer(reps, lead_in)`` makes ``lead_in`` untimed calls, then
+    returns the seconds per call of ``reps`` calls (a method in a :class:`TimerChild`, say)."""
+
+    timer: Callable[[int, int], float]
+
+
+def time_interleaved(methods: dict[str, Callable[[], object] | Timed], rounds: int,
                      min_sample: float = 0.01, warmup: int = 2,
                      slow_call: float = 2.0, slow_rounds: int = 3,
                      lead_in: int = 1, settle: float = 0.01) -> dict[str, list[float]]:
@@ -117,24 +124,119 @@ def time_interleaved(methods: dict[str, Callable[[], object]], rounds: int,
     2x2 max-pool forward 0.34 ms timed alone, 0.39 ms interleaved with PyTorch's without
     the pause).
     """
+    def sample(method, reps: int, lead: int) -> float:
+        if isinstance(method, Timed):
+            return method.timer(reps, lead)
+        for _ in range(lead):
+            method()
+        return time_once(method, reps)
+
     reps: dict[str, int] = {}
     limit: dict[str, int] = {}
-    for label, fn in methods.items():
+    for label, method in methods.items():
         t = 0.0
         for _ in range(max(1, warmup)):
-            t = time_once(fn)
+            t = sample(method, 1, 0)
         reps[label] = max(1, math.ceil(min_sample / max(t, 1e-9)))
         limit[label] = min(rounds, slow_rounds) if t > slow_call else rounds
     samples: dict[str, list[float]] = {label: [] for label in methods}
     for r in range(rounds):
-        for label, fn in methods.items():
+        for label, method in methods.items():
             if r < limit[label]:
                 if settle > 0 and len(methods) > 1:
                     time.sleep(settle)
-                for _ in range(lead_in):
-                    fn()
-                samples[label].append(time_once(fn, reps[label]))
+                samples[label].append(sample(method, reps[label], lead_in))
     return samples
+
+
+class TimerChild:
+    """Methods built and timed in a child process of their own: ``python <args>``, a benchmark
+    started in its child mode, which calls :func:`serve_timers`.
+
+    Two libraries timed in one process disturb each other in ways no user of either sees: one
+    library's threads spin on the cores the other needs, and both share one malloc, whose
+    thresholds glibc adapts to what the process frees. Measured with the layer benchmark's 1x1
+    conv (N32 64->128, fwd+bwd, 11 rounds): npvision alone 7.9 ms, interleaved with PyTorch in one
+    process 10.7 ms with three times the page faults (its large arrays came fresh from the
+    kernel, zero-filled page by page); PyTorch 6.8 ms alone, 6.9 interleaved. Fixing glibc's
+    thresholds instead (``GLIBC_TUNABLES``) moved other numbers the other way (PyTorch's VGG-16
+    step 208 -> 185 ms, npvision's ResNet-18 step 112 -> 119 ms): each library in a process of
+    its own, with the allocator and threads a user of it has, is the comparison that means
+    something. The parent still interleaves the two round by round.
+    """
+
+    def __init__(self, args: list[str]):
+        self.args = args
+        self.proc = subprocess.Popen([sys.executable, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, cwd=str(REPO_ROOT), bufsize=1)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def ask(self, **request) -> dict:
+        """Send one request (a JSON line), return the child's answer; its error as RuntimeError."""
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"timer child {self.args} exited (code {self.proc.wait()})")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"timer child {self.args}: {answer['error']}")
+        return answer
+
+    def timed(self, key: str) -> Timed:
+        """The child's method ``key`` as a :class:`Timed` method of :func:`time_interleaved`."""
+        return Timed(lambda reps, lead_in: self.ask(cmd="time", key=key, reps=reps, lead_in=lead_in)["t"])
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.ask(cmd="quit")
+            except (RuntimeError, OSError, ValueError):
+                pass
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def __enter__(self) -> "TimerChild":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def serve_timers(build: Callable[[str], Callable[[], object]]) -> None:
+    """The child side of :class:`TimerChild`: answer requests on stdin until ``quit``.
+
+    ``{"cmd": "time", "key": K, "reps": R, "lead_in": L}`` makes L untimed calls of method K
+    (``build(K)`` the first time it is asked for) and answers ``{"t": seconds per call}`` over R
+    timed calls. Anything the methods print goes to stderr: stdout carries only the answers.
+    """
+    import traceback
+
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    sys.stdout = sys.stderr
+    methods: dict[str, Callable[[], object]] = {}
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request.get("cmd") == "quit":
+            answers.write(json.dumps({"ok": True}) + "\n")
+            break
+        try:
+            key = request["key"]
+            if key not in methods:
+                methods[key] = build(key)
+            fn = methods[key]
+            for _ in range(int(request.get("lead_in", 0))):
+                fn()
+            answer = {"t": time_once(fn, int(request.get("reps", 1)))}
+        except Exception:  # noqa: BLE001 - the parent reports it
+            answer = {"error": traceback.format_exc()[-3000:]}
+        answers.write(json.dumps(answer) + "\n")
+    answers.close()
 
 
 def matmul_rate(n: int = 2048, rounds: int = 7, shape: tuple[int, int, int] | None = None) -> float:
@@ -205,18 +307,23 @@ class OtherLoad:
     shared machine it says how much to distrust the absolute numbers.
     """
 
-    def __init__(self):
+    def __init__(self, children: Sequence[int] = ()):
         self.fraction: float | None = None
         self._t0 = None
+        self.children = list(children)      # pids of running children whose CPU time is ours too
 
-    @staticmethod
-    def _snapshot():
+    def _snapshot(self):
+        tick = os.sysconf("SC_CLK_TCK")
         with open("/proc/stat") as fh:
             fields = [int(v) for v in fh.readline().split()[1:]]
         idle = fields[3] + (fields[4] if len(fields) > 4 else 0)      # idle + iowait
-        busy = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")    # seconds, all CPUs
+        busy = (sum(fields[:8]) - idle) / tick                          # seconds, all CPUs
         t = os.times()
         own = t.user + t.system + t.children_user + t.children_system
+        for pid in self.children:                                      # utime + stime of a live child
+            with open(f"/proc/{pid}/stat") as fh:
+                stat = fh.read().rsplit(")", 1)[1].split()
+            own += (int(stat[11]) + int(stat[12])) / tick
         return time.perf_counter(), busy, own
 
     def start(self) -> "OtherLoad":
@@ -229,7 +336,10 @@ class OtherLoad:
     def stop(self) -> float | None:
         if self._t0 is None:
             return None
-        w1, b1, o1 = self._snapshot()
+        try:
+            w1, b1, o1 = self._snapshot()
+        except (OSError, ValueError, IndexError):
+            return None
         w0, b0, o0 = self._t0
         cpus = os.cpu_count() or 1
         self.fraction = max(0.0, ((b1 - b0) - (o1 - o0)) / max(1e-9, (w1 - w0) * cpus))
@@ -346,56 +456,6 @@ def restart_with(env: dict[str, str]) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
-
-
-#: glibc's malloc told to keep the memory programs free for their next allocations (no ``mmap``
-#: per large array, no handing the top of the heap back to the kernel). By default glibc adapts
-#: both thresholds to the sizes a program frees; two libraries that free differently in one
-#: process keep resetting them, and the large arrays then come fresh from the kernel, zero-filled
-#: page by page. Measured with the layer benchmark's 1x1 conv (N32 64->128, 11 rounds, minor page
-#: faults over the run): npvision alone 7.9 ms fwd+bwd (12k faults), PyTorch alone 6.8 ms (10k);
-#: interleaved, npvision 10.7 ms (36k faults), PyTorch 6.9 ms; interleaved with this setting,
-#: npvision 8.0 ms and PyTorch 7.1-7.2 ms, 0.5-4k faults. Setting only one of the two thresholds
-#: is worse than neither (glibc then stops adapting the other): 390-515k faults.
-STEADY_MALLOC = ("glibc.malloc.mmap_threshold=1073741824", "glibc.malloc.trim_threshold=4294967296")
-
-
-def steady_malloc(enabled: bool = True) -> None:
-    """Run this benchmark with :data:`STEADY_MALLOC` (on Linux with glibc; a restart, see
-    :func:`restart_with`), so that each library is timed in the steady state it has alone."""
-    if not enabled or not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
-        return
-    restart_with({"GLIBC_TUNABLES": tunables(os.environ.get("GLIBC_TUNABLES", ""), steady=True)})
-
-
-def tunables(current: str, steady: bool) -> str:
-    """``GLIBC_TUNABLES`` with :data:`STEADY_MALLOC`'s settings added (``steady``) or taken out;
-    the user's other tunables are kept."""
-    mine = {t.split("=")[0] for t in STEADY_MALLOC}
-    rest = [t for t in current.split(":") if t and t.split("=")[0] not in mine]
-    return ":".join(rest + (list(STEADY_MALLOC) if steady else []))
-
-
-def default_malloc_env() -> dict[str, str]:
-    """The environment change that gives a child process glibc's default malloc again (memory
-    measurements keep the allocator a user's program has)."""
-    return {"GLIBC_TUNABLES": tunables(os.environ.get("GLIBC_TUNABLES", ""), steady=False)}
-
-
-def malloc_description() -> str:
-    """How the C library's malloc was set for this run (see :data:`STEADY_MALLOC`)."""
-    tun = [t for t in os.environ.get("GLIBC_TUNABLES", "").split(":") if t.startswith("glibc.malloc.")]
-    return "glibc malloc " + (", ".join(tun) if tun else "defaults (thresholds adapt to what is freed)")
-
-
-def minor_faults() -> int:
-    """Minor page faults of this process so far (pages the kernel handed out on first touch)."""
-    try:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    except (ImportError, OSError):
-        return 0
 
 
 def use_cpu_target(target: str | None) -> None:

@@ -28,6 +28,7 @@ The ``naive`` backend is a plain Python loop; it is timed only with ``--quick``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import math
@@ -253,8 +254,12 @@ def check_agreement(outs: dict[str, tuple]) -> dict[str, float]:
 # -- timing one layer --------------------------------------------------------------------------------
 
 def bench_layer(layer: Layer, backends: list[str], torch, rounds: int, min_sample: float,
-                warmup: int) -> dict:
-    """Time every backend (and PyTorch) on ``layer``, interleaved; return medians and checks."""
+                warmup: int, children: dict | None = None) -> dict:
+    """Time every backend (and PyTorch) on ``layer``, interleaved; return medians and checks.
+
+    ``children`` ({"npvision": TimerChild, "torch": TimerChild}): the timing runs there, each
+    library in its own process (:class:`_common.TimerChild`); the check of the math runs here.
+    """
     a = make_arrays(layer)
     calls = {b: npvision_calls(layer, a, b) for b in backends}
     if torch is not None:
@@ -274,9 +279,14 @@ def bench_layer(layer: Layer, backends: list[str], torch, rounds: int, min_sampl
 
     methods = {}
     for label, (fwd, fb) in calls.items():
-        methods[f"{label}|fwd"] = fwd
-        methods[f"{label}|fb"] = fb
-    load = C.OtherLoad().start()
+        if children is None:
+            methods[f"{label}|fwd"] = fwd
+            methods[f"{label}|fb"] = fb
+        else:
+            child = children["torch" if label == "torch" else "npvision"]
+            methods[f"{label}|fwd"] = child.timed(f"{layer.name}|{label}|fwd")
+            methods[f"{label}|fb"] = child.timed(f"{layer.name}|{label}|fb")
+    load = C.OtherLoad([c.pid for c in (children or {}).values()]).start()
     samples = C.time_interleaved(methods, rounds, min_sample=min_sample, warmup=warmup)
     load.stop()
     gc.collect()
@@ -310,6 +320,26 @@ def bench_layer(layer: Layer, backends: list[str], torch, rounds: int, min_sampl
             r["ratio_fwd_bwd_of_medians"] = r["fwd_bwd_ms"] / tt["fwd_bwd_ms"]
             r["ratio_fwd_bwd_of_best_rounds"] = r["fwd_bwd_ms_min"] / tt["fwd_bwd_ms_min"]
     return res
+
+
+def timer_child(library: str, quick: bool, threads: int) -> int:
+    """The child mode (``--_timer-child``): build and time one library's calls on request
+    (:func:`_common.serve_timers`; keys ``"<layer name>|<backend or torch>|<fwd or fb>"``)."""
+    torch = C.import_torch() if library == "torch" else None
+    if torch is not None:
+        torch.set_num_threads(threads)
+    layers = {lay.name: (lay.tiny() if quick else lay) for lay in LAYERS}
+    arrays: dict[str, dict] = {}
+
+    def build(key: str):
+        name, backend, part = key.split("|")
+        layer = layers[name]
+        a = arrays.setdefault(name, make_arrays(layer))          # the parent's arrays: same seed
+        fwd, fb = torch_calls(layer, a, torch) if backend == "torch" else npvision_calls(layer, a, backend)
+        return fwd if part == "fwd" else fb
+
+    C.serve_timers(build)
+    return 0
 
 
 # -- memory, in fresh subprocesses -------------------------------------------------------------------
@@ -368,8 +398,7 @@ def run_memory(n: int, torch_ok: bool, threads: int, repeats: int = 1) -> dict:
     for fw in (["npvision", "torch"] if torch_ok else ["npvision"]):
         try:
             runs = [C.run_json_child([script, "--_mem-child", fw, "--_mem-n", str(n),
-                                      "--threads", str(threads)], env=C.default_malloc_env())
-                    for _ in range(repeats)]
+                                      "--threads", str(threads)]) for _ in range(repeats)]
         except Exception as exc:  # noqa: BLE001
             res[fw] = {"error": str(exc)[-500:]}
             continue
@@ -386,7 +415,7 @@ def print_report(info: dict, results: list[dict], memory: dict, notes: list[str]
     print(f"machine: {info['cpu']}, {info['vector_isa']}, {info['logical_cpus']} logical CPUs, "
           f"{info['ram_gb']} GB RAM; load average before the run: {info['loadavg']}")
     print(f"numba kernels compiled for: {info['numba_target']}; other libraries: {info['library_isa']}")
-    print(f"memory: {info['malloc']}; minor page faults while timing: {info.get('minor_faults', '?')}")
+    print(f"timing: {info['timing']}")
     print(f"python {info['python']}, numpy {info['numpy']} ({info['blas']}), numba {info['numba']}, "
           f"torch {info['torch'] if info['torch_used'] else 'not used'}; threads: {info['threads']}")
     print(f"float32 np.matmul: {mm:.1f} GFLOP/s ({info['matmul_n']}x{info['matmul_n']} square, median); "
@@ -490,16 +519,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="compile npvision's kernels for this vector target (own numba cache) instead of "
                          "this CPU; 'avx2' runs an AVX2-only machine's code on this one, "
                          "in npvision, OpenBLAS and PyTorch alike")
-    ap.add_argument("--default-malloc", action="store_true",
-                    help="keep glibc's default malloc thresholds (the two libraries' frees then reset them "
-                         "for each other, and fresh pages are charged to whichever runs next)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="time npvision and PyTorch in this one process (the way before 2026-12-08) instead of "
+                         "each in a child process of its own")
     ap.add_argument("--json", metavar="PATH", help="also write every number to this JSON file")
+    ap.add_argument("--_timer-child", dest="timer_child", choices=("npvision", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--_mem-child", dest="mem_child", help=argparse.SUPPRESS)
     ap.add_argument("--_mem-n", dest="mem_n", type=int, default=32, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     C.use_cpu_target(args.cpu)
-    C.steady_malloc(not (args.default_malloc or args.mem_child))
+    if args.timer_child:
+        return timer_child(args.timer_child, args.quick, args.threads)
     if args.mem_child:
         print(json.dumps(memory_child(args.mem_child, args.mem_n, args.threads)))
         return 0
@@ -531,7 +562,6 @@ def main(argv: list[str] | None = None) -> int:
     info["loadavg"] = C.load_average()
     info["numba_target"] = C.numba_target_description()
     info["library_isa"] = C.library_isa_description(torch)
-    info["malloc"] = C.malloc_description()
     mm_n = 256 if args.quick else 2048
     info["matmul_n"] = mm_n
     info["matmul_gflops"] = C.matmul_rate(mm_n, rounds=3 if args.quick else 9)
@@ -546,14 +576,22 @@ def main(argv: list[str] | None = None) -> int:
     info["rounds"] = rounds
     info["backends"] = backends
 
+    info["timing"] = ("in this process, interleaved" if args.in_process else
+                      "each library in a child process of its own, interleaved round by round")
+
     results = []
     t0 = time.perf_counter()
-    faults0 = C.minor_faults()
-    for lay in layers:
-        print(f"timing {lay.name} ...", file=sys.stderr, flush=True)
-        results.append(bench_layer(lay, backends, torch, rounds, min_sample=0.0 if args.quick else 0.02,
-                                   warmup=1 if args.quick else 2))
-    info["minor_faults"] = C.minor_faults() - faults0
+    with contextlib.ExitStack() as stack:
+        children = None
+        if not args.in_process:
+            child_args = [str(Path(__file__).resolve()), "--threads", str(args.threads)] + (["--quick"] * args.quick)
+            children = {"npvision": stack.enter_context(C.TimerChild(child_args + ["--_timer-child", "npvision"]))}
+            if torch is not None:
+                children["torch"] = stack.enter_context(C.TimerChild(child_args + ["--_timer-child", "torch"]))
+        for lay in layers:
+            print(f"timing {lay.name} ...", file=sys.stderr, flush=True)
+            results.append(bench_layer(lay, backends, torch, rounds, min_sample=0.0 if args.quick else 0.02,
+                                       warmup=1 if args.quick else 2, children=children))
 
     memory = {}
     if not args.no_memory:

@@ -39,6 +39,7 @@ self time per op, grouped by the op's name into the same kinds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -273,9 +274,31 @@ def _under(ev, name: str) -> bool:
     return False
 
 
+def timer_child(args) -> int:
+    """The child mode (``--_timer-child``): build and time one library's training steps on request
+    (:func:`_common.serve_timers`; keys ``"<model>|<batch>|<npvision or torch>"``). The PyTorch twin
+    starts from the npvision model's weights, as in the parent."""
+    torch = C.import_torch() if args.timer_child == "torch" else None
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+
+    def build(key: str):
+        name, batch, library = key.split("|")
+        x, y = make_batch(int(batch), args.size, args.classes)
+        np_model, _, np_step = npvision_step(name, x, y, args.classes, args.lr, args.momentum)
+        if library == "npvision":
+            return np_step
+        return torch_step(torch, name, np_model, x, y, args.classes, args.lr, args.momentum)[2]
+
+    C.serve_timers(build)
+    return 0
+
+
 # -- the run -----------------------------------------------------------------------------------------
 
-def bench_model(name: str, batch: int, args, torch) -> dict:
+def bench_model(name: str, batch: int, args, torch, children: dict | None = None) -> dict:
+    """Time one model's training step (and PyTorch's), interleaved, in ``children`` (see
+    :class:`_common.TimerChild`) or, when None, here; the logits check and the profile run here."""
     x, y = make_batch(batch, args.size, args.classes)
     np_model, np_opt, np_step = npvision_step(name, x, y, args.classes, args.lr, args.momentum)
     methods = {"npvision": np_step}
@@ -286,7 +309,9 @@ def bench_model(name: str, batch: int, args, torch) -> dict:
                                                  args.momentum)
         methods["torch"] = t_step
         res["logits_rel_err"] = err
-    load = C.OtherLoad().start()
+    if children is not None:
+        methods = {lib: children[lib].timed(f"{name}|{batch}|{lib}") for lib in methods}
+    load = C.OtherLoad([c.pid for c in (children or {}).values()]).start()
     samples = C.time_interleaved(methods, args.rounds, min_sample=0.0, warmup=2)
     load.stop()
     res["other_load"] = load.fraction
@@ -307,7 +332,7 @@ def print_report(info: dict, results: list[dict], args) -> None:
     print(f"machine: {info['cpu']}, {info['vector_isa']}, {info['logical_cpus']} logical CPUs, "
           f"{info['ram_gb']} GB RAM; load average before the run: {info['loadavg']}")
     print(f"numba kernels compiled for: {info['numba_target']}; other libraries: {info['library_isa']}")
-    print(f"memory: {info['malloc']}; minor page faults while timing: {info.get('minor_faults', '?')}")
+    print(f"timing: {info['timing']}")
     print(f"python {info['python']}, numpy {info['numpy']} ({info['blas']}), numba {info['numba']}, "
           f"torch {info['torch'] if info['torch_used'] else 'not used'} ({info['torch_threads']} threads)")
     print(f"step: zero_grad, forward, softmax cross-entropy, backward, SGD momentum {args.momentum} "
@@ -373,13 +398,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="compile npvision's kernels for this vector target (own numba cache) instead "
                          "of this CPU; 'avx2' runs an AVX2-only machine's code on this one, "
                          "in npvision, OpenBLAS and PyTorch alike")
-    ap.add_argument("--default-malloc", action="store_true",
-                    help="keep glibc's default malloc thresholds (the two libraries' frees then reset them "
-                         "for each other, and fresh pages are charged to whichever runs next)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="time npvision and PyTorch in this one process (the way before 2026-12-08) instead of "
+                         "each in a child process of its own")
     ap.add_argument("--json", metavar="PATH")
+    ap.add_argument("--_timer-child", dest="timer_child", choices=("npvision", "torch"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     C.use_cpu_target(args.cpu)
-    C.steady_malloc(not args.default_malloc)
+    if args.timer_child:
+        return timer_child(args)
     args.rounds = args.rounds if args.rounds is not None else (1 if args.quick else 9)
     args.profile_steps = args.profile_steps or (1 if args.quick else 3)
     models = MODELS
@@ -400,15 +427,22 @@ def main(argv: list[str] | None = None) -> int:
     info["loadavg"] = C.load_average()
     info["numba_target"] = C.numba_target_description()
     info["library_isa"] = C.library_isa_description(torch)
-    info["malloc"] = C.malloc_description()
     info["torch_used"] = torch is not None
     info["torch_threads"] = torch.get_num_threads() if torch is not None else None
+    info["timing"] = ("in this process, interleaved" if args.in_process else
+                      "each library in a child process of its own, interleaved round by round")
     results = []
-    faults0 = C.minor_faults()
-    for name, batch in models:
-        print(f"timing {name} N{batch} ...", file=sys.stderr, flush=True)
-        results.append(bench_model(name, batch, args, torch))
-    info["minor_faults"] = C.minor_faults() - faults0
+    with contextlib.ExitStack() as stack:
+        children = None
+        if not args.in_process:
+            child_args = [str(Path(__file__).resolve()), "--size", str(args.size), "--classes", str(args.classes),
+                          "--lr", repr(args.lr), "--momentum", repr(args.momentum), "--threads", str(args.threads)]
+            children = {"npvision": stack.enter_context(C.TimerChild(child_args + ["--_timer-child", "npvision"]))}
+            if torch is not None:
+                children["torch"] = stack.enter_context(C.TimerChild(child_args + ["--_timer-child", "torch"]))
+        for name, batch in models:
+            print(f"timing {name} N{batch} ...", file=sys.stderr, flush=True)
+            results.append(bench_model(name, batch, args, torch, children))
     print_report(info, results, args)
     if args.json:
         with open(args.json, "w") as fh:

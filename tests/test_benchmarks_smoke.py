@@ -60,31 +60,35 @@ def test_bench_layers_quick_prints_table_and_json(tmp_path):
     assert mem["rss_growth_mb"] >= 0 and mem["essential_mb"] > 0
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc settings: Linux only")
-def test_bench_layers_times_with_steady_malloc_unless_told_not_to():
-    """The benchmark restarts itself with glibc's malloc thresholds fixed (each library timed in
-    the steady state it has alone) and says so; ``--default-malloc`` leaves them adapting."""
-    import platform
-
-    if platform.libc_ver()[0] != "glibc":
-        pytest.skip("not glibc")
+def test_bench_layers_times_in_child_processes_unless_told_not_to():
+    """By default each library is timed in a child process of its own (the header says so, and the
+    numbers come back); ``--in-process`` times them here, the old way."""
     args = [str(BENCH / "bench_layers.py"), "--quick", "--no-torch", "--no-memory", "--backends", "numpy",
             "--layers", "max-pool"]
-    out = _run(args, env_extra={"GLIBC_TUNABLES": "glibc.malloc.tcache_count=7"})
-    line = next(ln for ln in out.splitlines() if ln.startswith("memory: "))
-    assert "glibc.malloc.mmap_threshold=1073741824" in line and "glibc.malloc.trim_threshold=" in line, line
-    out = _run(args + ["--default-malloc"], env_extra={"GLIBC_TUNABLES": ""})
-    line = next(ln for ln in out.splitlines() if ln.startswith("memory: "))
-    assert "defaults" in line, line
+    for extra, said in (([], "each library in a child process of its own"), (["--in-process"], "in this process")):
+        out = _run(args + extra)
+        assert f"timing: {said}" in out, out
+        row = next(ln for ln in out.splitlines() if ln.startswith("max-pool"))
+        assert float(row.split()[6]) > 0, row                       # the fwd ms column
 
 
-def test_glibc_tunables_keep_the_users_own():
+def test_a_timer_child_reports_its_errors():
+    """A method that fails in the child reaches the parent as an error naming it, and the child
+    goes on answering."""
     import _common as C
 
-    steady = C.tunables("glibc.malloc.tcache_count=7:glibc.malloc.trim_threshold=5", steady=True)
-    assert steady.split(":") == ["glibc.malloc.tcache_count=7", *C.STEADY_MALLOC]
-    assert C.tunables(steady, steady=False) == "glibc.malloc.tcache_count=7"
-    assert C.tunables("", steady=False) == ""
+    code = ("import sys; sys.path.insert(0, %r); import _common as C\n"
+            "def build(key):\n"
+            "    if key == 'bad':\n"
+            "        raise ValueError('no such method: bad')\n"
+            "    return lambda: sum(range(100))\n"
+            "C.serve_timers(build)\n") % str(BENCH)
+    with C.TimerChild(["-c", code]) as child:
+        assert child.timed("good").timer(3, 1) > 0
+        with pytest.raises(RuntimeError, match="no such method: bad"):
+            child.timed("bad").timer(1, 0)
+        assert child.timed("good").timer(1, 0) > 0
+    assert child.proc.poll() == 0
 
 
 def test_bench_layers_quick_numba_and_auto_paths_without_compiling():
