@@ -92,16 +92,26 @@ def time_once(fn: Callable[[], object], reps: int = 1) -> float:
 
 
 class Timed(NamedTuple):
-    """A method that times itself: ``timer(reps, lead_in)`` makes ``lead_in`` untimed calls, then
-    returns the seconds per call of ``reps`` calls (a method in a :class:`TimerChild`, say)."""
+    """A method that times itself: ``timer(reps, lead_in, lead_seconds)`` makes untimed calls (at
+    least ``lead_in``, and for at least ``lead_seconds``; see :func:`lead_in_calls`), then returns
+    the seconds per call of ``reps`` calls (a method in a :class:`TimerChild`, say)."""
 
-    timer: Callable[[int, int], float]
+    timer: Callable[[int, int, float], float]
+
+
+def lead_in_calls(fn: Callable[[], object], calls: int, seconds: float) -> None:
+    """Call ``fn`` untimed at least ``calls`` times and for at least ``seconds``."""
+    t0 = time.perf_counter()
+    done = 0
+    while done < calls or time.perf_counter() - t0 < seconds:
+        fn()
+        done += 1
 
 
 def time_interleaved(methods: dict[str, Callable[[], object] | Timed], rounds: int,
                      min_sample: float = 0.01, warmup: int = 2,
                      slow_call: float = 2.0, slow_rounds: int = 3,
-                     lead_in: int = 1, settle: float = 0.01) -> dict[str, list[float]]:
+                     lead_in: int = 1, lead_seconds: float = 0.05) -> dict[str, list[float]]:
     """Time several methods interleaved round by round; return ``{label: [seconds per call]}``.
 
     Each method is called ``warmup`` times first. The last warm-up call sets the
@@ -109,26 +119,26 @@ def time_interleaved(methods: dict[str, Callable[[], object] | Timed], rounds: i
     takes more than ``slow_call`` seconds is timed in only ``slow_rounds`` rounds
     (still interleaved with the others) so that a slow backend cannot stall the run.
 
-    Each sample is preceded by ``lead_in`` untimed calls of the same method, so
-    that every method is timed in its own steady state, not in the wake of the
-    method before it: PyTorch's OpenMP threads keep spinning on both cores for a
-    while after each call, and without the lead-in that spinning was charged to
-    whichever method came next (measured: a depthwise conv timed right after
-    PyTorch's took 1.7 ms instead of 0.9).
+    Each sample is preceded by a lead-in of untimed calls of the same method (at least
+    ``lead_in`` calls and ``lead_seconds`` seconds), so that every method is timed in its
+    own steady state, not in the wake of the method before it:
 
-    When several methods are timed, each lead-in is preceded by a pause of ``settle``
-    seconds, long enough for the threads of the method before to stop spinning: PyTorch's
-    OpenMP workers (GNU libgomp) spin for about 5 ms after every parallel region (their
-    CPU time read from ``/proc/self/task/*/schedstat`` during a pause: 3.5-5.8 ms), which a
-    lead-in call of a fraction of a millisecond does not outlast (measured: npvision's
-    2x2 max-pool forward 0.34 ms timed alone, 0.39 ms interleaved with PyTorch's without
-    the pause).
+    * PyTorch's OpenMP threads keep spinning on both cores after each call, and without a
+      lead-in that spinning was charged to whichever method came next (a depthwise conv
+      timed right after PyTorch's took 1.7 ms instead of 0.9). They spin for about 5 ms
+      (GNU libgomp; their CPU time read from ``/proc/self/task/*/schedstat`` during a
+      pause: 3.5-5.8 ms), longer than one call of a small layer: npvision's 2x2 max-pool
+      forward took 0.34 ms alone and 0.39 ms interleaved after a one-call lead-in.
+    * This machine's cores are slow for tens of milliseconds after they idle: the 1x1
+      conv's forward (2.7 ms back to back) took 3.3-3.8 ms in the first calls after a
+      50 ms pause and 4.3-6.7 ms after a 0.2 s pause, on one thread as on two. So the
+      lead-in keeps the cores busy instead of waiting for the spinning to end (a 10 ms
+      pause, tried first, made the next calls slower).
     """
     def sample(method, reps: int, lead: int) -> float:
         if isinstance(method, Timed):
-            return method.timer(reps, lead)
-        for _ in range(lead):
-            method()
+            return method.timer(reps, lead, lead_seconds)
+        lead_in_calls(method, lead, lead_seconds)
         return time_once(method, reps)
 
     reps: dict[str, int] = {}
@@ -136,15 +146,13 @@ def time_interleaved(methods: dict[str, Callable[[], object] | Timed], rounds: i
     for label, method in methods.items():
         t = 0.0
         for _ in range(max(1, warmup)):
-            t = sample(method, 1, 0)
+            t = time_once(method) if not isinstance(method, Timed) else method.timer(1, 0, 0.0)
         reps[label] = max(1, math.ceil(min_sample / max(t, 1e-9)))
         limit[label] = min(rounds, slow_rounds) if t > slow_call else rounds
     samples: dict[str, list[float]] = {label: [] for label in methods}
     for r in range(rounds):
         for label, method in methods.items():
             if r < limit[label]:
-                if settle > 0 and len(methods) > 1:
-                    time.sleep(settle)
                 samples[label].append(sample(method, reps[label], lead_in))
     return samples
 
@@ -188,7 +196,8 @@ class TimerChild:
 
     def timed(self, key: str) -> Timed:
         """The child's method ``key`` as a :class:`Timed` method of :func:`time_interleaved`."""
-        return Timed(lambda reps, lead_in: self.ask(cmd="time", key=key, reps=reps, lead_in=lead_in)["t"])
+        return Timed(lambda reps, lead_in, lead_seconds: self.ask(
+            cmd="time", key=key, reps=reps, lead_in=lead_in, lead_seconds=lead_seconds)["t"])
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -211,9 +220,9 @@ class TimerChild:
 def serve_timers(build: Callable[[str], Callable[[], object]]) -> None:
     """The child side of :class:`TimerChild`: answer requests on stdin until ``quit``.
 
-    ``{"cmd": "time", "key": K, "reps": R, "lead_in": L}`` makes L untimed calls of method K
-    (``build(K)`` the first time it is asked for) and answers ``{"t": seconds per call}`` over R
-    timed calls. Anything the methods print goes to stderr: stdout carries only the answers.
+    ``{"cmd": "time", "key": K, "reps": R, "lead_in": L, "lead_seconds": S}`` makes untimed calls
+    of method K (``build(K)`` the first time it is asked for; :func:`lead_in_calls`) and answers
+    ``{"t": seconds per call}`` over R timed calls. Anything the methods print goes to stderr: stdout carries only the answers.
     """
     import traceback
 
@@ -230,8 +239,7 @@ def serve_timers(build: Callable[[str], Callable[[], object]]) -> None:
             if key not in methods:
                 methods[key] = build(key)
             fn = methods[key]
-            for _ in range(int(request.get("lead_in", 0))):
-                fn()
+            lead_in_calls(fn, int(request.get("lead_in", 0)), float(request.get("lead_seconds", 0.0)))
             answer = {"t": time_once(fn, int(request.get("reps", 1)))}
         except Exception:  # noqa: BLE001 - the parent reports it
             answer = {"error": traceback.format_exc()[-3000:]}

@@ -84,10 +84,10 @@ def test_a_timer_child_reports_its_errors():
             "    return lambda: sum(range(100))\n"
             "C.serve_timers(build)\n") % str(BENCH)
     with C.TimerChild(["-c", code]) as child:
-        assert child.timed("good").timer(3, 1) > 0
+        assert child.timed("good").timer(3, 1, 0.01) > 0
         with pytest.raises(RuntimeError, match="no such method: bad"):
-            child.timed("bad").timer(1, 0)
-        assert child.timed("good").timer(1, 0) > 0
+            child.timed("bad").timer(1, 0, 0.0)
+        assert child.timed("good").timer(1, 0, 0.0) > 0
     assert child.proc.poll() == 0
 
 
