@@ -8,20 +8,19 @@ import npvision.functional as F
 
 def spy_on_algorithms(monkeypatch) -> list:
     """Record every algorithm the numba convolution ops call: "forward <name>", "input_grad <name>",
-    "weight_grad <name>" (the tables of npvision.kernels.conv), and "backward direct" for the direct
-    loops' one-pass backward."""
+    "weight_grad <name>" and "backward <name>" (the one-pass backwards: the direct loops', the 1x1
+    products'), from the tables of npvision.kernels.conv."""
     import npvision.kernels.conv as KC
-    import npvision.kernels.direct as DK
 
     calls = []
 
     def spy(real, label):
         return lambda *a, **k: calls.append(label) or real(*a, **k)
 
-    for table, kind in ((KC.FORWARD, "forward"), (KC.INPUT_GRAD, "input_grad"), (KC.WEIGHT_GRAD, "weight_grad")):
+    for table, kind in ((KC.FORWARD, "forward"), (KC.INPUT_GRAD, "input_grad"), (KC.WEIGHT_GRAD, "weight_grad"),
+                        (KC.BACKWARD, "backward")):
         for name, real in list(table.items()):
             monkeypatch.setitem(table, name, spy(real, f"{kind} {name}"))
-    monkeypatch.setattr(DK, "conv_backward", spy(DK.conv_backward, "backward direct"))
     return calls
 
 

@@ -18,6 +18,8 @@ from npvision import kernels
 from npvision.gradcheck import check_functional
 from npvision.kernels.window import Window
 
+from _conv_helpers import spy_on_algorithms
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -309,6 +311,27 @@ def test_the_plan_picks_the_algorithm_and_says_why(w_shape, stride, dilation, fo
     assert isinstance(plan.why, str) and len(plan.why) > 20
     numpy_plan = CP.plan_conv2d(w_shape, Window(stride, dilation, ((0, 0), (0, 0))), compiled=False)
     assert numpy_plan.forward == "im2col" and numpy_plan.input_grad in ("1x1", "full", "tiles", "scatter")
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 0), (1, 1)])
+def test_numba_backend_makes_a_1x1_conv_s_gradients_in_one_pass(stride, padding, monkeypatch):
+    """A 1x1 conv's backward goes through the one-pass form (dx, dw and db from each chunk of dout),
+    with the blocks small enough that several chunks and both threads take part, and equals naive."""
+    calls = spy_on_algorithms(monkeypatch)
+    monkeypatch.setattr(IM, "COLUMNS_BUDGET", 8 * 6 * 8)            # chunks of 8 rows of dout
+    monkeypatch.setattr(IM, "PARALLEL_MACS", 1)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 7, 6, 5))
+    w, b = rng.standard_normal((1, 1, 5, 6)), rng.standard_normal(6)
+    results = {}
+    for backend in ("naive", "numba"):
+        with npvision.use_backend(backend):
+            out, cache = F.conv2d_forward(x, w, b, stride=stride, padding=padding)
+            dout = np.linspace(-1, 1, out.size).reshape(out.shape)
+            results[backend] = (out, *F.conv2d_backward(dout, cache))
+    assert calls == ["forward im2col", "backward 1x1"]
+    for got, want in zip(results["numba"], results["naive"]):
+        assert rel(got, want) < 1e-12
 
 
 @pytest.mark.parametrize("out_shape, algorithm", [((16, 16, 16), "winograd"), ((16, 8, 8), "winograd"),
