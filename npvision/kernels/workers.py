@@ -168,14 +168,15 @@ def _fence(typingctx):
 
 
 def _futex_call(context, builder, signature, args, op, value):
-    """``syscall(SYS_futex, &flags[i, j] (its low 32 bits), op, value, NULL, NULL, 0)``."""
-    i64, i32 = ir.IntType(64), ir.IntType(32)
+    """``syscall(SYS_futex, &flags[i, j] (its low 32 bits), op, value, NULL, NULL, 0)``, every
+    argument a full 64-bit word (``value``: the 32-bit futex value, zero-extended)."""
+    i64 = ir.IntType(64)
     word = builder.ptrtoint(_flag_pointer(context, builder, signature, args), i64)
     fnty = ir.FunctionType(i64, [i64], var_arg=True)
     fn = cgutils.get_or_insert_function(builder.module, fnty, "npvision_syscall")
     zero = ir.Constant(i64, 0)
-    builder.call(fn, [ir.Constant(i64, _SYS_FUTEX), word, ir.Constant(i32, op), value, zero, zero,
-                      ir.Constant(i32, 0)])
+    builder.call(fn, [ir.Constant(i64, _SYS_FUTEX), word, ir.Constant(i64, op), builder.zext(value, i64),
+                      zero, zero, zero])
 
 
 @intrinsic
