@@ -135,10 +135,10 @@ def time_interleaved(methods: dict[str, Callable[[], object] | Timed], rounds: i
       lead-in keeps the cores busy instead of waiting for the spinning to end (a 10 ms
       pause, tried first, made the next calls slower).
     """
-    def sample(method, reps: int, lead: int) -> float:
+    def sample(method, reps: int, lead: int, seconds: float) -> float:
         if isinstance(method, Timed):
-            return method.timer(reps, lead, lead_seconds)
-        lead_in_calls(method, lead, lead_seconds)
+            return method.timer(reps, lead, seconds)
+        lead_in_calls(method, lead, seconds)
         return time_once(method, reps)
 
     reps: dict[str, int] = {}
@@ -146,14 +146,14 @@ def time_interleaved(methods: dict[str, Callable[[], object] | Timed], rounds: i
     for label, method in methods.items():
         t = 0.0
         for _ in range(max(1, warmup)):
-            t = time_once(method) if not isinstance(method, Timed) else method.timer(1, 0, 0.0)
+            t = sample(method, 1, 0, 0.0)
         reps[label] = max(1, math.ceil(min_sample / max(t, 1e-9)))
         limit[label] = min(rounds, slow_rounds) if t > slow_call else rounds
     samples: dict[str, list[float]] = {label: [] for label in methods}
     for r in range(rounds):
         for label, method in methods.items():
             if r < limit[label]:
-                samples[label].append(sample(method, reps[label], lead_in))
+                samples[label].append(sample(method, reps[label], lead_in, lead_seconds))
     return samples
 
 
@@ -215,6 +215,31 @@ class TimerChild:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def add_timing_arguments(ap) -> None:
+    """The benchmark options of :class:`TimerChild` timing: ``--in-process`` (the old way) and the
+    hidden ``--_timer-child LIBRARY`` that starts a benchmark as one library's child."""
+    import argparse
+
+    ap.add_argument("--in-process", action="store_true",
+                    help="time npvision and PyTorch in this one process (the way before 2026-12-08) instead of "
+                         "each in a child process of its own")
+    ap.add_argument("--_timer-child", dest="timer_child", choices=("npvision", "torch"), help=argparse.SUPPRESS)
+
+
+def timing_description(in_process: bool) -> str:
+    """How the run timed the libraries, for the report's header."""
+    return ("in this process, interleaved" if in_process else
+            "each library in a child process of its own, interleaved round by round")
+
+
+def start_timer_children(stack: contextlib.ExitStack, child_args: list[str],
+                         torch_too: bool) -> dict[str, TimerChild]:
+    """``{"npvision": TimerChild, "torch": TimerChild}`` (PyTorch's only when ``torch_too``), each
+    ``python <child_args> --_timer-child <library>``, closed when ``stack`` closes."""
+    libraries = ["npvision", "torch"] if torch_too else ["npvision"]
+    return {lib: stack.enter_context(TimerChild(child_args + ["--_timer-child", lib])) for lib in libraries}
 
 
 def serve_timers(build: Callable[[str], Callable[[], object]]) -> None:

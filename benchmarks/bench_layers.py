@@ -519,11 +519,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="compile npvision's kernels for this vector target (own numba cache) instead of "
                          "this CPU; 'avx2' runs an AVX2-only machine's code on this one, "
                          "in npvision, OpenBLAS and PyTorch alike")
-    ap.add_argument("--in-process", action="store_true",
-                    help="time npvision and PyTorch in this one process (the way before 2026-12-08) instead of "
-                         "each in a child process of its own")
+    C.add_timing_arguments(ap)
     ap.add_argument("--json", metavar="PATH", help="also write every number to this JSON file")
-    ap.add_argument("--_timer-child", dest="timer_child", choices=("npvision", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--_mem-child", dest="mem_child", help=argparse.SUPPRESS)
     ap.add_argument("--_mem-n", dest="mem_n", type=int, default=32, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -576,8 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     info["rounds"] = rounds
     info["backends"] = backends
 
-    info["timing"] = ("in this process, interleaved" if args.in_process else
-                      "each library in a child process of its own, interleaved round by round")
+    info["timing"] = C.timing_description(args.in_process)
 
     results = []
     t0 = time.perf_counter()
@@ -585,9 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         children = None
         if not args.in_process:
             child_args = [str(Path(__file__).resolve()), "--threads", str(args.threads)] + (["--quick"] * args.quick)
-            children = {"npvision": stack.enter_context(C.TimerChild(child_args + ["--_timer-child", "npvision"]))}
-            if torch is not None:
-                children["torch"] = stack.enter_context(C.TimerChild(child_args + ["--_timer-child", "torch"]))
+            children = C.start_timer_children(stack, child_args, torch is not None)
         for lay in layers:
             print(f"timing {lay.name} ...", file=sys.stderr, flush=True)
             results.append(bench_layer(lay, backends, torch, rounds, min_sample=0.0 if args.quick else 0.02,

@@ -398,11 +398,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="compile npvision's kernels for this vector target (own numba cache) instead "
                          "of this CPU; 'avx2' runs an AVX2-only machine's code on this one, "
                          "in npvision, OpenBLAS and PyTorch alike")
-    ap.add_argument("--in-process", action="store_true",
-                    help="time npvision and PyTorch in this one process (the way before 2026-12-08) instead of "
-                         "each in a child process of its own")
+    C.add_timing_arguments(ap)
     ap.add_argument("--json", metavar="PATH")
-    ap.add_argument("--_timer-child", dest="timer_child", choices=("npvision", "torch"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     C.use_cpu_target(args.cpu)
     if args.timer_child:
@@ -429,17 +426,14 @@ def main(argv: list[str] | None = None) -> int:
     info["library_isa"] = C.library_isa_description(torch)
     info["torch_used"] = torch is not None
     info["torch_threads"] = torch.get_num_threads() if torch is not None else None
-    info["timing"] = ("in this process, interleaved" if args.in_process else
-                      "each library in a child process of its own, interleaved round by round")
+    info["timing"] = C.timing_description(args.in_process)
     results = []
     with contextlib.ExitStack() as stack:
         children = None
         if not args.in_process:
             child_args = [str(Path(__file__).resolve()), "--size", str(args.size), "--classes", str(args.classes),
                           "--lr", repr(args.lr), "--momentum", repr(args.momentum), "--threads", str(args.threads)]
-            children = {"npvision": stack.enter_context(C.TimerChild(child_args + ["--_timer-child", "npvision"]))}
-            if torch is not None:
-                children["torch"] = stack.enter_context(C.TimerChild(child_args + ["--_timer-child", "torch"]))
+            children = C.start_timer_children(stack, child_args, torch is not None)
         for name, batch in models:
             print(f"timing {name} N{batch} ...", file=sys.stderr, flush=True)
             results.append(bench_model(name, batch, args, torch, children))
